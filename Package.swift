@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "subledger",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Subledger", targets: ["Subledger"]),
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .executable(name: "subledger", targets: ["subledger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Debian's liblmdb-dev, seen through a module map.
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
+        // The only code that calls mdb_*.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // The ledger: log, domain, projections, store.
+        .target(name: "Subledger", dependencies: [
+            "LMDB",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The command-line tool: parsing and printing only.
+        .executableTarget(name: "subledger", dependencies: [
+            "Subledger",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Benchmarks, run by tools/bench.
+        .executableTarget(name: "subledger-bench", dependencies: ["Subledger", "LMDB", "CLMDB"], path: "tools/benchmark"),
+
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "SubledgerTests", dependencies: [
+            "Subledger",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "CLITests", dependencies: ["subledger"]),
+    ]
+)
