@@ -1,0 +1,110 @@
+import LMDB
+
+/// The databases of the log and what lives beside it.
+///
+/// - `log.events`: position (8 bytes, big-endian) → stored event, written with append.
+/// - `log.streams`: entity id → the positions of its stream's events (sorted duplicates), so
+///   the first is its creation, the count its version, and "an id ever used" one look-up.
+/// - `log.commands`: `command_id` → the position its command appended.
+/// - `meta`: the head record, the format version.
+/// - `projections`: each projection's version and checkpoint.
+/// - `last_seen`: the volatile property, outside the log.
+struct LogTables {
+    let events: Database
+    let streams: Database
+    let commands: Database
+    let meta: Database
+    let projections: Database
+    let lastSeen: Database
+
+    init(_ txn: WriteTransaction) throws {
+        events = try txn.openDatabase("log.events", flags: [], create: true)
+        streams = try txn.openDatabase("log.streams", flags: [.dupSort, .dupFixed], create: true)
+        commands = try txn.openDatabase("log.commands", flags: [], create: true)
+        meta = try txn.openDatabase("meta", flags: [], create: true)
+        projections = try txn.openDatabase("projections", flags: [], create: true)
+        lastSeen = try txn.openDatabase("last_seen", flags: [], create: true)
+    }
+
+    static let headKey = Array("head".utf8)
+    static let formatKey = Array("format".utf8)
+
+    /// Writes the format version into a new store; refuses a store of a newer format.
+    func checkFormat(_ txn: WriteTransaction) throws {
+        if let stored = try txn.get(meta, LogTables.formatKey) {
+            guard stored.count == 4 else { throw StoreError.corrupt("format record has \(stored.count) bytes") }
+            let version = stored.loadUnaligned(as: UInt32.self).bigEndian
+            if version > Store.formatVersion { throw StoreError.newerFormat(found: version, supported: Store.formatVersion) }
+        } else {
+            try txn.put(meta, LogTables.formatKey, withUnsafeBytes(of: Store.formatVersion.bigEndian) { Array($0) })
+        }
+    }
+
+    func head(_ txn: some ReadableTransaction) throws -> LogHead {
+        guard let bytes = try txn.get(meta, LogTables.headKey) else { return .empty }
+        do { return try LogHead(decoding: bytes) } catch { throw StoreError.corrupt("head record: \(error)") }
+    }
+
+    func setHead(_ head: LogHead, _ txn: WriteTransaction) throws {
+        try txn.put(meta, LogTables.headKey, head.encoded)
+    }
+
+    func event(at position: UInt64, _ txn: some ReadableTransaction) throws -> RecordedEvent? {
+        guard let bytes = try txn.get(events, Keys.position(position)) else { return nil }
+        return try decode(bytes, at: position)
+    }
+
+    func decode(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws -> RecordedEvent {
+        do {
+            let e = try EventCodec.decode(bytes)
+            guard e.position == position else { throw StoreError.corrupt("event stored at position \(position) says \(e.position)") }
+            return e
+        } catch let e as DecodingError {
+            throw StoreError.corrupt("event at position \(position): \(e)")
+        }
+    }
+
+    /// Up to `limit` events from `from` through `to`.
+    func events(from: UInt64, to: UInt64, limit: Int, _ txn: some ReadableTransaction) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        out.reserveCapacity(min(limit, 4096))
+        for (key, value) in try txn.scan(events, from: Keys.position(from)) {
+            let p = Keys.readPosition(key)
+            if p > to || out.count == limit { break }
+            out.append(try decode(value, at: p))
+        }
+        return out
+    }
+
+    /// The positions of an entity's stream, oldest first.
+    func positions(of id: EntityID, _ txn: some ReadableTransaction) throws -> [UInt64] {
+        try txn.duplicates(streams, id.raw).map { Keys.readPosition($0) }
+    }
+
+    func streamVersion(of id: EntityID, _ txn: some ReadableTransaction) throws -> UInt32 {
+        UInt32(try txn.duplicateCount(streams, id.raw))
+    }
+
+    func commandPosition(_ commandID: String, _ txn: some ReadableTransaction) throws -> UInt64? {
+        guard let v = try txn.get(commands, Array(commandID.utf8)) else { return nil }
+        return Keys.readPosition(v)
+    }
+
+    struct ProjectionState {
+        var version: Int
+        var checkpoint: UInt64
+    }
+
+    func projectionState(_ name: String, _ txn: some ReadableTransaction) throws -> ProjectionState? {
+        guard let v = try txn.get(projections, Array(name.utf8)) else { return nil }
+        var r = BinaryReader(v)
+        return ProjectionState(version: Int(try r.signed()), checkpoint: try r.bigEndian())
+    }
+
+    func setProjectionState(_ name: String, version: Int, checkpoint: UInt64, _ txn: WriteTransaction) throws {
+        var w = BinaryWriter(capacity: 16)
+        w.signed(Int64(version))
+        w.bigEndian(checkpoint)
+        try txn.put(projections, Array(name.utf8), w.bytes)
+    }
+}

@@ -1,0 +1,111 @@
+import LMDB
+
+/// Appends within one write transaction: runs commands through the rules, seals events into
+/// the hash chain, indexes them, and folds them into the views before the transaction commits.
+struct LogWriter {
+    let store: Store
+    let txn: WriteTransaction
+    let views: LMDBViews<WriteTransaction>
+    var head: LogHead
+    var changes: [RowChange] = []
+    var counts: LogCounts
+    let headAtStart: UInt64
+
+    init(store: Store, txn: WriteTransaction) throws {
+        self.store = store
+        self.txn = txn
+        views = LMDBViews(txn, tables: store.viewTables, streams: store.log.streams)
+        head = try store.log.head(txn)
+        headAtStart = head.position
+        counts = try LogCounts(txn, meta: store.log.meta)
+    }
+
+    /// Runs one command through the checks of SPEC §5, in order: (validation happened when it
+    /// was decoded) → `command_id` → monotonic `at` → domain rules.
+    mutating func execute(_ envelope: CommandEnvelope) throws -> Outcome {
+        let log = store.log
+        if let commandID = envelope.commandID, let p = try log.commandPosition(commandID, txn) {
+            return .duplicate(positions: [p], created: try log.event(at: p, txn).flatMap(createdID))
+        }
+        let at: Timestamp
+        if let given = envelope.at {
+            if let newest = head.newestAt, given < newest { return .rejected(.atBeforeNewest(at: given, newest: newest)) }
+            at = given
+        } else {
+            at = max(store.options.clock(), head.newestAt ?? Timestamp(microseconds: .min))
+        }
+        let decider = Decider(state: views, newID: store.options.newID)
+        switch try decider.decide(envelope.command) {
+        case .failure(let rejection):
+            return .rejected(rejection)
+        case .success(let data):
+            let event = try append(data, at: at, commandID: envelope.commandID)
+            return .applied(position: event.position, created: createdID(event))
+        }
+    }
+
+    /// The low-level append: checks the stream's expected version, then appends.
+    mutating func appendChecked(_ data: EventData, expectedVersion: ExpectedVersion, at: Timestamp?,
+                                commandID: String?) throws -> RecordedEvent {
+        let stream = data.stream
+        let version = try store.log.streamVersion(of: stream.id, txn)
+        switch expectedVersion {
+        case .any: break
+        case .noStream where version == 0: break
+        case .exact(let v) where v == version: break
+        default: throw StoreError.wrongExpectedVersion(stream: stream, expected: expectedVersion, actual: version)
+        }
+        if version > 0, let first = try store.log.positions(of: stream.id, txn).first,
+           let creator = try store.log.event(at: first, txn), creator.stream.kind != stream.kind {
+            throw StoreError.invalidArgument("id \(stream.id) belongs to stream \(creator.stream), not \(stream)")
+        }
+        if let commandID, try store.log.commandPosition(commandID, txn) != nil {
+            throw StoreError.invalidArgument("command_id \(quoted(commandID)) was already applied")
+        }
+        let newest = head.newestAt ?? Timestamp(microseconds: .min)
+        if let at, at < newest { throw Rejection.atBeforeNewest(at: at, newest: newest) }
+        return try append(data, at: at ?? max(store.options.clock(), newest), commandID: commandID)
+    }
+
+    /// Seals and stores one event, indexes it, and folds it into every view.
+    mutating func append(_ data: EventData, at: Timestamp, commandID: String?) throws -> RecordedEvent {
+        let log = store.log
+        let position = head.position + 1
+        let stream = data.stream
+        let version = try log.streamVersion(of: stream.id, txn) + 1
+        var event = RecordedEvent(position: position, stream: stream, version: version, eventID: store.options.newID(),
+                                  at: at, recordedAt: store.options.clock(), commandID: commandID, data: data)
+        let bytes = EventCodec.seal(&event, previousHash: head.hash)
+        let key = Keys.position(position)
+        try txn.put(log.events, key, bytes, flags: .append)
+        try txn.put(log.streams, stream.id.raw, key, flags: .appendDup)
+        if let commandID { try txn.put(log.commands, Array(commandID.utf8), key, flags: .noOverwrite) }
+        head = LogHead(position: position, hash: event.hash, newestAt: max(at, head.newestAt ?? at))
+        counts.count(event)
+
+        changes.removeAll(keepingCapacity: true)
+        try BaseViews.apply(event, to: views, changes: &changes)
+        for change in changes {
+            for (i, proxy) in store.proxies.enumerated() {
+                try proxy.follow(change, table: BaseTable.allCases.count + i, views)
+            }
+        }
+        return event
+    }
+
+    /// Records the new head and every projection's checkpoint.
+    func finish() throws {
+        guard head.position != headAtStart else { return }
+        let log = store.log
+        try counts.write(txn, meta: log.meta)
+        try log.setHead(head, txn)
+        try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
+        for proxy in store.proxies {
+            try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
+        }
+    }
+
+    func createdID(_ event: RecordedEvent) -> EntityID? {
+        event.data.createsEntity ? event.stream.id : nil
+    }
+}

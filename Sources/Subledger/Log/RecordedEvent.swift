@@ -1,0 +1,34 @@
+/// An event as it stands in the log: its envelope and its data.
+public struct RecordedEvent: Equatable, Sendable {
+    /// Global position, gapless from 1.
+    public var position: UInt64
+    public var stream: StreamID
+    /// Version within the stream, from 1.
+    public var version: UInt32
+    public var eventID: EntityID
+    /// Business time.
+    public var at: Timestamp
+    /// When the store appended it.
+    public var recordedAt: Timestamp
+    public var commandID: String?
+    /// The data as stored (possibly an older schema); projectors read `data.upcast`.
+    public var data: EventData
+    /// SHA-256 over the previous event's hash and this event's stored bytes.
+    public var hash: [UInt8]
+
+    public init(position: UInt64, stream: StreamID, version: UInt32, eventID: EntityID, at: Timestamp,
+                recordedAt: Timestamp, commandID: String?, data: EventData, hash: [UInt8] = []) {
+        self.position = position
+        self.stream = stream
+        self.version = version
+        self.eventID = eventID
+        self.at = at
+        self.recordedAt = recordedAt
+        self.commandID = commandID
+        self.data = data
+        self.hash = hash
+    }
+
+    public var type: EventType { data.type }
+    public var schemaVersion: UInt8 { data.schemaVersion }
+}

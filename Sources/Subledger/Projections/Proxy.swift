@@ -1,0 +1,132 @@
+/// A proxy model: an alternate projection of a base view. It adds no event type; it differs
+/// in filter, order and derived fields, and keeps its own ordered index so reading it never sorts.
+///
+/// Declaring one takes a few lines:
+/// ```swift
+/// let teamSubscriptions = Proxy.subscriptions("team_subscriptions") { sub, lookup in
+///     sub.isActive && (try lookup.plan(sub.plan)?.isTeam ?? false)
+/// }
+/// let store = try Store.open(path: "shop.db", options: .init(proxies: [teamSubscriptions]))
+/// ```
+/// A proxy the store has not seen (new name or version) is back-filled when the store opens.
+public struct Proxy: Sendable {
+    public let name: String
+    public let version: Int
+    public let base: BaseView
+    let filter: @Sendable (AnyRow, ProxyLookup) throws -> Bool
+    let orderKey: @Sendable (AnyRow) -> [UInt8]
+    let derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)]
+
+    init(name: String, version: Int, base: BaseView, filter: @escaping @Sendable (AnyRow, ProxyLookup) throws -> Bool,
+         orderKey: @escaping @Sendable (AnyRow) -> [UInt8] = { _ in [] },
+         derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)] = []) {
+        self.name = name
+        self.version = version
+        self.base = base
+        self.filter = filter
+        self.orderKey = orderKey
+        self.derived = derived
+    }
+
+    /// A proxy over `subscriptions`. `order` gives a sort key (see `SortKey`); rows with equal keys,
+    /// or all rows when `order` is nil, come in creation order.
+    public static func subscriptions(_ name: String, version: Int = 1, order: (@Sendable (SubscriptionRow) -> SortKey)? = nil,
+                                     derived: [(name: String, value: @Sendable (SubscriptionRow, ProxyLookup) throws -> FieldValue)] = [],
+                                     where filter: @escaping @Sendable (SubscriptionRow, ProxyLookup) throws -> Bool) -> Proxy {
+        Proxy(name: name, version: version, base: .subscriptions,
+              filter: { row, lookup in
+                  guard case .subscription(let s) = row else { return false }
+                  return try filter(s, lookup)
+              },
+              orderKey: { row in
+                  guard let order, case .subscription(let s) = row else { return [] }
+                  return order(s).bytes
+              },
+              derived: derived.map { d in (d.name, { row, lookup in
+                  guard case .subscription(let s) = row else { return .null }
+                  return try d.value(s, lookup)
+              }) })
+    }
+
+    /// A proxy over `memberships`.
+    public static func memberships(_ name: String, version: Int = 1, order: (@Sendable (MembershipRow) -> SortKey)? = nil,
+                                   where filter: @escaping @Sendable (MembershipRow, ProxyLookup) throws -> Bool = { _, _ in true }) -> Proxy {
+        Proxy(name: name, version: version, base: .memberships,
+              filter: { row, lookup in
+                  guard case .membership(let m) = row else { return false }
+                  return try filter(m, lookup)
+              },
+              orderKey: { row in
+                  guard let order, case .membership(let m) = row else { return [] }
+                  return order(m).bytes
+              })
+    }
+
+    /// The built-in proxies of SPEC §1.
+    public static let builtIn: [Proxy] = [
+        .subscriptions("active_subscriptions", order: { SortKey().ascending($0.created).ascending($0.id) }) { s, _ in s.isActive },
+        .subscriptions("paying_subscriptions") { s, lookup in
+            s.isActive && (try lookup.plan(s.plan)?.priceCents ?? 0) > 0
+        },
+        .memberships("recent_memberships", order: { SortKey().descending($0.joined).ascending($0.id) }),
+    ]
+}
+
+/// A sort key built field by field; bytes compare as the fields do.
+public struct SortKey: Sendable {
+    var bytes: [UInt8] = []
+
+    public init() {}
+
+    public func ascending(_ t: Timestamp) -> SortKey {
+        var k = self
+        var w = BinaryWriter(capacity: 8)
+        w.sortableTime(t)
+        k.bytes += w.bytes
+        return k
+    }
+
+    public func descending(_ t: Timestamp) -> SortKey {
+        var k = ascending(t)
+        for i in (k.bytes.count - 8)..<k.bytes.count { k.bytes[i] = ~k.bytes[i] }
+        return k
+    }
+
+    public func ascending(_ id: EntityID) -> SortKey {
+        var k = self
+        id.append(to: &k.bytes)
+        return k
+    }
+
+    public func ascending(_ v: Int64) -> SortKey {
+        var k = self
+        withUnsafeBytes(of: (UInt64(bitPattern: v) ^ (1 << 63)).bigEndian) { k.bytes += $0 }
+        return k
+    }
+}
+
+/// What a proxy's filter may look up: the current rows of related entities.
+public struct ProxyLookup {
+    let reader: any ViewReading
+
+    /// The plan with this id, if it exists now.
+    public func plan(_ id: EntityID) throws -> PlanRow? { try reader.row(PlanRow.self, .plans, id: id)?.row }
+    /// The user with this id, if it exists now.
+    public func user(_ id: EntityID) throws -> UserRow? { try reader.row(UserRow.self, .users, id: id)?.row }
+    /// The group with this id, if it exists now.
+    public func group(_ id: EntityID) throws -> GroupRow? { try reader.row(GroupRow.self, .groups, id: id)?.row }
+}
+
+extension Proxy {
+    /// The index key of a row of this proxy: its sort key, then its position.
+    func indexKey(_ row: AnyRow, position: UInt64) -> [UInt8] { orderKey(row) + Keys.position(position) }
+
+    /// Follows one change of its base view.
+    func follow(_ change: RowChange, table: Int, _ s: some ViewWriting) throws {
+        guard change.view == base else { return }
+        let lookup = ProxyLookup(reader: s)
+        // Delete whatever the old row indexed, even if a related row changed since it passed.
+        if let old = change.old { try s.delete(table, indexKey(old, position: change.position)) }
+        if let new = change.new, try filter(new, lookup) { try s.put(table, indexKey(new, position: change.position), []) }
+    }
+}

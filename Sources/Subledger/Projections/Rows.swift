@@ -1,0 +1,134 @@
+/// A row of `users`. `last_seen` is not stored here: it lives beside the log.
+public struct UserRow: Equatable, Sendable {
+    public var id: EntityID
+    public var email: String
+    public var fullName: String
+    public var registered: Timestamp
+    public var lastLogin: Timestamp?
+}
+
+/// A row of `plans`: the parent table of the multi-table inheritance.
+public struct PlanRow: Equatable, Sendable {
+    public var id: EntityID
+    public var name: String
+    public var priceCents: Int64
+    public var isTeam: Bool
+    public var created: Timestamp
+}
+
+/// The child table of a team plan: what it adds to its `plans` row.
+public struct TeamPlanRow: Equatable, Sendable {
+    public var seats: Int64
+    public var seatsUsed: Int64
+}
+
+/// A row of `groups`.
+public struct GroupRow: Equatable, Sendable {
+    public var id: EntityID
+    public var name: String
+    public var created: Timestamp
+    public var memberCount: Int64
+}
+
+/// A row of `memberships`, the through model between users and groups.
+public struct MembershipRow: Equatable, Sendable {
+    public var id: EntityID
+    public var user: EntityID
+    public var group: EntityID
+    public var joined: Timestamp
+}
+
+/// A row of `subscriptions`, the through model between users and plans.
+public struct SubscriptionRow: Equatable, Sendable {
+    public var id: EntityID
+    public var user: EntityID
+    public var plan: EntityID
+    public var created: Timestamp
+    public var updated: Timestamp
+    public var cancelled: Timestamp?
+
+    public var isActive: Bool { cancelled == nil }
+}
+
+/// How a row type is stored: compact binary, versioned by its projection's version.
+protocol StoredRow {
+    func encode(into w: inout BinaryWriter)
+    init(from r: inout BinaryReader) throws(DecodingError)
+}
+
+extension StoredRow {
+    var encoded: [UInt8] {
+        var w = BinaryWriter(capacity: 64)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> Self {
+        var r = BinaryReader(bytes)
+        let row = try Self(from: &r)
+        try r.expectEnd()
+        return row
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Self {
+        do { return try bytes.withUnsafeBytes { b throws(DecodingError) in try decode(b) } }
+    }
+}
+
+extension UserRow: StoredRow {
+    func encode(into w: inout BinaryWriter) {
+        w.id(id); w.string(email); w.string(fullName); w.time(registered); w.optionalTime(lastLogin)
+    }
+
+    init(from r: inout BinaryReader) throws(DecodingError) {
+        self.init(id: try r.id(), email: try r.string(), fullName: try r.string(), registered: try r.time(), lastLogin: try r.optionalTime())
+    }
+}
+
+extension PlanRow: StoredRow {
+    func encode(into w: inout BinaryWriter) {
+        w.id(id); w.string(name); w.signed(priceCents); w.byte(isTeam ? 1 : 0); w.time(created)
+    }
+
+    init(from r: inout BinaryReader) throws(DecodingError) {
+        let id = try r.id(), name = try r.string(), price = try r.signed()
+        let team = try r.byte()
+        guard team <= 1 else { throw DecodingError(offset: r.offset, reason: "bad plan kind \(team)") }
+        self.init(id: id, name: name, priceCents: price, isTeam: team == 1, created: try r.time())
+    }
+}
+
+extension TeamPlanRow: StoredRow {
+    func encode(into w: inout BinaryWriter) { w.signed(seats); w.signed(seatsUsed) }
+
+    init(from r: inout BinaryReader) throws(DecodingError) {
+        self.init(seats: try r.signed(), seatsUsed: try r.signed())
+    }
+}
+
+extension GroupRow: StoredRow {
+    func encode(into w: inout BinaryWriter) { w.id(id); w.string(name); w.time(created); w.signed(memberCount) }
+
+    init(from r: inout BinaryReader) throws(DecodingError) {
+        self.init(id: try r.id(), name: try r.string(), created: try r.time(), memberCount: try r.signed())
+    }
+}
+
+extension MembershipRow: StoredRow {
+    func encode(into w: inout BinaryWriter) { w.id(id); w.id(user); w.id(group); w.time(joined) }
+
+    init(from r: inout BinaryReader) throws(DecodingError) {
+        self.init(id: try r.id(), user: try r.id(), group: try r.id(), joined: try r.time())
+    }
+}
+
+extension SubscriptionRow: StoredRow {
+    func encode(into w: inout BinaryWriter) {
+        w.id(id); w.id(user); w.id(plan); w.time(created); w.time(updated); w.optionalTime(cancelled)
+    }
+
+    init(from r: inout BinaryReader) throws(DecodingError) {
+        self.init(id: try r.id(), user: try r.id(), plan: try r.id(), created: try r.time(), updated: try r.time(),
+                  cancelled: try r.optionalTime())
+    }
+}

@@ -1,0 +1,116 @@
+/// A key-value table behind the views. Base tables come first; each proxy adds one.
+enum BaseTable: Int, CaseIterable {
+    case users, usersByEmail, plans, plansByName, teamPlans, groups, groupsByName
+    case memberships, membershipsByUser, membershipsByGroup
+    case subscriptions, subscriptionsByUser, subscriptionsByPlan
+
+    /// The database name within a generation.
+    var name: String {
+        switch self {
+        case .users: "users"
+        case .usersByEmail: "users.email"
+        case .plans: "plans"
+        case .plansByName: "plans.name"
+        case .teamPlans: "team_plans"
+        case .groups: "groups"
+        case .groupsByName: "groups.name"
+        case .memberships: "memberships"
+        case .membershipsByUser: "memberships.user"
+        case .membershipsByGroup: "memberships.group"
+        case .subscriptions: "subscriptions"
+        case .subscriptionsByUser: "subscriptions.user"
+        case .subscriptionsByPlan: "subscriptions.plan"
+        }
+    }
+}
+
+/// Read access to the view tables, wherever they live (LMDB, or memory for as-of folds).
+protocol ViewReading {
+    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]?
+    /// Entries whose key starts with `prefix`, in key order.
+    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
+    /// The position of the event that created entity `id` (the first of its stream), if any.
+    func creationPosition(of id: EntityID) throws -> UInt64?
+}
+
+/// Write access: what a fold needs.
+protocol ViewWriting: ViewReading {
+    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws
+    func delete(_ table: Int, _ key: [UInt8]) throws
+}
+
+extension ViewReading {
+    func get(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? { try get(table.rawValue, key) }
+    func scan(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        try scan(table.rawValue, prefix: prefix)
+    }
+
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
+        guard let bytes = try get(table, Keys.position(position)) else { return nil }
+        return try R.decode(bytes)
+    }
+
+    /// The row of entity `id` in `table`, with its key: nil when it never existed or is gone.
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {
+        guard let p = try creationPosition(of: id), let row = try row(type, table, at: p) else { return nil }
+        return (p, row)
+    }
+
+    /// A position stored as an index value.
+    func position(_ table: BaseTable, _ key: [UInt8]) throws -> UInt64? {
+        guard let v = try get(table, key) else { return nil }
+        return Keys.readPosition(v)
+    }
+}
+
+extension ViewWriting {
+    func put(_ table: BaseTable, _ key: [UInt8], _ value: [UInt8]) throws { try put(table.rawValue, key, value) }
+    func delete(_ table: BaseTable, _ key: [UInt8]) throws { try delete(table.rawValue, key) }
+    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
+        try put(table, Keys.position(position), row.encoded)
+    }
+}
+
+/// Key layouts shared by the log and the views.
+enum Keys {
+    static func position(_ p: UInt64) -> [UInt8] { withUnsafeBytes(of: p.bigEndian) { Array($0) } }
+
+    static func readPosition(_ b: [UInt8], at offset: Int = 0) -> UInt64 {
+        var v: UInt64 = 0
+        for i in offset..<offset + 8 { v = v << 8 | UInt64(b[i]) }
+        return v
+    }
+
+    static func readPosition(_ b: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
+        var v: UInt64 = 0
+        for i in offset..<offset + 8 { v = v << 8 | UInt64(b[i]) }
+        return v
+    }
+
+    /// Natural keys (emails, names) as LMDB keys: the text, or a hash of it when longer
+    /// than LMDB's 511-byte key limit allows.
+    static func natural(_ text: String) -> [UInt8] {
+        let utf8 = Array(text.utf8)
+        if utf8.count <= 400 { return [0] + utf8 }
+        return [1] + EventCodec.chainHash(previous: [UInt8](), body: utf8)
+    }
+
+    static func ids(_ ids: EntityID...) -> [UInt8] {
+        var b = [UInt8]()
+        b.reserveCapacity(ids.count * 16 + 8)
+        for id in ids { id.append(to: &b) }
+        return b
+    }
+
+    static func ids(_ a: EntityID, _ b: EntityID, position: UInt64) -> [UInt8] {
+        var k = ids(a, b)
+        k += Keys.position(position)
+        return k
+    }
+
+    static func id(_ a: EntityID, position: UInt64) -> [UInt8] {
+        var k = ids(a)
+        k += Keys.position(position)
+        return k
+    }
+}

@@ -1,0 +1,90 @@
+/// One result line of `exec`: which input line, and what became of its command.
+public struct ExecResult: Sendable {
+    public var line: Int
+    public var outcome: Outcome
+
+    /// The `exec --json` line: `{"line":N,"status":"ok","positions":[P],"id":"..."}`;
+    /// a rejection adds `"error"`. `id` is the created entity's, when the command created one.
+    public var json: [UInt8] {
+        var w = JSONWriter(capacity: 96)
+        w.beginObject()
+        w.key("line"); w.int(Int64(line))
+        w.key("status"); w.string(outcome.status)
+        w.key("positions"); w.beginArray()
+        switch outcome {
+        case .applied(let p, _): w.int(Int64(p))
+        case .duplicate(let ps, _): for p in ps { w.int(Int64(p)) }
+        case .rejected: break
+        }
+        w.endArray()
+        switch outcome {
+        case .applied(_, let id?), .duplicate(_, let id?): w.key("id"); w.string(id.description)
+        case .rejected(let r): w.key("error"); w.string(r.description)
+        default: break
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The line for people: `line 3: ok, position 17, id ...`.
+    public var text: String {
+        switch outcome {
+        case .applied(let p, let id): "line \(line): ok, position \(p)" + (id.map { ", id \($0)" } ?? "")
+        case .duplicate(let ps, _): "line \(line): duplicate of position \(ps.map(String.init).joined(separator: ", "))"
+        case .rejected(let r): "line \(line): rejected: \(r)"
+        }
+    }
+}
+
+/// Counts of an `exec` run.
+public struct ExecSummary: Sendable {
+    public var ok = 0, duplicate = 0, rejected = 0
+    public var total: Int { ok + duplicate + rejected }
+
+    mutating func count(_ o: Outcome) {
+        switch o {
+        case .applied: ok += 1
+        case .duplicate: duplicate += 1
+        case .rejected: rejected += 1
+        }
+    }
+}
+
+extension Store {
+    /// The most commands one write transaction takes.
+    public static let maxBatch = 4096
+
+    /// Runs JSON Lines commands from `reader`, many per write transaction, each transaction
+    /// synced before `report` sees its results: a reported `ok` is durable. A batch closes early
+    /// when no more input is ready, so interactive input is answered at once. Blank lines are skipped.
+    public func exec(_ reader: LineReader, report: ([ExecResult]) throws -> Void) throws -> ExecSummary {
+        var summary = ExecSummary()
+        var lines: [Int] = []
+        var batch: [Result<CommandEnvelope, Rejection>] = []
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let outcomes = try execute(batch: batch)
+            var results: [ExecResult] = []
+            results.reserveCapacity(outcomes.count)
+            for (line, outcome) in zip(lines, outcomes) {
+                summary.count(outcome)
+                results.append(ExecResult(line: line, outcome: outcome))
+            }
+            batch.removeAll(keepingCapacity: true)
+            lines.removeAll(keepingCapacity: true)
+            try report(results)
+        }
+        while let line = try reader.next() {
+            if let bytes = line.bytes {
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                batch.append(bytes.withUnsafeBytes { CommandDecoder.decode(line: $0) })
+            } else {
+                batch.append(.failure(.lineTooLong(limit: reader.maxLineBytes)))
+            }
+            lines.append(line.number)
+            if batch.count >= Store.maxBatch || !reader.hasReadyInput { try flush() }
+        }
+        try flush()
+        return summary
+    }
+}

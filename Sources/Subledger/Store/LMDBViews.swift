@@ -1,0 +1,42 @@
+import LMDB
+
+/// The view tables of one generation, read or written through an LMDB transaction.
+final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
+    let txn: Txn
+    let tables: [Database]
+    let streams: Database
+
+    init(_ txn: Txn, tables: [Database], streams: Database) {
+        self.txn = txn
+        self.tables = tables
+        self.streams = streams
+    }
+
+    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
+        try txn.getBytes(tables[table], key)
+    }
+
+    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for (key, value) in try txn.scan(tables[table], from: prefix) {
+            guard key.count >= prefix.count, key.starts(with: prefix) else { break }
+            out.append((Array(key), Array(value)))
+        }
+        return out
+    }
+
+    func creationPosition(of id: EntityID) throws -> UInt64? {
+        guard let first = try txn.get(streams, id.raw) else { return nil }
+        return Keys.readPosition(first)
+    }
+}
+
+extension LMDBViews: ViewWriting where Txn == WriteTransaction {
+    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
+        try txn.put(tables[table], key, value)
+    }
+
+    func delete(_ table: Int, _ key: [UInt8]) throws {
+        _ = try txn.delete(tables[table], key)
+    }
+}

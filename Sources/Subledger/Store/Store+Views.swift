@@ -1,0 +1,184 @@
+import LMDB
+
+/// Filters of `show`: Django's related lookups. Each is a reference (id, email or name).
+public struct ViewFilter: Sendable, Equatable {
+    public var user: Reference?
+    public var plan: Reference?
+    public var group: Reference?
+
+    public init(user: Reference? = nil, plan: Reference? = nil, group: Reference? = nil) {
+        self.user = user
+        self.plan = plan
+        self.group = group
+    }
+
+    public var isEmpty: Bool { user == nil && plan == nil && group == nil }
+}
+
+/// What kind of projection a view is.
+public enum ProjectionKind: String, Sendable {
+    /// Folded from the events.
+    case base
+    /// A child table of a base view (multi-table inheritance).
+    case child
+    /// An alternate projection of a base view.
+    case proxy
+}
+
+/// One line of `subledger projections`.
+public struct ProjectionInfo: Equatable, Sendable {
+    public var name: String
+    public var kind: ProjectionKind
+    public var checkpoint: UInt64
+    public var rows: Int
+    public var version: Int
+}
+
+extension Store {
+    /// Every view's name, base views first.
+    public var viewNames: [String] {
+        ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] + proxies.map(\.name)
+    }
+
+    /// The rows of a view in its order, optionally filtered and limited.
+    ///
+    /// ```swift
+    /// let subs = try store.rows(of: "subscriptions", filter: ViewFilter(user: Reference("ann@example.com")))
+    /// ```
+    public func rows(of view: String, filter: ViewFilter = .init(), limit: Int? = nil) throws(StoreError) -> [ViewRow] {
+        guard viewNames.contains(view) else { throw StoreError.unknownView(view) }
+        do {
+            return try env.read { txn in
+                let views = LMDBViews(txn, tables: viewTables, streams: log.streams)
+                let match = try RowMatcher(view: view, filter: filter, views: views)
+                var out: [ViewRow] = []
+                let limit = limit ?? .max
+                func take(_ row: AnyRow, _ shown: ViewRow?) throws -> Bool {
+                    guard try match.matches(row) else { return out.count < limit }
+                    if out.count < limit, let shown { out.append(shown) }
+                    return out.count < limit
+                }
+                if let base = BaseView(rawValue: view) {
+                    for (key, _) in try txn.scan(viewTables[base.table.rawValue]) {
+                        guard let row = try views.anyRow(base, at: Keys.readPosition(key)) else { continue }
+                        let lastSeen = try base == .users ? self.lastSeen(of: row.id, txn) : nil
+                        if try !take(row, row.viewRow(lastSeen: lastSeen)) { break }
+                    }
+                } else if view == "team_plans" {
+                    for (key, _) in try txn.scan(viewTables[BaseTable.teamPlans.rawValue]) {
+                        guard let row = try views.anyRow(.plans, at: Keys.readPosition(key)) else { continue }
+                        if try !take(row, row.teamPlanRow) { break }
+                    }
+                } else if let i = proxies.firstIndex(where: { $0.name == view }) {
+                    let proxy = proxies[i]
+                    let lookup = ProxyLookup(reader: views)
+                    for (key, _) in try txn.scan(viewTables[BaseTable.allCases.count + i]) {
+                        let p = Keys.readPosition(key, at: key.count - 8)
+                        guard let row = try views.anyRow(proxy.base, at: p) else { continue }
+                        var shown = row.viewRow(lastSeen: proxy.base == .users ? try self.lastSeen(of: row.id, txn) : nil)
+                        for d in proxy.derived { shown.fields.append((d.name, try d.value(row, lookup))) }
+                        if try !take(row, shown) { break }
+                    }
+                }
+                return out
+            }
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    func lastSeen(of id: EntityID, _ txn: some ReadableTransaction) throws -> Timestamp? {
+        guard let v = try txn.get(log.lastSeen, id.raw) else { return nil }
+        var r = BinaryReader(v)
+        return try r.time()
+    }
+
+    /// Every projection: kind, checkpoint, rows, version.
+    public func projections() throws(StoreError) -> [ProjectionInfo] {
+        do {
+            return try env.read { txn in
+                let base = try log.projectionState(BaseViews.name, txn)
+                var out: [ProjectionInfo] = []
+                for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
+                    let table: BaseTable = name == "team_plans" ? .teamPlans : BaseView(rawValue: name)!.table
+                    out.append(ProjectionInfo(name: name, kind: name == "team_plans" ? .child : .base,
+                                              checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(viewTables[table.rawValue]),
+                                              version: BaseViews.version))
+                }
+                for (i, proxy) in proxies.enumerated() {
+                    let state = try log.projectionState(proxy.name, txn)
+                    out.append(ProjectionInfo(name: proxy.name, kind: .proxy, checkpoint: state?.checkpoint ?? 0,
+                                              rows: try txn.entries(viewTables[BaseTable.allCases.count + i]), version: proxy.version))
+                }
+                return out
+            }
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+}
+
+/// Decides whether a row passes `show`'s filters: a field equal to the reference for through
+/// models, a related row for the others (a user's groups, a plan's subscribers, ...).
+struct RowMatcher {
+    let user: EntityID?, plan: EntityID?, group: EntityID?
+    let views: any ViewReading
+
+    init(view: String, filter: ViewFilter, views: any ViewReading) throws {
+        self.views = views
+        let allowed: Set<String> = switch view {
+        case "users": ["user", "plan", "group"]
+        case "plans", "team_plans": ["user", "plan"]
+        case "groups": ["user", "group"]
+        case "memberships", "recent_memberships": ["user", "group"]
+        default: ["user", "plan"]
+        }
+        for (name, given) in [("user", filter.user != nil), ("plan", filter.plan != nil), ("group", filter.group != nil)]
+            where given && !allowed.contains(name) {
+            throw StoreError.unsupportedFilter(view: view, filter: name)
+        }
+        user = try RowMatcher.resolve(filter.user, .users, views, Rejection.unknownUser)
+        plan = try RowMatcher.resolve(filter.plan, .plans, views, Rejection.unknownPlan)
+        group = try RowMatcher.resolve(filter.group, .groups, views, Rejection.unknownGroup)
+    }
+
+    /// The id of the live entity a filter names; a missing one is an error, not an empty view.
+    static func resolve(_ ref: Reference?, _ view: BaseView, _ views: any ViewReading,
+                        _ missing: (String) -> Rejection) throws -> EntityID? {
+        guard let ref else { return nil }
+        let position: UInt64?
+        switch ref {
+        case .id(let id): position = try views.creationPosition(of: id)
+        case .key(let key):
+            switch view {
+            case .users: position = try views.position(.usersByEmail, Keys.natural(key.emailKey))
+            case .plans: position = try views.position(.plansByName, Keys.natural(key))
+            default: position = try views.position(.groupsByName, Keys.natural(key))
+            }
+        }
+        guard let position, let row = try views.anyRow(view, at: position) else { throw missing(ref.description) }
+        return row.id
+    }
+
+    func matches(_ row: AnyRow) throws -> Bool {
+        switch row {
+        case .user(let u):
+            if let user, user != u.id { return false }
+            if let plan, try views.scan(.subscriptionsByUser, prefix: Keys.ids(u.id, plan)).isEmpty { return false }
+            if let group, try views.get(.membershipsByUser, Keys.ids(u.id, group)) == nil { return false }
+        case .plan(let p, _):
+            if let plan, plan != p.id { return false }
+            if let user, try views.scan(.subscriptionsByUser, prefix: Keys.ids(user, p.id)).isEmpty { return false }
+        case .group(let g):
+            if let group, group != g.id { return false }
+            if let user, try views.get(.membershipsByUser, Keys.ids(user, g.id)) == nil { return false }
+        case .membership(let m):
+            if let user, user != m.user { return false }
+            if let group, group != m.group { return false }
+        case .subscription(let s):
+            if let user, user != s.user { return false }
+            if let plan, plan != s.plan { return false }
+        }
+        return true
+    }
+}

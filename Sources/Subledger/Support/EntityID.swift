@@ -1,0 +1,102 @@
+/// A 128-bit entity id, written as a lower-case UUID (`8-4-4-4-12` hex).
+///
+/// Ids compare as their lower-case text does, so sorting ids sorts their text.
+///
+/// ```swift
+/// let id = EntityID("6F9619FF-8B86-D011-B42D-00CF4FC964FF")!
+/// id.description // "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
+/// ```
+public struct EntityID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The first 8 bytes, big-endian.
+    public var high: UInt64
+    /// The last 8 bytes, big-endian.
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// Parses UUID text (either case); nil when the text is not UUID-shaped.
+    public init?(_ text: some StringProtocol) {
+        var s = String(text)
+        guard let parsed = s.withUTF8({ EntityID(uuidBytes: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parses UUID text from UTF-8 bytes; nil when not UUID-shaped.
+    public init?(uuidBytes b: UnsafeRawBufferPointer) {
+        guard b.count == 36, b[8] == 0x2D, b[13] == 0x2D, b[18] == 0x2D, b[23] == 0x2D else { return nil }
+        var value: (UInt64, UInt64) = (0, 0)
+        var nibbles = 0
+        for i in 0..<36 where i != 8 && i != 13 && i != 18 && i != 23 {
+            guard let n = EntityID.hexValue(b[i]) else { return nil }
+            if nibbles < 16 { value.0 = value.0 << 4 | UInt64(n) } else { value.1 = value.1 << 4 | UInt64(n) }
+            nibbles += 1
+        }
+        self.init(high: value.0, low: value.1)
+    }
+
+    /// Reads the 16 raw bytes (big-endian) at `offset`.
+    public init(raw: UnsafeRawBufferPointer, at offset: Int = 0) {
+        var h: UInt64 = 0, l: UInt64 = 0
+        for i in 0..<8 { h = h << 8 | UInt64(raw[offset + i]) }
+        for i in 8..<16 { l = l << 8 | UInt64(raw[offset + i]) }
+        self.init(high: h, low: l)
+    }
+
+    /// A new random (version 4) id.
+    public static func random() -> EntityID {
+        var rng = SystemRandomNumberGenerator()
+        return random(using: &rng)
+    }
+
+    /// A new random (version 4) id from `rng`.
+    public static func random(using rng: inout some RandomNumberGenerator) -> EntityID {
+        let h = rng.next() as UInt64, l = rng.next() as UInt64
+        return EntityID(high: (h & ~0xF000) | 0x4000, low: (l & ~(0xC000 << 48)) | (0x8000 << 48))
+    }
+
+    /// Appends the 16 raw bytes.
+    @inlinable public func append(to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: high.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: low.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// The 16 raw bytes.
+    public var raw: [UInt8] {
+        var b = [UInt8]()
+        b.reserveCapacity(16)
+        append(to: &b)
+        return b
+    }
+
+    public var description: String {
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        appendText(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the lower-case UUID text as UTF-8.
+    public func appendText(to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        for i in 0..<32 {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(0x2D) }
+            let word = i < 16 ? high : low
+            let shift = UInt64(60 - 4 * (i % 16))
+            out.append(digits.utf8Start[Int((word >> shift) & 0xF)])
+        }
+    }
+
+    public static func < (a: EntityID, b: EntityID) -> Bool { (a.high, a.low) < (b.high, b.low) }
+
+    @inline(__always) static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Subledger
+
+/// Buffered writes to stdout, and one-line messages to stderr.
+enum Output {
+    nonisolated(unsafe) static var buffer: [UInt8] = {
+        var b = [UInt8]()
+        b.reserveCapacity(1 << 16)
+        return b
+    }()
+
+    static func write(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    static func line(_ bytes: [UInt8]) {
+        write(bytes)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    static func line(_ s: String) { line(Array(s.utf8)) }
+
+    static func flush() {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                // stdout is gone (a closed pipe): leave quietly.
+                exit(errno == EPIPE ? 0 : 1)
+            }
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    static func error(_ message: String) {
+        flush()
+        let line = Array(("subledger: " + message + "\n").utf8)
+        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+    }
+
+    static func info(_ message: String) {
+        let line = Array((message + "\n").utf8)
+        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// An aligned table with a header, for people.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map { $0.count }
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func render(_ cells: [String]) -> String {
+            var s = ""
+            for (i, cell) in cells.enumerated() {
+                if i == cells.count - 1 { s += cell } else { s += cell + String(repeating: " ", count: widths[i] - cell.count + 2) }
+            }
+            return s
+        }
+        line(render(header))
+        for row in rows { line(render(row)) }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Subledger
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SubledgerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subledger",
+        abstract: "An event-sourced subscription ledger on LMDB.",
+        discussion: """
+        The store is --store DIR, else $SUBLEDGER_STORE, else ./subledger.db.
+
+        Examples:
+          subledger init
+          echo '{"command":"RegisterUser","email":"ann@example.com"}' | subledger exec --json
+          subledger show users
+        """,
+        version: "0.1.0",
+        subcommands: [
+            Init.self, Exec.self, Show.self, Replay.self, Projections.self, Stats.self,
+            Seen.self, ForgetSeen.self,
+            RegisterUser.self, RenameUser.self, Login.self, DeleteUser.self,
+            CreatePlan.self, DeletePlan.self, CreateGroup.self, DeleteGroup.self,
+            Subscribe.self, ChangePlan.self, Cancel.self, Join.self, Leave.self,
+        ]
+    )
+
+    static func main() {
+        // A closed pipe (`subledger replay | head`) ends the process quietly.
+        signal(SIGPIPE, SIG_DFL)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as Failure {
+            if !failure.message.isEmpty { Output.error(failure.message) }
+            Glibc.exit(failure.code)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// An error already explained to the user, with the exit code to leave with.
+struct Failure: Error {
+    var message: String
+    var code: Int32 = 1
+}
+
+/// The option every subcommand shares.
+struct StoreLocation: ParsableArguments {
+    @Option(name: .long, help: "The store directory (default: $SUBLEDGER_STORE, else ./subledger.db).")
+    var store: String?
+
+    var path: String {
+        if let store { return store }
+        if let env = getenv("SUBLEDGER_STORE"), env.pointee != 0 { return String(cString: env) }
+        return "./subledger.db"
+    }
+
+    /// Opens the store; only `init` and `exec` may create it.
+    func open(create: Bool = false) throws -> Store {
+        do {
+            return try Store.open(path: path, options: StoreOptions(create: create))
+        } catch {
+            throw Failure(message: error.description)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+@Suite struct ExecAndShowTests {
+    @Test func execJSONFollowsTheSpec() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let input = """
+        {"command":"CreatePlan","name":"pro","price_cents":900,"command_id":"a","at":"2026-01-01T00:00:00Z"}
+        {"command":"RegisterUser","email":"ann@example.com","command_id":"b","at":"2026-01-01T00:01:00Z"}
+        not json
+
+        {"command":"Subscribe","user":"ann@example.com","plan":"pro","command_id":"c","at":"2026-01-01T00:02:00Z"}
+        {"command":"CreatePlan","name":"pro","price_cents":900,"command_id":"a","at":"2026-01-01T00:00:00Z"}
+        {"command":"Subscribe","user":"ann@example.com","plan":"pro"}
+        """
+        let r = try cli.run(["exec", "--json"], input: input)
+        #expect(r.status == 1, "a rejection makes exit 1")
+        let lines = r.lines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.map { $0["line"] as! Int } == [1, 2, 3, 5, 6, 7])
+        #expect(lines.map { $0["status"] as! String } == ["ok", "ok", "rejected", "ok", "duplicate", "rejected"])
+        #expect(lines.map { $0["positions"] as! [Int] } == [[1], [2], [], [3], [1], []])
+        #expect((lines[2]["error"] as! String).hasPrefix("malformed_json"))
+        #expect((lines[5]["error"] as! String).hasPrefix("already_subscribed"))
+        #expect(r.stderr.contains("6 commands: 3 ok, 1 duplicate, 2 rejected"))
+
+        let show = try cli.json("show", "subscriptions", "--json") as! [[String: Any]]
+        #expect(show.count == 1)
+        #expect(Array(show[0].keys).sorted() == ["cancelled", "created", "id", "plan", "updated", "user"])
+        #expect(show[0]["created"] as? String == "2026-01-01T00:02:00Z")
+        #expect(show[0]["cancelled"] is NSNull)
+    }
+
+    @Test func execExitsZeroWhenNothingIsRejected() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let r = try cli.run(["exec"], input: #"{"command":"CreateGroup","name":"g"}"# + "\n")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("line 1: ok, position 1"))
+    }
+
+    @Test func commandsOtherThanInitAndExecNeedAStore() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let r = try cli.run("show", "users")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("subledger init"))
+        #expect(!FileManager.default.fileExists(atPath: cli.store), "it never creates an empty store")
+        #expect(try cli.run("init").status == 0)
+        #expect(try cli.run("init").status == 0, "init on an existing store is fine")
+        #expect(try cli.run("show", "users").status == 0)
+    }
+
+    @Test func unknownViewAndBadFlagsAreOneLineErrors() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        try cli.run("init")
+        let r = try cli.run("show", "nope")
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stderr.contains("unknown view"))
+        let bad = try cli.run("show", "users", "--limit", "x")
+        #expect(bad.status == 64, "the argument parser's usage code")
+    }
+
+    @Test func singleCommandSubcommandsGoThroughTheSamePath() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        try cli.run("init")
+        let created = try cli.run("create-plan", "--name", "team", "--price-cents", "100", "--seats", "1", "--json", "--at", "2026-01-01T00:00:00Z")
+        #expect(created.status == 0)
+        let line = try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as! [String: Any]
+        #expect(line["status"] as? String == "ok")
+        #expect(line["positions"] as? [Int] == [1])
+        #expect(line["id"] is String)
+        #expect(try cli.run("register-user", "--email", "a@b.c", "--fullname", "A").status == 0)
+        #expect(try cli.run("register-user", "--email", "b@b.c", "--full-name", "B").status == 0)
+        #expect(try cli.run("subscribe", "--user", "a@b.c", "--plan", "team").status == 0)
+        let full = try cli.run("subscribe", "--user", "b@b.c", "--plan", "team")
+        #expect(full.status == 1)
+        #expect(full.stderr.contains("team_plan_full"))
+        let teams = try cli.json("show", "team_plans", "--json") as! [[String: Any]]
+        #expect(teams.first?["seats_used"] as? Int == 1)
+        let dup = try cli.run("create-group", "--name", "g", "--command-id", "k")
+        let again = try cli.run("create-group", "--name", "g", "--command-id", "k")
+        #expect(dup.status == 0 && again.status == 0)
+        #expect(again.stdout.contains("duplicate"))
+    }
+
+    @Test func seenAndForgetSeenAppendNothing() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        try cli.run("init")
+        try cli.run("register-user", "--email", "a@b.c")
+        try cli.run("login", "--user", "a@b.c", "--at", "2030-01-01T00:00:00Z")
+        #expect(try cli.run("seen", "--user", "a@b.c", "--at", "2030-02-01T00:00:00+01:00").status == 0)
+        var users = try cli.json("show", "users", "--json") as! [[String: Any]]
+        #expect(users[0]["last_seen"] as? String == "2030-01-31T23:00:00Z")
+        #expect(try cli.run("forget-seen", "--user", "a@b.c").status == 0)
+        users = try cli.json("show", "users", "--json") as! [[String: Any]]
+        #expect(users[0]["last_seen"] as? String == "2030-01-01T00:00:00Z")
+        let stats = try cli.json("stats", "--json") as! [String: Any]
+        #expect(stats["events"] as? Int == 2)
+    }
+
+    @Test func replayEndsQuietlyOnABrokenPipe() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let many = (0..<3000).map { #"{"command":"CreateGroup","name":"g\#($0)"}"# }.joined(separator: "\n")
+        #expect(try cli.run(["exec"], input: many).status == 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "'\(CLI.binary)' --store '\(cli.store)' replay --json | head -3; exit ${PIPESTATUS:-0}"]
+        let err = Pipe(), out = Pipe()
+        p.standardError = err
+        p.standardOutput = out
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(String(decoding: o, as: UTF8.self).split(separator: "\n").count == 3)
+        #expect(e.isEmpty, "no error on a closed pipe: \(String(decoding: e, as: UTF8.self))")
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+@testable import Subledger
+
+/// A fresh store in a temporary directory, removed when the test ends.
+final class TempStore {
+    let dir: String
+    let store: Store
+    nonisolated(unsafe) static var counter = 0
+
+    /// A store whose clock stands still at 2026-01-01T00:00:00Z and whose generated ids count up
+    /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.
+    init(proxies: [Proxy] = [], clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) }) throws {
+        dir = TempStore.makeDirectory()
+        let ids = IDCounter()
+        store = try Store.open(path: dir + "/store", options: StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }))
+    }
+
+    static func makeDirectory() -> String {
+        let base = FileManager.default.temporaryDirectory.path + "/subledger-tests-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        return base
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// Executes JSON lines (one per element) and returns their outcomes.
+    @discardableResult
+    func run(_ lines: String...) throws -> [Outcome] {
+        try store.execute(batch: lines.map { CommandDecoder.decode(line: $0) })
+    }
+
+    func outcome(_ line: String) throws -> Outcome { try run(line)[0] }
+
+    /// The rule a line is rejected by, or nil when it was not rejected.
+    func rule(_ line: String) throws -> String? {
+        if case .rejected(let r) = try outcome(line) { return r.rule }
+        return nil
+    }
+
+    func rows(_ view: String, _ filter: ViewFilter = .init()) throws -> [ViewRow] { try store.rows(of: view, filter: filter) }
+
+    func column(_ view: String, _ key: String, _ filter: ViewFilter = .init()) throws -> [String] {
+        try rows(view, filter).map { $0[key]?.text ?? "<missing>" }
+    }
+}
+
+/// Reproducible ids for tests.
+final class IDCounter: @unchecked Sendable {
+    private var n: UInt64 = 0
+    func next() -> EntityID {
+        n += 1
+        return EntityID(high: 0xFFFF_FFFF_0000_4000, low: 0x8000_0000_0000_0000 | n)
+    }
+}
+
+extension Outcome {
+    var position: UInt64? { if case .applied(let p, _) = self { p } else { nil } }
+    var created: EntityID? { if case .applied(_, let id) = self { id } else { nil } }
+    var isApplied: Bool { position != nil }
+}
