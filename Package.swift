@@ -32,7 +32,9 @@ let package = Package(
         // Benchmarks, run by tools/bench.
         .executableTarget(name: "subledger-bench", dependencies: ["Subledger", "LMDB", "CLMDB"], path: "tools/benchmark"),
 
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        // A second process for the LMDB tests.
+        .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/LMDBProbe"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe"]),
         .testTarget(name: "SubledgerTests", dependencies: [
             "Subledger",
             .product(name: "PropertyBased", package: "swift-property-based"),

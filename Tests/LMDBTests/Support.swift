@@ -1,0 +1,101 @@
+import Foundation
+import LMDB
+
+/// A fresh directory under the system's temporary directory, removed by `remove()`.
+struct Scratch {
+    let path: String
+
+    init(_ name: String = "lmdb") {
+        path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(name)-\(UUID().uuidString)").path
+    }
+
+    func sub(_ name: String) -> String { path + "/" + name }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Opens an environment in a fresh directory, runs `body`, then closes it and removes the directory.
+func withEnvironment<R>(
+    options: EnvironmentOptions = .init(), _ body: (Environment, Scratch) throws -> R
+) throws -> R {
+    let scratch = Scratch()
+    defer { scratch.remove() }
+    let env = try Environment.open(path: scratch.sub("env"), options: options)
+    defer { env.close() }
+    return try body(env, scratch)
+}
+
+/// An 8-byte big-endian key: byte order is numeric order.
+func key(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.bigEndian) { Array($0) } }
+
+/// A native-endian 8-byte key for `integerKey` databases.
+func nativeKey(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n) { Array($0) } }
+
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+func text(_ buffer: UnsafeRawBufferPointer?) -> String? {
+    buffer.map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The keys of a scan, copied.
+func keys(_ sequence: CursorSequence) -> [[UInt8]] { sequence.map { Array($0.key) } }
+
+/// The `lmdb-probe` executable, built next to the test binary.
+func probeURL() throws -> URL {
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("lmdb-probe")
+}
+
+/// Starts `lmdb-probe` with `arguments`; `wait` it for its exit status and output.
+final class Probe: @unchecked Sendable {
+    let process = Process()
+    private let output = Pipe()
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = try probeURL()
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    /// Waits for the probe to exit; returns its status and what it printed.
+    func wait() -> (status: Int32, output: String) {
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// A value shared with another thread.
+final class Shared<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// Runs `body` on a new thread; `join` waits for it and rethrows what it threw.
+final class Worker: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let failure = Shared<(any Error)?>(nil)
+
+    init(_ body: @escaping @Sendable () throws -> Void) {
+        let thread = Thread { [done, failure] in
+            do { try body() } catch { failure.value = error }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func join() throws {
+        done.wait()
+        if let error = failure.value { throw error }
+    }
+}
+
+struct Boom: Error, Equatable {}
