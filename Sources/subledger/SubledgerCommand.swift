@@ -31,7 +31,7 @@ struct SubledgerCommand: ParsableCommand {
         // A closed pipe (`subledger replay | head`) ends the process quietly.
         signal(SIGPIPE, SIG_DFL)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(StoreLocation.takeGlobal(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let failure as Failure {
             if !failure.message.isEmpty { Output.error(failure.message) }
@@ -53,8 +53,29 @@ struct StoreLocation: ParsableArguments {
     @Option(name: .long, help: "The store directory (default: $SUBLEDGER_STORE, else ./subledger.db).")
     var store: String?
 
+    /// `--store DIR` given before the subcommand (`subledger --store DIR show users`).
+    nonisolated(unsafe) static var global: String?
+
+    /// Removes a leading `--store DIR` / `--store=DIR` from `arguments` into `global`.
+    static func takeGlobal(_ arguments: [String]) -> [String] {
+        var rest = arguments
+        while let first = rest.first {
+            if first == "--store", rest.count >= 2 {
+                global = rest[1]
+                rest.removeFirst(2)
+            } else if first.hasPrefix("--store=") {
+                global = String(first.dropFirst("--store=".count))
+                rest.removeFirst()
+            } else {
+                break
+            }
+        }
+        return rest
+    }
+
     var path: String {
         if let store { return store }
+        if let global = Self.global { return global }
         if let env = getenv("SUBLEDGER_STORE"), env.pointee != 0 { return String(cString: env) }
         return "./subledger.db"
     }

@@ -46,10 +46,19 @@ struct CLI {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = inp
+        // A child that exits before reading all its input must not kill the test runner.
+        signal(SIGPIPE, SIG_IGN)
         try p.run()
-        if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        let writer = inp.fileHandleForWriting
+        let data = Data((input ?? "").utf8)
+        let feeding = Thread {
+            try? writer.write(contentsOf: data)
+            try? writer.close()
+        }
+        feeding.start()
+        let errors = ErrorCollector(err.fileHandleForReading)
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = errors.wait()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
@@ -63,4 +72,22 @@ struct CLI {
     }
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+/// Reads a pipe to its end on another thread, so a child filling both stdout and stderr never blocks.
+final class ErrorCollector: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import FoundationEssentials
 
 /// The compact, versioned binary form of an event, and its hash chain.
 ///

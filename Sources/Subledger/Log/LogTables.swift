@@ -68,7 +68,7 @@ struct LogTables {
     func events(from: UInt64, to: UInt64, limit: Int, _ txn: some ReadableTransaction) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
         out.reserveCapacity(min(limit, 4096))
-        for (key, value) in try txn.scan(events, from: Keys.position(from)) {
+        for (key, value) in try txn.scan(events, from: Keys.position(from), to: nil, reverse: false) {
             let p = Keys.readPosition(key)
             if p > to || out.count == limit { break }
             out.append(try decode(value, at: p))

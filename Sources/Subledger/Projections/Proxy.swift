@@ -66,7 +66,7 @@ public struct Proxy: Sendable {
     public static let builtIn: [Proxy] = [
         .subscriptions("active_subscriptions", order: { SortKey().ascending($0.created).ascending($0.id) }) { s, _ in s.isActive },
         .subscriptions("paying_subscriptions") { s, lookup in
-            s.isActive && (try lookup.plan(s.plan)?.priceCents ?? 0) > 0
+            try s.isActive && (lookup.plan(s.plan)?.priceCents ?? 0) > 0
         },
         .memberships("recent_memberships", order: { SortKey().descending($0.joined).ascending($0.id) }),
     ]

@@ -71,7 +71,9 @@ extension StoredRow {
     }
 
     static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Self {
-        do { return try bytes.withUnsafeBytes { b throws(DecodingError) in try decode(b) } }
+        var result: Result<Self, DecodingError>!
+        bytes.withUnsafeBytes { b in result = Result { () throws(DecodingError) in try decode(b) } }
+        return try result.get()
     }
 }
 

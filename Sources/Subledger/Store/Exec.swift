@@ -3,6 +3,12 @@ public struct ExecResult: Sendable {
     public var line: Int
     public var outcome: Outcome
 
+    /// The result of the command on input line `line` (1-based).
+    public init(line: Int, outcome: Outcome) {
+        self.line = line
+        self.outcome = outcome
+    }
+
     /// The `exec --json` line: `{"line":N,"status":"ok","positions":[P],"id":"..."}`;
     /// a rejection adds `"error"`. `id` is the created entity's, when the command created one.
     public var json: [UInt8] {

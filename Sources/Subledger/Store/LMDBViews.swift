@@ -18,7 +18,7 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
 
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []
-        for (key, value) in try txn.scan(tables[table], from: prefix) {
+        for (key, value) in try txn.scan(tables[table], from: prefix, to: nil, reverse: false) {
             guard key.count >= prefix.count, key.starts(with: prefix) else { break }
             out.append((Array(key), Array(value)))
         }
