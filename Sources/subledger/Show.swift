@@ -13,6 +13,8 @@ struct Show: ParsableCommand {
         Examples:
           subledger show users
           subledger show subscriptions --user ann@example.com --json
+          subledger show users --as-of 120
+          subledger show active_subscriptions --as-of 2026-03-01T00:00:00Z
         """)
 
     @OptionGroup var location: StoreLocation
@@ -21,6 +23,8 @@ struct Show: ParsableCommand {
     @Option(help: "Only rows related to this plan.") var plan: String?
     @Option(help: "Only rows related to this group.") var group: String?
     @Option(help: "At most N rows.") var limit: Int?
+    @Option(name: .customLong("as-of"), help: "The view after position P, or after the last event whose at <= TIME.")
+    var asOf: String?
     @Flag(help: "Machine output: one JSON array.") var json = false
 
     func validate() throws {
@@ -31,7 +35,12 @@ struct Show: ParsableCommand {
         let store = try location.open()
         let filter = ViewFilter(user: user.map(Reference.init), plan: plan.map(Reference.init), group: group.map(Reference.init))
         let rows: [ViewRow]
-        do { rows = try store.rows(of: view, filter: filter, limit: limit) } catch { throw Failure(message: error.description) }
+        do {
+            let point = try asOf.map { text throws(StoreError) in try AsOf(parsing: text) }
+            rows = try store.rows(of: view, filter: filter, limit: limit, asOf: point)
+        } catch {
+            throw Failure(message: error.description)
+        }
         if json {
             var w = JSONWriter(capacity: 256 * max(rows.count, 1))
             w.beginArray()

@@ -27,6 +27,19 @@ struct LogTables {
     }
 
     static let headKey = Array("head".utf8)
+    static let generationKey = Array("views.generation".utf8)
+    /// The token of the rebuild filling the inactive generation.
+    static let rebuildKey = Array("views.rebuild".utf8)
+
+    /// Which of the two view generations is active (0 or 1).
+    func activeGeneration(_ txn: some ReadableTransaction) throws -> Int {
+        guard let v = try txn.get(meta, LogTables.generationKey) else { return 0 }
+        return v.first == 1 ? 1 : 0
+    }
+
+    func setActiveGeneration(_ g: Int, _ txn: WriteTransaction) throws {
+        try txn.put(meta, LogTables.generationKey, [UInt8(g)])
+    }
     static let formatKey = Array("format".utf8)
 
     /// Writes the format version into a new store; refuses a store of a newer format.

@@ -7,14 +7,15 @@ struct LogWriter {
     let txn: WriteTransaction
     let views: LMDBViews<WriteTransaction>
     var head: LogHead
-    var changes: [RowChange] = []
+    var fold: ViewFold
     var counts: LogCounts
     let headAtStart: UInt64
 
     init(store: Store, txn: WriteTransaction) throws {
         self.store = store
         self.txn = txn
-        views = LMDBViews(txn, tables: store.viewTables, streams: store.log.streams)
+        views = LMDBViews(txn, tables: try store.viewTables(txn), streams: store.log.streams)
+        fold = ViewFold(proxies: store.proxies)
         head = try store.log.head(txn)
         headAtStart = head.position
         counts = try LogCounts(txn, meta: store.log.meta)
@@ -76,29 +77,30 @@ struct LogWriter {
         var event = RecordedEvent(position: position, stream: stream, version: version, eventID: store.options.newID(),
                                   at: at, recordedAt: store.options.clock(), commandID: commandID, data: data)
         let bytes = EventCodec.seal(&event, previousHash: head.hash)
-        let key = Keys.position(position)
-        try txn.put(log.events, key, bytes, flags: .append)
-        try txn.put(log.streams, stream.id.raw, key, flags: .appendDup)
-        if let commandID { try txn.put(log.commands, Array(commandID.utf8), key, flags: .noOverwrite) }
-        head = LogHead(position: position, hash: event.hash, newestAt: max(at, head.newestAt ?? at))
-        counts.count(event)
-
-        changes.removeAll(keepingCapacity: true)
-        try BaseViews.apply(event, to: views, changes: &changes)
-        for change in changes {
-            for (i, proxy) in store.proxies.enumerated() {
-                try proxy.follow(change, table: BaseTable.allCases.count + i, views)
-            }
-        }
+        try record(event, bytes: bytes)
+        try fold.apply(event, to: views)
         return event
     }
 
+    /// Writes a sealed event into the log and its indexes, and moves the head; the views are
+    /// the caller's business (live appends fold at once, an import rebuilds at the end).
+    mutating func record(_ event: RecordedEvent, bytes: [UInt8]) throws {
+        let log = store.log
+        let key = Keys.position(event.position)
+        try txn.put(log.events, key, bytes, flags: .append)
+        try txn.put(log.streams, event.stream.id.raw, key, flags: .appendDup)
+        if let commandID = event.commandID { try txn.put(log.commands, Array(commandID.utf8), key, flags: .noOverwrite) }
+        head = LogHead(position: event.position, hash: event.hash, newestAt: max(event.at, head.newestAt ?? event.at))
+        counts.count(event)
+    }
+
     /// Records the new head and every projection's checkpoint.
-    func finish() throws {
+    func finish(viewsFollowed: Bool = true) throws {
         guard head.position != headAtStart else { return }
         let log = store.log
         try counts.write(txn, meta: log.meta)
         try log.setHead(head, txn)
+        guard viewsFollowed else { return }
         try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
         for proxy in store.proxies {
             try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)

@@ -31,6 +31,8 @@ protocol ViewReading {
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
     /// The position of the event that created entity `id` (the first of its stream), if any.
     func creationPosition(of id: EntityID) throws -> UInt64?
+    /// Calls `body` with every entry of a table in key order until it returns false.
+    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws
 }
 
 /// Write access: what a fold needs.

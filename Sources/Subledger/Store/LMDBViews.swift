@@ -25,6 +25,13 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
         return out
     }
 
+    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        let entries = try txn.scan(tables[table], from: nil, to: nil, reverse: false)
+        while let (key, _) = try entries.nextEntry() {
+            if try !body(Array(key)) { return }
+        }
+    }
+
     func creationPosition(of id: EntityID) throws -> UInt64? {
         guard let first = try txn.get(streams, id.raw) else { return nil }
         return Keys.readPosition(first)

@@ -40,51 +40,67 @@ extension Store {
         ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] + proxies.map(\.name)
     }
 
-    /// The rows of a view in its order, optionally filtered and limited.
+    /// The rows of a view in its order, optionally filtered and limited; with `asOf`, the view
+    /// as it was after that point of the log (folded afresh; `last_seen` then falls back to
+    /// `last_login`, since the volatile value has no history).
     ///
     /// ```swift
     /// let subs = try store.rows(of: "subscriptions", filter: ViewFilter(user: Reference("ann@example.com")))
+    /// let before = try store.rows(of: "users", asOf: .position(10))
     /// ```
-    public func rows(of view: String, filter: ViewFilter = .init(), limit: Int? = nil) throws(StoreError) -> [ViewRow] {
+    public func rows(of view: String, filter: ViewFilter = .init(), limit: Int? = nil,
+                     asOf: AsOf? = nil) throws(StoreError) -> [ViewRow] {
         guard viewNames.contains(view) else { throw StoreError.unknownView(view) }
         do {
+            if let asOf {
+                let views = try foldedViews(through: try position(of: asOf))
+                return try collectRows(view, filter: filter, limit: limit, views: views) { _ in nil }
+            }
             return try env.read { txn in
-                let views = LMDBViews(txn, tables: viewTables, streams: log.streams)
-                let match = try RowMatcher(view: view, filter: filter, views: views)
-                var out: [ViewRow] = []
-                let limit = limit ?? .max
-                func take(_ row: AnyRow, _ shown: ViewRow?) throws -> Bool {
-                    guard try match.matches(row) else { return out.count < limit }
-                    if out.count < limit, let shown { out.append(shown) }
-                    return out.count < limit
-                }
-                if let base = BaseView(rawValue: view) {
-                    for (key, _) in try txn.scan(viewTables[base.table.rawValue]) {
-                        guard let row = try views.anyRow(base, at: Keys.readPosition(key)) else { continue }
-                        let lastSeen = try base == .users ? self.lastSeen(of: row.id, txn) : nil
-                        if try !take(row, row.viewRow(lastSeen: lastSeen)) { break }
-                    }
-                } else if view == "team_plans" {
-                    for (key, _) in try txn.scan(viewTables[BaseTable.teamPlans.rawValue]) {
-                        guard let row = try views.anyRow(.plans, at: Keys.readPosition(key)) else { continue }
-                        if try !take(row, row.teamPlanRow) { break }
-                    }
-                } else if let i = proxies.firstIndex(where: { $0.name == view }) {
-                    let proxy = proxies[i]
-                    let lookup = ProxyLookup(reader: views)
-                    for (key, _) in try txn.scan(viewTables[BaseTable.allCases.count + i]) {
-                        let p = Keys.readPosition(key, at: key.count - 8)
-                        guard let row = try views.anyRow(proxy.base, at: p) else { continue }
-                        var shown = row.viewRow(lastSeen: proxy.base == .users ? try self.lastSeen(of: row.id, txn) : nil)
-                        for d in proxy.derived { shown.fields.append((d.name, try d.value(row, lookup))) }
-                        if try !take(row, shown) { break }
-                    }
-                }
-                return out
+                let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
+                return try collectRows(view, filter: filter, limit: limit, views: views) { try self.lastSeen(of: $0, txn) }
             }
         } catch {
             throw StoreError.wrap(error)
         }
+    }
+
+    /// The rows of `view` read through `views`, whichever storage holds them.
+    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, views: some ViewReading,
+                             lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
+        let match = try RowMatcher(view: view, filter: filter, views: views)
+        var out: [ViewRow] = []
+        let limit = limit ?? .max
+        guard limit > 0 else { return [] }
+        func take(_ row: AnyRow, _ shown: @autoclosure () throws -> ViewRow?) throws -> Bool {
+            guard try match.matches(row) else { return true }
+            if let shown = try shown() { out.append(shown) }
+            return out.count < limit
+        }
+        if let base = BaseView(rawValue: view) {
+            try views.forEach(base.table.rawValue) { key in
+                guard let row = try views.anyRow(base, at: Keys.readPosition(key)) else { return true }
+                return try take(row, row.viewRow(lastSeen: base == .users ? try lastSeen(row.id) : nil))
+            }
+        } else if view == "team_plans" {
+            try views.forEach(BaseTable.teamPlans.rawValue) { key in
+                guard let row = try views.anyRow(.plans, at: Keys.readPosition(key)) else { return true }
+                return try take(row, row.teamPlanRow)
+            }
+        } else if let i = proxies.firstIndex(where: { $0.name == view }) {
+            let proxy = proxies[i]
+            let lookup = ProxyLookup(reader: views)
+            try views.forEach(BaseTable.allCases.count + i) { key in
+                let p = Keys.readPosition(key, at: key.count - 8)
+                guard let row = try views.anyRow(proxy.base, at: p) else { return true }
+                return try take(row, {
+                    var shown = row.viewRow(lastSeen: proxy.base == .users ? try lastSeen(row.id) : nil)
+                    for d in proxy.derived { shown.fields.append((d.name, try d.value(row, lookup))) }
+                    return shown
+                }())
+            }
+        }
+        return out
     }
 
     func lastSeen(of id: EntityID, _ txn: some ReadableTransaction) throws -> Timestamp? {
@@ -98,17 +114,18 @@ extension Store {
         do {
             return try env.read { txn in
                 let base = try log.projectionState(BaseViews.name, txn)
+                let tables = try viewTables(txn)
                 var out: [ProjectionInfo] = []
                 for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
                     let table: BaseTable = name == "team_plans" ? .teamPlans : BaseView(rawValue: name)!.table
                     out.append(ProjectionInfo(name: name, kind: name == "team_plans" ? .child : .base,
-                                              checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(viewTables[table.rawValue]),
+                                              checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(tables[table.rawValue]),
                                               version: BaseViews.version))
                 }
                 for (i, proxy) in proxies.enumerated() {
                     let state = try log.projectionState(proxy.name, txn)
                     out.append(ProjectionInfo(name: proxy.name, kind: .proxy, checkpoint: state?.checkpoint ?? 0,
-                                              rows: try txn.entries(viewTables[BaseTable.allCases.count + i]), version: proxy.version))
+                                              rows: try txn.entries(tables[BaseTable.allCases.count + i]), version: proxy.version))
                 }
                 return out
             }

@@ -41,8 +41,9 @@ public final class Store: @unchecked Sendable {
     let options: StoreOptions
     let proxies: [Proxy]
     let log: LogTables
-    /// The view tables of the active generation: base tables, then one per proxy.
-    let viewTables: [Database]
+    /// The view tables of both generations (blue/green): base tables, then one per proxy.
+    /// `meta` says which one is active; a rebuild fills the other, then switches.
+    let generations: [[Database]]
 
     /// Opens (or, with `options.create`, creates) the store at `path`.
     public static func open(path: String, options: StoreOptions = .init()) throws(StoreError) -> Store {
@@ -58,12 +59,14 @@ public final class Store: @unchecked Sendable {
         var seen = Set<String>()
         proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
         let proxies = self.proxies
-        (log, viewTables) = try env.write { txn in
+        (log, generations) = try env.write { txn in
             let log = try LogTables(txn)
             try log.checkFormat(txn)
-            var tables = try BaseTable.allCases.map { try txn.openDatabase("g1.\($0.name)", flags: [], create: true) }
-            tables += try proxies.map { try txn.openDatabase("g1.proxy.\($0.name)", flags: [], create: true) }
-            return (log, tables)
+            let generations = try (1...2).map { g in
+                try BaseTable.allCases.map { try txn.openDatabase("g\(g).\($0.name)", flags: [], create: true) }
+                    + proxies.map { try txn.openDatabase("g\(g).proxy.\($0.name)", flags: [], create: true) }
+            }
+            return (log, generations)
         }
         try catchUpProjections()
     }
@@ -190,7 +193,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func resolve(user: Reference, _ txn: some ReadableTransaction) throws -> EntityID {
-        let views = LMDBViews(txn, tables: viewTables, streams: log.streams)
+        let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
         switch user {
         case .id(let id):
             guard try views.row(UserRow.self, .users, id: id) != nil else { throw Rejection.unknownUser(user.description) }
@@ -204,47 +207,59 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Projections
 
+    /// The view tables of the generation active in `txn`'s snapshot.
+    func viewTables(_ txn: some ReadableTransaction) throws -> [Database] {
+        generations[try log.activeGeneration(txn)]
+    }
+
     /// Back-fills proxies the store has not seen (new name or version) and folds the log into
-    /// the base views when they are behind it (after an import, or a version change).
+    /// the views when they are behind it (after an import, or a new fold version).
     func catchUpProjections() throws {
         try env.write { txn in
             let head = try log.head(txn)
+            let tables = try viewTables(txn)
+            let views = LMDBViews(txn, tables: tables, streams: log.streams)
             let base = try log.projectionState(BaseViews.name, txn)
             if base?.version != BaseViews.version || base!.checkpoint < head.position {
-                try refold(txn, from: base?.version == BaseViews.version ? base!.checkpoint + 1 : 1, head: head)
+                // Fold from where the views stand, or afresh when their fold changed.
+                let from = base?.version == BaseViews.version ? base!.checkpoint + 1 : 1
+                if from == 1 { for table in tables { try txn.clear(table) } }
+                var fold = ViewFold(proxies: proxies)
+                var p = from
+                while p <= head.position {
+                    for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
+                        try fold.apply(event, to: views)
+                        p = event.position + 1
+                    }
+                }
+                try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
             }
             for (i, proxy) in proxies.enumerated() {
                 let state = try log.projectionState(proxy.name, txn)
                 if state?.version == proxy.version && state!.checkpoint == head.position { continue }
-                try backfill(proxy, table: BaseTable.allCases.count + i, txn)
+                try backfill(proxy, table: BaseTable.allCases.count + i, views)
                 try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
             }
         }
     }
 
-    /// Folds events `from...head` into the base views (from scratch when `from` is 1).
-    func refold(_ txn: WriteTransaction, from: UInt64, head: LogHead) throws {
-        let views = LMDBViews(txn, tables: viewTables, streams: log.streams)
-        if from == 1 { for table in viewTables { try txn.clear(table) } }
-        var changes: [RowChange] = []
-        var p = from
-        while p <= head.position {
-            for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
-                try BaseViews.apply(event, to: views, changes: &changes)
-                changes.removeAll(keepingCapacity: true)
-                p = event.position + 1
-            }
+    /// Rebuilds a proxy's index from the current rows of its base view.
+    func backfill(_ proxy: Proxy, table: Int, _ views: LMDBViews<WriteTransaction>) throws {
+        try views.txn.clear(views.tables[table])
+        var positions: [UInt64] = []
+        for (key, _) in try views.txn.scan(views.tables[proxy.base.table.rawValue]) { positions.append(Keys.readPosition(key)) }
+        for p in positions {
+            guard let row = try views.anyRow(proxy.base, at: p) else { continue }
+            try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), table: table, views)
         }
-        try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
-        for proxy in proxies { try log.setProjectionState(proxy.name, version: -1, checkpoint: 0, txn) }
     }
 
-    /// A digest of every table's bytes: the log, its indexes, the views. Two stores with equal
-    /// digests hold the same bytes.
+    /// A digest of every table's bytes: the log, its indexes, the active views. Two stores with
+    /// equal digests hold the same bytes.
     func contentDigest() throws -> [UInt8] {
         try env.read { txn in
             var all: [UInt8] = []
-            for db in [log.events, log.streams, log.commands, log.meta, log.lastSeen] + viewTables {
+            for db in [log.events, log.streams, log.commands, log.meta, log.lastSeen] + (try viewTables(txn)) {
                 for (key, value) in try txn.scan(db) {
                     all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
                     all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
@@ -252,18 +267,6 @@ public final class Store: @unchecked Sendable {
                 all.append(0xFF)
             }
             return EventCodec.chainHash(previous: [UInt8](), body: all)
-        }
-    }
-
-    /// Rebuilds a proxy's index from the current rows of its base view.
-    func backfill(_ proxy: Proxy, table: Int, _ txn: WriteTransaction) throws {
-        let views = LMDBViews(txn, tables: viewTables, streams: log.streams)
-        try txn.clear(viewTables[table])
-        var positions: [UInt64] = []
-        for (key, _) in try txn.scan(viewTables[proxy.base.table.rawValue]) { positions.append(Keys.readPosition(key)) }
-        for p in positions {
-            guard let row = try views.anyRow(proxy.base, at: p) else { continue }
-            try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), table: table, views)
         }
     }
 }

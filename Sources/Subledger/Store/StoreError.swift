@@ -16,6 +16,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case unknownReference(Rejection)
     case wrongExpectedVersion(stream: StreamID, expected: ExpectedVersion, actual: UInt32)
     case invalidArgument(String)
+    /// Another rebuild started or finished while this one ran.
+    case rebuildConflict
+    /// An import file's line is not a valid event of the chain.
+    case importFault(line: Int, message: String)
 
     public var description: String {
         switch self {
@@ -30,6 +34,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .wrongExpectedVersion(let stream, let expected, let actual):
             "stream \(stream) is at version \(actual), expected \(expected)"
         case .invalidArgument(let why): why
+        case .rebuildConflict: "another rebuild ran at the same time; this one stopped (the views are whole)"
+        case .importFault(let line, let message): "line \(line): \(message); nothing was imported"
         }
     }
 

@@ -1,0 +1,23 @@
+/// The fold of every view: the base views, then each proxy following the rows that changed.
+/// Live appends, open-time catch-up, rebuild, verify and `--as-of` all run this one fold.
+struct ViewFold {
+    let proxies: [Proxy]
+    private var changes: [RowChange] = []
+
+    init(proxies: [Proxy]) {
+        self.proxies = proxies
+    }
+
+    /// Tables the fold writes: the base tables, then one per proxy.
+    var tableCount: Int { BaseTable.allCases.count + proxies.count }
+
+    mutating func apply(_ event: RecordedEvent, to views: some ViewWriting) throws {
+        changes.removeAll(keepingCapacity: true)
+        try BaseViews.apply(event, to: views, changes: &changes)
+        for change in changes {
+            for (i, proxy) in proxies.enumerated() {
+                try proxy.follow(change, table: BaseTable.allCases.count + i, views)
+            }
+        }
+    }
+}

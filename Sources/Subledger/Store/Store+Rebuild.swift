@@ -1,0 +1,85 @@
+import LMDB
+
+extension Store {
+    /// Rebuilds the views from the log, blue/green: the log is folded in memory, written sorted
+    /// into the inactive generation's fresh databases, caught up with the events appended
+    /// meanwhile, and switched in by one short write transaction that also empties the old
+    /// generation. Readers and writers, in this process or others, keep working throughout and
+    /// see the old views or the new ones, never a mix. `last_seen` lives outside the views and
+    /// survives.
+    ///
+    /// `views` names the views asked for (all when empty); they share one fold, so all are
+    /// rebuilt together. Returns the number of events folded.
+    ///
+    /// ```swift
+    /// try store.rebuild { done, total in print("\(done)/\(total)") }
+    /// ```
+    @discardableResult
+    public func rebuild(views names: [String] = [],
+                        progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws(StoreError) -> UInt64 {
+        for name in names where !viewNames.contains(name) { throw StoreError.unknownView(name) }
+        do {
+            let token = EntityID.random().raw
+            // Claim the inactive generation and empty it.
+            let (active, start) = try env.write { txn in
+                let active = try log.activeGeneration(txn)
+                try txn.put(log.meta, LogTables.rebuildKey, token)
+                for table in generations[1 - active] { try txn.clear(table) }
+                return (active, try log.head(txn).position)
+            }
+            let target = generations[1 - active]
+            let folded = try foldedViews(through: start, progress: progress)
+            // Write each table sorted, with append, in bounded transactions synced at the end.
+            for (t, table) in target.enumerated() {
+                let entries = folded.sorted(t)
+                var i = 0
+                while i < entries.count {
+                    let end = min(i + 50_000, entries.count)
+                    try env.write(durable: false) { txn in
+                        try checkClaim(token, txn)
+                        for entry in entries[i..<end] { try txn.put(table, entry.key, entry.value, flags: .append) }
+                    }
+                    i = end
+                }
+            }
+            try env.sync()
+            // Catch up with what was appended meanwhile, then switch, all under the write lock.
+            return try env.write { txn in
+                try checkClaim(token, txn)
+                guard try log.activeGeneration(txn) == active else { throw StoreError.rebuildConflict }
+                let head = try log.head(txn)
+                let views = LMDBViews(txn, tables: target, streams: log.streams)
+                var fold = ViewFold(proxies: proxies)
+                var p = start + 1
+                while p <= head.position {
+                    for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
+                        try fold.apply(event, to: views)
+                        p = event.position + 1
+                    }
+                }
+                try log.setActiveGeneration(1 - active, txn)
+                _ = try txn.delete(log.meta, LogTables.rebuildKey)
+                for table in generations[active] { try txn.clear(table) }
+                // Proxies this process does not declare were not rebuilt: their owners back-fill them.
+                for (name, _) in try txn.scan(log.projections).map({ (String(decoding: $0.key, as: UTF8.self), 0) })
+                    where name != BaseViews.name && !proxies.contains(where: { $0.name == name }) {
+                    try log.setProjectionState(name, version: -1, checkpoint: 0, txn)
+                }
+                try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
+                for proxy in proxies {
+                    try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
+                }
+                return head.position
+            }
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    /// Throws when another rebuild claimed the inactive generation after this one did.
+    private func checkClaim(_ token: [UInt8], _ txn: WriteTransaction) throws {
+        guard let owner = try txn.get(log.meta, LogTables.rebuildKey), owner.elementsEqual(token) else {
+            throw StoreError.rebuildConflict
+        }
+    }
+}

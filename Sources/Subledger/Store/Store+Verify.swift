@@ -1,0 +1,149 @@
+import LMDB
+
+/// The first fault `verify` found: where, and what.
+public struct VerifyFault: Sendable, Equatable, CustomStringConvertible {
+    /// The log position the fault is at, when it is at an event.
+    public var position: UInt64?
+    /// What was checked: `log`, `hash chain`, `stream index`, `command index`, `head`, `view <name>`.
+    public var area: String
+    public var message: String
+
+    public var description: String {
+        (position.map { "position \($0): " } ?? "") + "\(area): \(message)"
+    }
+}
+
+/// What `verify` checked and found.
+public struct VerifyReport: Sendable, Equatable {
+    /// Events checked.
+    public var events: UInt64
+    /// View tables compared with a fresh fold.
+    public var tables: Int
+    /// The first fault, or nil when the store is sound.
+    public var fault: VerifyFault?
+}
+
+extension Store {
+    /// Checks the whole store in one consistent snapshot: recomputes the hash chain from
+    /// position 1, checks that positions are gapless, that stream versions count up and the
+    /// stream and command indexes hold exactly the log's events, that the head record matches,
+    /// and folds the log afresh to compare every view table, entry by entry, with what is
+    /// stored. Stops at the first fault. Corrupt bytes are a fault reported, never a crash.
+    ///
+    /// ```swift
+    /// let report = try store.verify()
+    /// if let fault = report.fault { print("fault: \(fault)") }
+    /// ```
+    public func verify(progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws(StoreError) -> VerifyReport {
+        do {
+            return try env.read { txn in try verify(txn, progress: progress) }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as LMDBError {
+            // A damaged page that LMDB noticed is a finding, not a failure of verify itself.
+            return VerifyReport(events: 0, tables: 0, fault: VerifyFault(area: "storage", message: error.description))
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    private func verify(_ txn: ReadTransaction, progress: ((UInt64, UInt64) -> Void)?) throws -> VerifyReport {
+        let head = try log.head(txn)
+        var report = VerifyReport(events: 0, tables: 0, fault: nil)
+        func fault(_ position: UInt64?, _ area: String, _ message: String) -> VerifyReport {
+            report.fault = VerifyFault(position: position, area: area, message: message)
+            return report
+        }
+        var fold = ViewFold(proxies: proxies)
+        let folded = MemoryViews(tableCount: fold.tableCount)
+        var previous = EventCodec.genesisHash
+        var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
+        var commands = 0
+        let streamCursor = try txn.cursor(log.streams)
+        let events = try txn.scan(log.events, from: nil, to: nil, reverse: false)
+        var expected: UInt64 = 1
+        while let (key, value) = try events.nextEntry() {
+            guard key.count == 8 else { return fault(nil, "log", "a key of \(key.count) bytes is not a position") }
+            let p = Keys.readPosition(key)
+            guard p == expected else {
+                return fault(expected, "log", "position \(expected) is missing (the next stored event is at \(p))")
+            }
+            let event: RecordedEvent
+            do { event = try EventCodec.decode(value) } catch {
+                return fault(p, "log", "the stored event does not decode: \(error)")
+            }
+            guard event.position == p else { return fault(p, "log", "the event stored here says position \(event.position)") }
+            let body = UnsafeRawBufferPointer(rebasing: value[0..<(value.count - EventCodec.hashSize)])
+            let computed = EventCodec.chainHash(previous: previous, body: body)
+            guard computed == event.hash else {
+                return fault(p, "hash chain", "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
+            }
+            previous = computed
+            let known = streams[event.stream.id]
+            if let known, known.kind != event.stream.kind {
+                return fault(p, "log", "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
+            }
+            guard event.version == (known?.version ?? 0) + 1 else {
+                return fault(p, "log", "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
+            }
+            streams[event.stream.id] = (event.stream.kind, event.version)
+            let indexed = try streamCursor.seek(event.stream.id.raw, value: key)
+            guard let indexed, indexed.key.elementsEqual(event.stream.id.raw), indexed.value.elementsEqual(key) else {
+                return fault(p, "stream index", "stream \(event.stream) does not list this event")
+            }
+            if let commandID = event.commandID {
+                commands += 1
+                guard let at = try log.commandPosition(commandID, txn), at == p else {
+                    return fault(p, "command index", "command_id \(quoted(commandID)) does not point at this event")
+                }
+            }
+            folded.noteStream(of: event)
+            try fold.apply(event, to: folded)
+            report.events = p
+            if p % 65_536 == 0 { progress?(p, head.position) }
+            expected += 1
+        }
+        if let error = events.error { throw error }
+        guard report.events == head.position else {
+            return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
+        }
+        guard head.hash == previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
+        let indexedEvents = try txn.entries(log.streams)
+        guard indexedEvents == Int(report.events) else {
+            return fault(nil, "stream index", "it lists \(indexedEvents) events, the log holds \(report.events)")
+        }
+        let indexedCommands = try txn.entries(log.commands)
+        guard indexedCommands == commands else {
+            return fault(nil, "command index", "it lists \(indexedCommands) command ids, the log has \(commands)")
+        }
+        progress?(head.position, head.position)
+        // Every view table against the fresh fold, entry by entry.
+        let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy \($0.name)" }
+        for (t, table) in try viewTables(txn).enumerated() {
+            let stored = try txn.scan(table, from: nil, to: nil, reverse: false)
+            let want = folded.sorted(t)
+            var i = 0
+            while let (key, value) = try stored.nextEntry() {
+                guard i < want.count else {
+                    return fault(nil, "view \(names[t])", "stored entry \(hex(Array(key))) is not in a fresh fold of the log")
+                }
+                guard key.elementsEqual(want[i].key) else {
+                    let (a, b) = (Array(key), want[i].key)
+                    return a.lexicographicallyPrecedes(b)
+                        ? fault(nil, "view \(names[t])", "stored entry \(hex(a)) is not in a fresh fold of the log")
+                        : fault(nil, "view \(names[t])", "entry \(hex(b)) of a fresh fold is missing")
+                }
+                guard value.elementsEqual(want[i].value) else {
+                    return fault(nil, "view \(names[t])", "entry \(hex(Array(key))) differs from a fresh fold of the log")
+                }
+                i += 1
+            }
+            if let error = stored.error { throw error }
+            guard i == want.count else {
+                return fault(nil, "view \(names[t])", "entry \(hex(want[i].key)) of a fresh fold is missing")
+            }
+            report.tables += 1
+        }
+        return report
+    }
+}
