@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/LMDBProbe"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe"]),
         .testTarget(name: "SubledgerTests", dependencies: [
-            "Subledger",
+            "Subledger", "LMDB",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["subledger"]),

@@ -1,0 +1,147 @@
+import Foundation
+import LMDB
+import Testing
+@testable import Subledger
+
+/// Rebuild, as-of, verify and import, case by case.
+@Suite struct IntegrityTests {
+    func seeded() throws -> TempStore {
+        let t = try TempStore()
+        let outcomes = try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) })
+        #expect(outcomes.allSatisfy { $0.isApplied })
+        return t
+    }
+
+    @Test func asOfTakesPositionsAndTimesAndRefusesTheRest() throws {
+        let t = try seeded()
+        #expect(try t.run(#"{"command":"RenameUser","user":"bob@example.com","full_name":"Robert","at":"2026-02-01T00:00:00Z"}"#)[0].isApplied)
+        #expect(try t.run(#"{"command":"DeleteUser","user":"ann@example.com","at":"2026-03-01T00:00:00+01:00"}"#)[0].isApplied)
+        let names = { (asOf: AsOf?) in try t.store.rows(of: "users", asOf: asOf).map { $0["full_name"]!.text } }
+        #expect(try names(nil) == ["Robert"])
+        #expect(try names(.position(1)) == ["Ann"])
+        #expect(try names(.position(8)) == ["Ann", ""])
+        #expect(try names(.position(9)) == ["Ann", "Robert"])
+        // Times: the setup ran at the store's clock, 2026-01-01T00:00:00Z.
+        #expect(try names(.time(Timestamp(rfc3339: "2025-12-31T23:59:59.999999Z")!)) == [])
+        #expect(try names(.time(Timestamp(rfc3339: "2026-01-01T00:00:00Z")!)) == ["Ann", ""])
+        #expect(try names(.time(Timestamp(rfc3339: "2026-02-01T00:00:00Z")!)) == ["Ann", "Robert"])
+        #expect(try names(.time(Timestamp(rfc3339: "2026-02-28T22:59:59Z")!)) == ["Ann", "Robert"])
+        #expect(try names(.time(Timestamp(rfc3339: "2026-03-01T00:00:00+01:00")!)) == ["Robert"])
+        // Cascades are part of history too: ann's subscription and membership come back as of 9.
+        #expect(try t.store.rows(of: "subscriptions").isEmpty)
+        #expect(try t.store.rows(of: "subscriptions", asOf: .position(9)).count == 1)
+        #expect(try t.store.rows(of: "groups", asOf: .position(9))[0]["member_count"] == .int(1))
+        for bad in ["0", "11", "99999999999999999999", "yesterday", "2026-13-01T00:00:00Z", ""] {
+            #expect(throws: StoreError.self, "--as-of \(bad)") {
+                _ = try t.store.rows(of: "users", asOf: try AsOf(parsing: bad))
+            }
+        }
+    }
+
+    @Test func rebuildKeepsLastSeenAndFollowsFilters() throws {
+        let t = try seeded()
+        try t.store.setLastSeen(user: Reference("bob@example.com"), at: Timestamp(rfc3339: "2026-04-01T00:00:00Z"))
+        let before = try IntegrityProperties.allViews(t.store)
+        try t.store.rebuild(views: ["users"])
+        #expect(try IntegrityProperties.allViews(t.store) == before)
+        #expect(try t.column("users", "last_seen") == ["", "2026-04-01T00:00:00Z"])
+        #expect(throws: StoreError.unknownView("nope")) { try t.store.rebuild(views: ["nope"]) }
+        #expect(try t.column("subscriptions", "id", ViewFilter(user: Reference("ann@example.com"))) == ["00000000-0000-4000-8000-0000000000c1"])
+    }
+
+    @Test func rebuildWhileAnotherThreadAppendsEndsWithExactViews() throws {
+        let t = try seeded()
+        for i in 0..<300 {
+            _ = try t.run(#"{"command":"RegisterUser","email":"u\#(i)@example.com"}"#)
+        }
+        let store = t.store
+        let writer = Thread {
+            for i in 0..<300 {
+                _ = try? store.execute(line: #"{"command":"CreateGroup","name":"g\#(i)"}"#)
+            }
+        }
+        writer.start()
+        for _ in 0..<5 { try t.store.rebuild() }
+        while !writer.isFinished { usleep(10_000) }
+        try t.store.rebuild()
+        let report = try t.store.verify()
+        #expect(report.fault == nil, "\(report)")
+        #expect(try t.store.rows(of: "groups").count == 301)
+    }
+
+    /// Tampers with the store below the API, then expects verify to name the fault.
+    func tampered(_ change: (Store, WriteTransaction) throws -> Void) throws -> VerifyFault? {
+        let t = try seeded()
+        try t.store.env.write { txn in try change(t.store, txn) }
+        return try t.store.verify().fault
+    }
+
+    @Test func verifyFindsEachKindOfFault() throws {
+        #expect(try seeded().store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
+        let row = try tampered { s, txn in
+            let tables = try s.viewTables(txn)
+            var bytes = try txn.getBytes(tables[BaseTable.users.rawValue], Keys.position(1))!
+            bytes[bytes.count - 1] ^= 1
+            try txn.put(tables[BaseTable.users.rawValue], Keys.position(1), bytes)
+        }
+        #expect(row?.area == "view users")
+        let extra = try tampered { s, txn in try txn.put(try s.viewTables(txn)[BaseTable.groupsByName.rawValue], [0, 0x41], Keys.position(6)) }
+        #expect(extra?.area == "view groups.name")
+        let stream = try tampered { s, txn in _ = try txn.delete(s.log.streams, EntityID("00000000-0000-4000-8000-000000000002")!.raw) }
+        #expect(stream == VerifyFault(position: 2, area: "stream index", message: "stream user-00000000-0000-4000-8000-000000000002 does not list this event"))
+        let gap = try tampered { s, txn in _ = try txn.delete(s.log.events, Keys.position(4)) }
+        #expect(gap?.position == 4 && gap?.area == "log")
+        let head = try tampered { s, txn in
+            var h = try s.log.head(txn)
+            h.position = 9
+            try s.log.setHead(h, txn)
+        }
+        #expect(head?.area == "head")
+        let truncated = try tampered { s, txn in
+            let bytes = try txn.getBytes(s.log.events, Keys.position(3))!
+            try txn.put(s.log.events, Keys.position(3), Array(bytes.prefix(10)))
+        }
+        #expect(truncated?.position == 3)
+    }
+
+    func importing(_ lines: [String]) throws -> (Store, Result<UInt64, StoreError>, TempStore) {
+        let t = try TempStore()
+        let result = Result { () throws(StoreError) in
+            do { try IntegrityProperties.importLines(lines, into: t.store) } catch let e as StoreError { throw e } catch { fatalError("\(error)") }
+            return try t.store.head().position
+        }
+        return (t.store, result, t)
+    }
+
+    @Test func importRefusesABadLineAndLeavesTheStoreEmpty() throws {
+        let source = try seeded()
+        let lines = try IntegrityProperties.exportLines(source.store)
+        #expect(try importing(lines).1.get() == 8)
+        func rejects(_ broken: [String], line: Int, _ words: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let (store, result, _) = try importing(broken)
+            guard case .failure(.importFault(let at, let message)) = result else {
+                Issue.record("accepted: \(result)", sourceLocation: sourceLocation)
+                return
+            }
+            #expect(at == line, sourceLocation: sourceLocation)
+            #expect(message.contains(words), "\(message)", sourceLocation: sourceLocation)
+            #expect(try store.head().position == 0, sourceLocation: sourceLocation)
+            #expect(try store.rows(of: "users").isEmpty, sourceLocation: sourceLocation)
+        }
+        func edit(_ i: Int, _ from: String, _ to: String) -> [String] {
+            var copy = lines
+            copy[i] = copy[i].replacingOccurrences(of: from, with: to)
+            return copy
+        }
+        try rejects(Array(lines[0..<3] + lines[4...]), line: 4, "position 5, expected 4")
+        try rejects(edit(5, "\"admins\"", "\"admin\""), line: 6, "does not match")
+        try rejects(edit(2, "\"schema_version\":1", "\"schema_version\":7"), line: 3, "no schema version 7")
+        try rejects(edit(1, "{\"position\"", "{\"extra\":1,\"position\""), line: 2, "unknown field")
+        try rejects(lines[0..<2] + ["{not json"], line: 3, "malformed JSON")
+        try rejects(lines + [lines[7]], line: 9, "position 8, expected 9")
+        let target = try TempStore()
+        try IntegrityProperties.importLines(lines, into: target.store)
+        #expect(throws: StoreError.self) { try IntegrityProperties.importLines(lines, into: target.store) }
+        #expect(try target.store.head().position == 8)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import PropertyBased
+import Testing
+@testable import Subledger
+
+/// Rebuild, as-of, the codec, export/import and verify, each held to a fresh replay of the log.
+@Suite struct IntegrityProperties {
+    /// Every view of a store, in order.
+    static func allViews(_ store: Store, asOf: AsOf? = nil) throws -> [String: [ViewRow]] {
+        var out: [String: [ViewRow]] = [:]
+        for view in store.viewNames { out[view] = try store.rows(of: view, asOf: asOf) }
+        return out
+    }
+
+    /// Property 2: a rebuild gives the same views as the incremental path, and both verify.
+    @Test func rebuildEqualsTheIncrementalViews() async {
+        await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps) { steps in
+            var twin = try Twin()
+            _ = try twin.run(CommandStreams.lines(steps))
+            let store = twin.temp.store
+            let before = try Self.allViews(store)
+            #expect(try store.verify().fault == nil)
+            try store.rebuild()
+            #expect(try Self.allViews(store) == before)
+            #expect(try store.verify().fault == nil)
+            try store.rebuild()  // and back to the first generation
+            #expect(try Self.allViews(store) == before)
+        }
+    }
+
+    /// Property 3: the views as of P equal those of a store that holds only the first P events;
+    /// as of the time of event P, the same (or later events at that very time).
+    @Test func asOfPositionEqualsReplayingThePrefix() async {
+        await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps, Gen.int(in: 0...1_000).array(of: 1...3)) { steps, picks in
+            var twin = try Twin()
+            _ = try twin.run(CommandStreams.lines(steps))
+            let store = twin.temp.store
+            let head = try store.head().position
+            guard head > 0 else { return }
+            let lines = try Self.exportLines(store)
+            for pick in picks {
+                let p = UInt64(pick) % head + 1
+                let prefix = try TempStore()
+                try Self.importLines(Array(lines.prefix(Int(p))), into: prefix.store)
+                #expect(try Self.allViews(store, asOf: .position(p)) == Self.allViews(prefix.store), "as of \(p) of \(head)")
+                // As of a time: after the last event at or before it.
+                let at = try store.events(from: p, to: p)[0].at
+                let last = try store.events().last { $0.at <= at }!.position
+                #expect(try store.position(of: .time(at)) == last)
+                #expect(try store.position(of: .time(Timestamp(microseconds: at.microseconds - 1))) < p)
+            }
+        }
+    }
+
+    /// Property 4: decode(encode(e)) == e, and encoding is deterministic, for any event.
+    @Test func codecRoundTripsAnyEvent() async {
+        await propertyCheck(count: 200, input: Gen.int(in: 0...13), Gen.uint64(), Gen.uint64(), Self.text, Gen.int64(), Gen.int(in: 0...3)) {
+            kind, a, b, text, n, variant in
+            let event = Self.event(kind: kind, a: a, b: b, text: text, n: n, variant: variant)
+            var sealed = event
+            let bytes = EventCodec.seal(&sealed, previousHash: EventCodec.genesisHash)
+            var again = event
+            #expect(EventCodec.seal(&again, previousHash: EventCodec.genesisHash) == bytes)
+            let decoded = try bytes.withUnsafeBytes { b throws(DecodingError) in try EventCodec.decode(b) }
+            #expect(decoded == sealed)
+            // Through the export form as well.
+            #expect(try ImportedEvent.parse(sealed.json) == sealed)
+        }
+    }
+
+    /// Property 5: export → import → export is byte-identical, and the views are equal.
+    @Test func exportImportExportIsByteIdentical() async {
+        await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps) { steps in
+            var twin = try Twin()
+            _ = try twin.run(CommandStreams.lines(steps))
+            let first = try Self.export(twin.temp.store)
+            let copy = try TempStore()
+            try Self.importLines(try Self.exportLines(twin.temp.store), into: copy.store)
+            #expect(try Self.export(copy.store) == first)
+            #expect(try Self.allViews(copy.store) == Self.allViews(twin.temp.store))
+            #expect(try copy.store.verify().fault == nil)
+        }
+    }
+
+    /// Property 6: changing any byte of any stored event makes verify fail at or before it.
+    @Test func anyChangedByteIsFound() async {
+        await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps, Gen.int(in: 0...100_000), Gen.int(in: 1...255)) { steps, pick, mask in
+            var twin = try Twin()
+            _ = try twin.run(CommandStreams.lines(steps))
+            let store = twin.temp.store
+            let head = try store.head().position
+            guard head > 0 else { return }
+            let p = UInt64(pick) % head + 1
+            try store.env.write { txn in
+                var bytes = try txn.getBytes(store.log.events, Keys.position(p))!
+                bytes[pick % bytes.count] ^= UInt8(mask)
+                try txn.put(store.log.events, Keys.position(p), bytes)
+            }
+            let fault = try store.verify().fault
+            #expect(fault != nil, "byte \(pick) of event \(p) changed, verify found nothing")
+            if let at = fault?.position { #expect(at <= p) } else { Issue.record("fault without a position: \(fault!)") }
+        }
+    }
+
+    // MARK: Helpers
+
+    static func export(_ store: Store) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try store.export { out += $0 }
+        return out
+    }
+
+    static func exportLines(_ store: Store) throws -> [String] {
+        String(decoding: try export(store), as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    static func importLines(_ lines: [String], into store: Store) throws {
+        let path = FileManager.default.temporaryDirectory.path + "/import-\(UUID().uuidString).jsonl"
+        try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        try store.importLog(from: LineReader(fd: fd))
+    }
+
+    /// Any text: Unicode scalars of every plane, quotes and control characters included.
+    static let text = Gen.uint32(in: 0...(0x10FFFF - 0x800))
+        .map { v in Character(UnicodeScalar(v < 0xD800 ? v : v + 0x800)!) }  // no surrogates
+        .string(of: 0...16)
+
+    /// An event of any type and schema, with any text, integer, time and command id.
+    static func event(kind: Int, a: UInt64, b: UInt64, text: String, n: Int64, variant: Int) -> RecordedEvent {
+        let id = EntityID(high: a, low: b), other = EntityID(high: b, low: a), third = EntityID(high: a ^ b, low: a &+ b)
+        let data: EventData = switch kind {
+        case 0: .userRegistered(id: id, email: text, fullName: String(text.reversed()))
+        case 1: .userRegisteredV1(id: id, email: text, fullname: variant == 0 ? nil : text)
+        case 2: .userRenamed(user: id, fullName: text)
+        case 3: .userLoggedIn(user: id)
+        case 4: .userDeleted(user: id)
+        case 5: .planCreated(id: id, name: text, priceCents: n, seats: variant == 0 ? nil : n)
+        case 6: .planDeleted(plan: id)
+        case 7: .groupCreated(id: id, name: text)
+        case 8: .groupDeleted(group: id)
+        case 9: .subscribed(id: id, user: other, plan: third)
+        case 10: .planChanged(subscription: id, from: other, to: third)
+        case 11: .subscriptionCancelled(subscription: id)
+        case 12: .memberJoined(id: id, user: other, group: third)
+        default: .memberLeft(membership: id, user: other, group: third)
+        }
+        // Times stay within what RFC 3339 can print (years 0001-9999).
+        let at = Timestamp(microseconds: n % 253_402_300_799_000_000 < -62_135_596_800_000_000 ? 0 : n % 253_402_300_799_000_000)
+        return RecordedEvent(position: a % 1_000_000 + 1, stream: data.stream, version: UInt32(b % 1000 + 1), eventID: third,
+                             at: at, recordedAt: Timestamp(microseconds: Int64(b % 4_000_000_000_000_000)),
+                             commandID: variant < 2 || text.isEmpty || text.utf8.count > 128 ? nil : text, data: data)
+    }
+}
