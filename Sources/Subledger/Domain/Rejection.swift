@@ -121,7 +121,7 @@ public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
         case .alreadySubscribed(let u, let p): "user \(u) already has an active subscription to plan \(p)"
         case .subscriptionNotActive(let r): "subscription \(r) is not active"
         case .samePlan: "the subscription is already on that plan"
-        case .teamPlanFull(let p, let seats): "team plan \(p) has all \(seats) seats taken"
+        case .teamPlanFull(let p, let seats): "team plan \(p) is full (\(seats) of \(seats) seats taken)"
         case .alreadyMember(let u, let g): "user \(u) is already a member of group \(g)"
         case .notAMember(let u, let g): "user \(u) is not a member of group \(g)"
         }
