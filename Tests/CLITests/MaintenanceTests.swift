@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// rebuild, verify, export and import through the built binary.
+@Suite struct MaintenanceTests {
+    static func commands(_ n: Int, prefix: String) -> String {
+        (0..<n).map { #"{"command":"CreateGroup","name":"\#(prefix)\#($0)","command_id":"\#(prefix)\#($0)"}"# }
+            .joined(separator: "\n") + "\n"
+    }
+
+    @Test func rebuildWhileAnotherProcessAppendsEndsWithExactViews() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(2_000, prefix: "a")).status == 0)
+        // A writer process appends one command per transaction while rebuilds run.
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: CLI.binary)
+        writer.arguments = ["--store", cli.store, "exec"]
+        let input = Pipe()
+        writer.standardInput = input
+        writer.standardOutput = FileHandle.nullDevice
+        writer.standardError = FileHandle.nullDevice
+        try writer.run()
+        let feed = input.fileHandleForWriting
+        let feeder = Thread {
+            for i in 0..<400 {
+                try? feed.write(contentsOf: Data((#"{"command":"CreateGroup","name":"b\#(i)"}"# + "\n").utf8))
+                usleep(500)
+            }
+            try? feed.close()
+        }
+        feeder.start()
+        var rebuilds = 0
+        while writer.isRunning || rebuilds == 0 {
+            let r = try cli.run("rebuild")
+            #expect(r.status == 0, "\(r.stderr)")
+            rebuilds += 1
+        }
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
+        let verify = try cli.run("verify")
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.hasPrefix("ok: 2400 events"))
+        let groups = try cli.json("show", "groups", "--json") as! [[String: Any]]
+        #expect(groups.count == 2_400)
+        #expect(rebuilds >= 1)
+    }
+
+    @Test func verifyExitsOneWithTheFirstFault() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(50, prefix: "g")).status == 0)
+        let clean = try cli.run("verify", "--json")
+        #expect(clean.status == 0)
+        let ok = try JSONSerialization.jsonObject(with: Data(clean.stdout.utf8)) as! [String: Any]
+        #expect(ok["ok"] as? Bool == true && ok["events"] as? Int == 50)
+        // Change one byte of the name of group g17 in the data file.
+        let data = cli.store + "/data.mdb"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: data))
+        let needle = Data("g17".utf8)
+        var changed = 0
+        var from = bytes.startIndex
+        while let r = bytes.range(of: needle, in: from..<bytes.endIndex) {
+            bytes[r.lowerBound + 1] = UInt8(ascii: "9")  // g17 -> g97
+            from = r.upperBound
+            changed += 1
+        }
+        #expect(changed >= 1)
+        try bytes.write(to: URL(fileURLWithPath: data))
+        let broken = try cli.run("verify")
+        #expect(broken.status == 1)
+        #expect(broken.stderr.hasPrefix("subledger: fault: ") || broken.stderr.contains("fault: "), "\(broken.stderr)")
+        let json = try cli.run("verify", "--json")
+        #expect(json.status == 1)
+        let fault = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        #expect(fault["ok"] as? Bool == false)
+        #expect(fault["fault"] != nil)
+    }
+
+    @Test func exportImportExportIsByteIdenticalThroughTheCLI() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(30, prefix: "g")).status == 0)
+        let file = cli.dir + "/export.jsonl"
+        #expect(try cli.run("export", "--output", file).status == 0)
+        let copy = cli.dir + "/copy.db"
+        let imported = try cli.run(["--store", copy, "import", file], useStore: false)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let again = try cli.run(["--store", copy, "export"], useStore: false)
+        #expect(Data(again.stdout.utf8) == (try Data(contentsOf: URL(fileURLWithPath: file))))
+        #expect(try cli.run(["--store", copy, "verify"], useStore: false).status == 0)
+        // Into a store that holds events: a clear error, and nothing changes.
+        let refused = try cli.run(["--store", copy, "import", file], useStore: false)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("empty store"))
+        // A bad line names itself and leaves the new store empty.
+        var lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[11] = lines[11].replacingOccurrences(of: "\"g11\"", with: "\"g12\"")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let other = cli.dir + "/other.db"
+        let bad = try cli.run(["--store", other, "import", file], useStore: false)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("line 12:"), "\(bad.stderr)")
+        #expect(try cli.run(["--store", other, "stats", "--json"], useStore: false).stdout.contains("\"events\":0"))
+    }
+
+    @Test func showAsOfRefusesBadPoints() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(3, prefix: "g")).status == 0)
+        for bad in ["0", "4", "soon", "2026-02-30T00:00:00Z"] {
+            let r = try cli.run("show", "groups", "--as-of", bad)
+            #expect(r.status == 1, "--as-of \(bad)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+        }
+        let two = try cli.json("show", "groups", "--as-of", "2", "--json") as! [[String: Any]]
+        #expect(two.map { $0["name"] as! String } == ["g0", "g1"])
+    }
+}
