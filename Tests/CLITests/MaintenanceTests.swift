@@ -117,3 +117,24 @@ import Testing
         #expect(two.map { $0["name"] as! String } == ["g0", "g1"])
     }
 }
+
+@Suite struct TwoProcessTests {
+    @Test func aSecondExecOfTheSameCommandIDsIsAllDuplicates() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let input = (0..<200).map { i in
+            #"{"command":"RegisterUser","email":"u\#(i)@example.com","command_id":"reg-\#(i)","at":"2026-01-01T00:00:00Z"}"#
+        }.joined(separator: "\n") + "\n"
+        let first = try cli.run(["exec", "--json"], input: input)
+        #expect(first.status == 0)
+        #expect(first.lines.allSatisfy { $0.contains(#""status":"ok""#) })
+        let second = try cli.run(["exec", "--json"], input: input)
+        #expect(second.status == 0)
+        #expect(second.lines.count == 200)
+        #expect(second.lines.allSatisfy { $0.contains(#""status":"duplicate""#) })
+        // Business time stays monotonic across processes.
+        let late = try cli.run(["create-group", "--name", "g", "--at", "2025-12-31T23:59:59Z", "--json"])
+        #expect(late.status == 1)
+        #expect(late.stdout.contains("at_before_newest"))
+    }
+}

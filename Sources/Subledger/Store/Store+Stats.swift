@@ -68,7 +68,7 @@ extension Store {
     /// inotify events of the data file (with a 1 s fallback poll).
     public func waitForAppend(after position: UInt64) throws(StoreError) {
         let fd = inotify_init1(Int32(IN_CLOEXEC))
-        defer { if fd >= 0 { close(fd) } }
+        defer { if fd >= 0 { Glibc.close(fd) } }
         if fd >= 0 { _ = inotify_add_watch(fd, path + "/data.mdb", UInt32(IN_MODIFY | IN_CLOSE_WRITE)) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         while try head().position <= position {

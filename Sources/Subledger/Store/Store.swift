@@ -74,6 +74,10 @@ public final class Store: @unchecked Sendable {
     /// The filesystem path of the store.
     public var path: String { env.path }
 
+    /// Closes the store's environment (shared by every `Store` of this path in the process);
+    /// later calls on it fail. Opening the path again opens it anew.
+    public func close() { env.close() }
+
     // MARK: Executing commands
 
     /// Parses, validates and executes one JSON command line, durably.

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import Subledger
+
+/// The library API beside the commands: declared proxies and their back-fill, low-level
+/// appends with an expected version, reading events by range, stream and type.
+@Suite struct LibraryTests {
+    static let teamSubscriptions = Proxy.subscriptions("team_subscriptions",
+                                                       order: { SortKey().ascending($0.created).ascending($0.id) }) { sub, lookup in
+        try sub.isActive && (lookup.plan(sub.plan)?.isTeam ?? false)
+    }
+
+    @Test func aNewProxyIsBackFilledWhenTheStoreOpens() throws {
+        let dir = TempStore.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/store"
+        do {
+            let store = try Store.open(path: path)
+            for line in RulesTests.setup + [#"{"command":"Subscribe","user":"bob@example.com","plan":"team"}"#] {
+                #expect(try store.execute(line: line).isApplied, "\(line)")
+            }
+            #expect(throws: StoreError.unknownView("team_subscriptions")) { try store.rows(of: "team_subscriptions") }
+            store.close()
+        }
+        let store = try Store.open(path: path, options: StoreOptions(proxies: [Self.teamSubscriptions]))
+        let rows = try store.rows(of: "team_subscriptions")
+        #expect(rows.map { $0["user"]!.text } == ["00000000-0000-4000-8000-000000000002"])
+        #expect(try store.projections().contains { $0.name == "team_subscriptions" && $0.kind == .proxy && $0.rows == 1 })
+        // From now on it follows inline.
+        #expect(try store.execute(line: #"{"command":"Cancel","user":"bob@example.com","plan":"team"}"#).isApplied)
+        #expect(try store.rows(of: "team_subscriptions").isEmpty)
+        #expect(try store.verify().fault == nil)
+    }
+
+    @Test func appendChecksTheExpectedStreamVersion() throws {
+        let t = try TempStore()
+        let id = EntityID("00000000-0000-4000-8000-0000000000e1")!
+        let created = try t.store.append(.groupCreated(id: id, name: "ops"), expectedVersion: .noStream)
+        #expect(created.position == 1 && created.version == 1)
+        #expect(throws: StoreError.wrongExpectedVersion(stream: StreamID(.group, id), expected: .noStream, actual: 1)) {
+            try t.store.append(.groupCreated(id: id, name: "ops"), expectedVersion: .noStream)
+        }
+        #expect(throws: StoreError.wrongExpectedVersion(stream: StreamID(.group, id), expected: .exact(3), actual: 1)) {
+            try t.store.append(.groupDeleted(group: id), expectedVersion: .exact(3))
+        }
+        let deleted = try t.store.append(.groupDeleted(group: id), expectedVersion: .exact(1))
+        #expect(deleted.version == 2)
+        _ = try t.store.append(.userRegistered(id: EntityID("00000000-0000-4000-8000-0000000000e2")!, email: "a@b", fullName: ""),
+                               expectedVersion: .any)
+        #expect(try t.store.head().position == 3)
+        #expect(try t.store.rows(of: "groups").isEmpty)
+        #expect(try t.store.rows(of: "users").count == 1)
+        #expect(try t.store.verify().fault == nil)
+    }
+
+    @Test func eventsReadByRangeStreamAndType() throws {
+        let t = try TempStore()
+        #expect(try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) }).allSatisfy { $0.isApplied })
+        #expect(try t.store.events(from: 3, to: 5).map(\.position) == [3, 4, 5])
+        let ann = StreamID(.user, EntityID("00000000-0000-4000-8000-000000000001")!)
+        #expect(try t.store.execute(line: #"{"command":"RecordLogin","user":"ann@example.com"}"#).isApplied)
+        #expect(try t.store.events(stream: ann).map(\.version) == [1, 2])
+        #expect(try t.store.events(type: .planCreated).map(\.position) == [3, 4, 5])
+        #expect(try t.store.events(from: 4, type: .planCreated).map(\.position) == [4, 5])
+        var seen: [UInt64] = []
+        try t.store.forEachEvent(batchSize: 2) { seen.append($0.position); return $0.position < 6 }
+        #expect(seen == [1, 2, 3, 4, 5, 6])
+    }
+}
