@@ -92,7 +92,7 @@ class Violations:
                     skip = True
                 elif not a.startswith("--seed="):
                     args.append(a)
-            print("  reproduce: tools/harness/%s %s --seed %d" % (os.path.basename(sys.argv[0]), " ".join(args), seed))
+            print("  reproduce: %s" % " ".join(["tools/harness/" + os.path.basename(sys.argv[0])] + args + ["--seed", str(seed)]))
             sys.exit(1)
         print("  OK")
         sys.exit(0)

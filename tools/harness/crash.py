@@ -19,12 +19,14 @@ Usage: crash.py [--seed N] [--quick] [--kills N] [--commands N] [--bin PATH]
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
@@ -281,6 +283,8 @@ class CrashHarness:
                 if len(after) != len(self.expected_ok):
                     self.v.add("%s: after a complete run the log holds %d commands, expected %d"
                                % (context, len(after), len(self.expected_ok)))
+                if getattr(self, "last_store", None) and not self.v:
+                    shutil.rmtree(self.last_store, ignore_errors=True)   # keep the disk use bounded
                 self.last_store = store
                 return kills
             if len(self.v) > 30:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
@@ -126,9 +127,9 @@ class DiskHarness:
             self.v.check(ok, "%s: %s" % (context, msg))
 
     # ------------------------------------------------------------ fill until full
-    def disk_full(self):
+    def disk_full(self, cycle):
         use_mount = self.mount("8m")
-        store = os.path.join(self.mnt, "store.db")
+        store = os.path.join(self.mnt, "store-%d.db" % cycle)
         if not use_mount:
             self.fsize_limit = None
         p = self.run(store, "init")
@@ -138,8 +139,8 @@ class DiskHarness:
         if not use_mount:
             # data.mdb may grow by about 6 MiB more
             self.fsize_limit = os.path.getsize(os.path.join(store, "data.mdb")) + 6 * 1024 * 1024
-        gen = common.Generator(random.Random(self.args.seed * 17 + 3), "d", "disk-%d" % self.args.seed)
-        prng = random.Random(self.args.seed)
+        gen = common.Generator(random.Random(self.args.seed * 17 + 3 + 1000 * cycle), "d", "disk-%d-%d" % (self.args.seed, cycle))
+        prng = random.Random(self.args.seed + 1000 * cycle)
         self.items = [gen.next() for _ in range(self.args.commands)]
         self.items = [(pad(c, prng, 1000), s, r) for c, s, r in self.items]
         self.expected_ok = [c["command_id"] for c, s, _ in self.items if s == "ok"]
@@ -176,8 +177,8 @@ class DiskHarness:
         if failed_at is None:
             self.v.add("the small filesystem never filled: %d commands applied (raise --commands)" % len(acked))
             return
-        self.info.append("filled after %d exec runs, %d commands acknowledged; the failing exec said: %s"
-                         % (runs, len(acked), error_line))
+        self.info.append("cycle %d: filled after %d exec runs, %d commands acknowledged; the failing exec said: %s"
+                         % (cycle + 1, runs, len(acked), error_line))
         # while still full: read back, and retry
         by_cid = self.log_prefix(store, "while the disk is full")
         lost = [c for c, pos in acked.items() if by_cid.get(c) != pos]
@@ -232,8 +233,8 @@ class DiskHarness:
         lost = [c for c, pos in acked.items() if after.get(c) != pos]
         self.v.check(not lost, "after the re-run: %d acknowledged commands are not in the log at their position" % len(lost))
         self.verify(store, "after space returned")
-        self.info.append("after space returned: %d duplicates, log of %d events, verify %s"
-                         % (dups, len(after), "run" if self.has_verify else "SKIPPED"))
+        self.info.append("cycle %d: after space returned: %d duplicates, log of %d events, verify %s"
+                         % (cycle + 1, dups, len(after), "run" if self.has_verify else "SKIPPED"))
 
     # ------------------------------------------------------------ map growth
     def map_growth(self):
@@ -275,13 +276,16 @@ class DiskHarness:
     def main(self):
         started = time.time()
         try:
-            self.disk_full()
+            for cycle in range(self.args.cycles):
+                self.disk_full(cycle)
+                if self.v and self.mounted:
+                    subprocess.run(["cp", "-a", self.mnt, self.work.sub("full-filesystem-copy-%d" % cycle)])
+                self.umount()
+                self.fsize_limit = None
             self.map_growth()
         except common.HarnessError as e:
             self.v.add("harness could not go on: %s" % e)
         finally:
-            if self.v and self.mounted:
-                subprocess.run(["cp", "-a", os.path.join(self.mnt, "store.db"), self.work.sub("full-store-copy.db")])
             self.umount()
         self.work.cleanup(bool(self.v))
         self.v.finish(self.args.seed, self.info, started)
@@ -291,11 +295,13 @@ def main():
     p = common.base_args(__doc__.split("\n")[0])
     p.add_argument("--no-mount", action="store_true", help="use RLIMIT_FSIZE even where tmpfs could be mounted")
     p.add_argument("--commands", type=int, default=30000, help="commands available to fill the disk")
+    p.add_argument("--cycles", type=int, default=None, help="fill/free cycles, each on a fresh filesystem (default 1 quick, 4 full)")
     p.add_argument("--growth-commands", type=int, default=None,
                    help="commands of the map-growth exec (default 60000 quick, 120000 full)")
     args = p.parse_args()
     common.seed_of(args)
     args.growth_commands = args.growth_commands or (60000 if args.quick else 120000)
+    args.cycles = args.cycles or (1 if args.quick else 4)
     print("disk.py --seed %d%s" % (args.seed, " --quick" if args.quick else ""), flush=True)
     DiskHarness(args).main()
 
