@@ -31,6 +31,11 @@ struct SubledgerCommand: ParsableCommand {
     static func main() {
         // A closed pipe (`subledger replay | head`) ends the process quietly.
         signal(SIGPIPE, SIG_DFL)
+        // A parent may have spawned us with signals blocked (threads of test runners do):
+        // unblock them, or `replay --follow` could not be interrupted.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
         do {
             var command = try parseAsRoot(StoreLocation.takeGlobal(Array(CommandLine.arguments.dropFirst())))
             try command.run()
