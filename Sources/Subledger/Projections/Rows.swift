@@ -50,10 +50,43 @@ public struct SubscriptionRow: Equatable, Sendable {
     public var isActive: Bool { cancelled == nil }
 }
 
-/// How a row type is stored: compact binary, versioned by its projection's version.
+/// How a row type is stored: compact binary, versioned by its projection's version, and
+/// as a `CachedRow` while a fold keeps it in memory.
 protocol StoredRow {
     func encode(into w: inout BinaryWriter)
     init(from r: inout BinaryReader) throws(DecodingError)
+    var cached: CachedRow { get }
+    init?(cached: CachedRow)
+}
+
+/// A decoded row of any row table, as caches hold it (no encoding on the fold's hot path).
+enum CachedRow {
+    case user(UserRow), plan(PlanRow), teamPlan(TeamPlanRow), group(GroupRow)
+    case membership(MembershipRow), subscription(SubscriptionRow)
+
+    /// Decodes the stored bytes of a row of `table`.
+    init(decoding bytes: UnsafeRawBufferPointer, table: BaseTable) throws(DecodingError) {
+        switch table {
+        case .users: self = .user(try UserRow.decode(bytes))
+        case .plans: self = .plan(try PlanRow.decode(bytes))
+        case .teamPlans: self = .teamPlan(try TeamPlanRow.decode(bytes))
+        case .groups: self = .group(try GroupRow.decode(bytes))
+        case .memberships: self = .membership(try MembershipRow.decode(bytes))
+        case .subscriptions: self = .subscription(try SubscriptionRow.decode(bytes))
+        default: throw DecodingError(offset: 0, reason: "table \(table.name) holds no rows")
+        }
+    }
+
+    var encoded: [UInt8] {
+        switch self {
+        case .user(let r): r.encoded
+        case .plan(let r): r.encoded
+        case .teamPlan(let r): r.encoded
+        case .group(let r): r.encoded
+        case .membership(let r): r.encoded
+        case .subscription(let r): r.encoded
+        }
+    }
 }
 
 extension StoredRow {
@@ -78,6 +111,12 @@ extension StoredRow {
 }
 
 extension UserRow: StoredRow {
+    var cached: CachedRow { .user(self) }
+    init?(cached: CachedRow) {
+        guard case .user(let r) = cached else { return nil }
+        self = r
+    }
+
     func encode(into w: inout BinaryWriter) {
         w.id(id); w.string(email); w.string(fullName); w.time(registered); w.optionalTime(lastLogin)
     }
@@ -88,6 +127,12 @@ extension UserRow: StoredRow {
 }
 
 extension PlanRow: StoredRow {
+    var cached: CachedRow { .plan(self) }
+    init?(cached: CachedRow) {
+        guard case .plan(let r) = cached else { return nil }
+        self = r
+    }
+
     func encode(into w: inout BinaryWriter) {
         w.id(id); w.string(name); w.signed(priceCents); w.byte(isTeam ? 1 : 0); w.time(created)
     }
@@ -101,6 +146,12 @@ extension PlanRow: StoredRow {
 }
 
 extension TeamPlanRow: StoredRow {
+    var cached: CachedRow { .teamPlan(self) }
+    init?(cached: CachedRow) {
+        guard case .teamPlan(let r) = cached else { return nil }
+        self = r
+    }
+
     func encode(into w: inout BinaryWriter) { w.signed(seats); w.signed(seatsUsed) }
 
     init(from r: inout BinaryReader) throws(DecodingError) {
@@ -109,6 +160,12 @@ extension TeamPlanRow: StoredRow {
 }
 
 extension GroupRow: StoredRow {
+    var cached: CachedRow { .group(self) }
+    init?(cached: CachedRow) {
+        guard case .group(let r) = cached else { return nil }
+        self = r
+    }
+
     func encode(into w: inout BinaryWriter) { w.id(id); w.string(name); w.time(created); w.signed(memberCount) }
 
     init(from r: inout BinaryReader) throws(DecodingError) {
@@ -117,6 +174,12 @@ extension GroupRow: StoredRow {
 }
 
 extension MembershipRow: StoredRow {
+    var cached: CachedRow { .membership(self) }
+    init?(cached: CachedRow) {
+        guard case .membership(let r) = cached else { return nil }
+        self = r
+    }
+
     func encode(into w: inout BinaryWriter) { w.id(id); w.id(user); w.id(group); w.time(joined) }
 
     init(from r: inout BinaryReader) throws(DecodingError) {
@@ -125,6 +188,12 @@ extension MembershipRow: StoredRow {
 }
 
 extension SubscriptionRow: StoredRow {
+    var cached: CachedRow { .subscription(self) }
+    init?(cached: CachedRow) {
+        guard case .subscription(let r) = cached else { return nil }
+        self = r
+    }
+
     func encode(into w: inout BinaryWriter) {
         w.id(id); w.id(user); w.id(plan); w.time(created); w.time(updated); w.optionalTime(cancelled)
     }

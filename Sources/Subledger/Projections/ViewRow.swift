@@ -116,6 +116,20 @@ extension AnyRow {
 }
 
 extension ViewReading {
+    /// Calls `body` with every row of a base view in position order until it returns false.
+    func forEachRow(of view: BaseView, _ body: (UInt64, AnyRow) throws -> Bool) throws {
+        switch view {
+        case .users: try forEachRow(UserRow.self, .users) { try body($0, .user($1)) }
+        case .plans:
+            try forEachRow(PlanRow.self, .plans) { p, plan in
+                try body(p, .plan(plan, plan.isTeam ? try row(TeamPlanRow.self, .teamPlans, at: p) : nil))
+            }
+        case .groups: try forEachRow(GroupRow.self, .groups) { try body($0, .group($1)) }
+        case .memberships: try forEachRow(MembershipRow.self, .memberships) { try body($0, .membership($1)) }
+        case .subscriptions: try forEachRow(SubscriptionRow.self, .subscriptions) { try body($0, .subscription($1)) }
+        }
+    }
+
     /// Reads the base row stored at `position` of `view`.
     func anyRow(_ view: BaseView, at position: UInt64) throws -> AnyRow? {
         switch view {

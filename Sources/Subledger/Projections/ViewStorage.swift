@@ -24,32 +24,52 @@ enum BaseTable: Int, CaseIterable {
     }
 }
 
-/// Read access to the view tables, wherever they live (LMDB, or memory for as-of folds).
+extension BaseTable {
+    /// Tables of rows keyed by the position of the event that created them.
+    var holdsRows: Bool {
+        switch self {
+        case .users, .plans, .teamPlans, .groups, .memberships, .subscriptions: true
+        default: false
+        }
+    }
+
+    /// Index tables whose keys start with an entity id, scanned by that prefix (a user's
+    /// memberships, a plan's subscriptions, ...).
+    var isScannedByEntity: Bool {
+        switch self {
+        case .membershipsByUser, .membershipsByGroup, .subscriptionsByUser, .subscriptionsByPlan: true
+        default: false
+        }
+    }
+}
+
+/// Read access to the view tables, wherever they live (LMDB, a cache in memory, a snapshot).
 protocol ViewReading {
     func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]?
     /// Entries whose key starts with `prefix`, in key order.
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
     /// The position of the event that created entity `id` (the first of its stream), if any.
     func creationPosition(of id: EntityID) throws -> UInt64?
-    /// Calls `body` with every entry of a table in key order until it returns false.
+    /// Calls `body` with every key of a table in key order until it returns false.
     func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws
+    /// The row stored at `position` of a row table.
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R?
+    /// Calls `body` with every row of a row table in position order until it returns false.
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (_ position: UInt64, _ row: R) throws -> Bool) throws
 }
 
 /// Write access: what a fold needs.
 protocol ViewWriting: ViewReading {
     func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws
     func delete(_ table: Int, _ key: [UInt8]) throws
+    /// Stores `row` at `position` of a row table.
+    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws
 }
 
 extension ViewReading {
     func get(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? { try get(table.rawValue, key) }
     func scan(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         try scan(table.rawValue, prefix: prefix)
-    }
-
-    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        guard let bytes = try get(table, Keys.position(position)) else { return nil }
-        return try R.decode(bytes)
     }
 
     /// The row of entity `id` in `table`, with its key: nil when it never existed or is gone.
@@ -68,9 +88,16 @@ extension ViewReading {
 extension ViewWriting {
     func put(_ table: BaseTable, _ key: [UInt8], _ value: [UInt8]) throws { try put(table.rawValue, key, value) }
     func delete(_ table: BaseTable, _ key: [UInt8]) throws { try delete(table.rawValue, key) }
-    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
-        try put(table, Keys.position(position), row.encoded)
-    }
+}
+
+/// No tables at all: the base of a fold that starts from nothing.
+struct NoViews: ViewReading {
+    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? { nil }
+    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] { [] }
+    func creationPosition(of id: EntityID) throws -> UInt64? { nil }
+    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {}
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? { nil }
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {}
 }
 
 /// Key layouts shared by the log and the views.

@@ -32,6 +32,18 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
         }
     }
 
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
+        guard let bytes = try txn.get(tables[table.rawValue], Keys.position(position)) else { return nil }
+        return try R.decode(bytes)
+    }
+
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
+        let entries = try txn.scan(tables[table.rawValue], from: nil, to: nil, reverse: false)
+        while let (key, value) = try entries.nextEntry() {
+            if try !body(Keys.readPosition(key), try R.decode(value)) { return }
+        }
+    }
+
     func creationPosition(of id: EntityID) throws -> UInt64? {
         guard let first = try txn.get(streams, id.raw) else { return nil }
         return Keys.readPosition(first)
@@ -45,5 +57,20 @@ extension LMDBViews: ViewWriting where Txn == WriteTransaction {
 
     func delete(_ table: Int, _ key: [UInt8]) throws {
         _ = try txn.delete(tables[table], key)
+    }
+
+    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
+        try txn.put(tables[table.rawValue], Keys.position(position), row.encoded)
+    }
+}
+
+extension CachedViews {
+    /// Writes what this cache changed into `tables` (one database per view table), in key order.
+    func writeChanges(to tables: [Database], _ txn: WriteTransaction) throws {
+        for (t, table) in tables.enumerated() {
+            for (key, value) in changes(in: t) {
+                if let value { try txn.put(table, key, value) } else { _ = try txn.delete(table, key) }
+            }
+        }
     }
 }

@@ -60,12 +60,12 @@ extension Store {
 
     /// Every view folded afresh in memory from the first `position` events.
     func foldedViews(through position: UInt64,
-                     progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws -> MemoryViews {
+                     progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws -> FreshViews {
         var fold = ViewFold(proxies: proxies)
-        let views = MemoryViews(tableCount: fold.tableCount)
+        let views = FreshViews(tableCount: fold.tableCount)
         guard position > 0 else { return views }
         try forEachEvent(to: position) { event in
-            views.noteStream(of: event)
+            views.noteCreation(of: event)
             try fold.apply(event, to: views)
             if event.position % 65_536 == 0 { progress?(event.position, position) }
             return true

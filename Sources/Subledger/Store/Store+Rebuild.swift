@@ -31,7 +31,7 @@ extension Store {
             let folded = try foldedViews(through: start, progress: progress)
             // Write each table sorted, with append, in bounded transactions synced at the end.
             for (t, table) in target.enumerated() {
-                let entries = folded.sorted(t)
+                let entries = folded.sortedEntries(t)
                 var i = 0
                 while i < entries.count {
                     let end = min(i + 50_000, entries.count)
@@ -48,7 +48,7 @@ extension Store {
                 try checkClaim(token, txn)
                 guard try log.activeGeneration(txn) == active else { throw StoreError.rebuildConflict }
                 let head = try log.head(txn)
-                let views = LMDBViews(txn, tables: target, streams: log.streams)
+                let views = CachedViews(base: LMDBViews(txn, tables: target, streams: log.streams), tableCount: target.count)
                 var fold = ViewFold(proxies: proxies)
                 var p = start + 1
                 while p <= head.position {
@@ -57,6 +57,7 @@ extension Store {
                         p = event.position + 1
                     }
                 }
+                try views.writeChanges(to: target, txn)
                 try log.setActiveGeneration(1 - active, txn)
                 _ = try txn.delete(log.meta, LogTables.rebuildKey)
                 for table in generations[active] { try txn.clear(table) }

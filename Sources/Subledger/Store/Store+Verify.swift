@@ -55,7 +55,7 @@ extension Store {
             return report
         }
         var fold = ViewFold(proxies: proxies)
-        let folded = MemoryViews(tableCount: fold.tableCount)
+        let folded = FreshViews(tableCount: fold.tableCount)
         var previous = EventCodec.genesisHash
         var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
         var commands = 0
@@ -97,7 +97,7 @@ extension Store {
                     return fault(p, "command index", "command_id \(quoted(commandID)) does not point at this event")
                 }
             }
-            folded.noteStream(of: event)
+            folded.noteCreation(of: event)
             try fold.apply(event, to: folded)
             report.events = p
             if p % 65_536 == 0 { progress?(p, head.position) }
@@ -121,7 +121,7 @@ extension Store {
         let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy \($0.name)" }
         for (t, table) in try viewTables(txn).enumerated() {
             let stored = try txn.scan(table, from: nil, to: nil, reverse: false)
-            let want = folded.sorted(t)
+            let want = folded.sortedEntries(t)
             var i = 0
             while let (key, value) = try stored.nextEntry() {
                 guard i < want.count else {

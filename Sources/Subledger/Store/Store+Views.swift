@@ -78,13 +78,13 @@ extension Store {
             return out.count < limit
         }
         if let base = BaseView(rawValue: view) {
-            try views.forEach(base.table.rawValue) { key in
-                guard let row = try views.anyRow(base, at: Keys.readPosition(key)) else { return true }
-                return try take(row, row.viewRow(lastSeen: base == .users ? try lastSeen(row.id) : nil))
+            try views.forEachRow(of: base) { _, row in
+                try take(row, row.viewRow(lastSeen: base == .users ? try lastSeen(row.id) : nil))
             }
         } else if view == "team_plans" {
-            try views.forEach(BaseTable.teamPlans.rawValue) { key in
-                guard let row = try views.anyRow(.plans, at: Keys.readPosition(key)) else { return true }
+            try views.forEachRow(TeamPlanRow.self, .teamPlans) { p, team in
+                guard let plan = try views.row(PlanRow.self, .plans, at: p) else { return true }
+                let row = AnyRow.plan(plan, team)
                 return try take(row, row.teamPlanRow)
             }
         } else if let i = proxies.firstIndex(where: { $0.name == view }) {

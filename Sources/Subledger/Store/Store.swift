@@ -228,14 +228,16 @@ public final class Store: @unchecked Sendable {
                 // Fold from where the views stand, or afresh when their fold changed.
                 let from = base?.version == BaseViews.version ? base!.checkpoint + 1 : 1
                 if from == 1 { for table in tables { try txn.clear(table) } }
+                let cache = CachedViews(base: views, tableCount: tables.count)
                 var fold = ViewFold(proxies: proxies)
                 var p = from
                 while p <= head.position {
                     for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
-                        try fold.apply(event, to: views)
+                        try fold.apply(event, to: cache)
                         p = event.position + 1
                     }
                 }
+                try cache.writeChanges(to: tables, txn)
                 try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
             }
             for (i, proxy) in proxies.enumerated() {
@@ -250,10 +252,9 @@ public final class Store: @unchecked Sendable {
     /// Rebuilds a proxy's index from the current rows of its base view.
     func backfill(_ proxy: Proxy, table: Int, _ views: LMDBViews<WriteTransaction>) throws {
         try views.txn.clear(views.tables[table])
-        var positions: [UInt64] = []
-        for (key, _) in try views.txn.scan(views.tables[proxy.base.table.rawValue]) { positions.append(Keys.readPosition(key)) }
-        for p in positions {
-            guard let row = try views.anyRow(proxy.base, at: p) else { continue }
+        var rows: [(UInt64, AnyRow)] = []
+        try views.forEachRow(of: proxy.base) { rows.append(($0, $1)); return true }
+        for (p, row) in rows {
             try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), table: table, views)
         }
     }

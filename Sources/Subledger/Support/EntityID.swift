@@ -1,3 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Kernel randomness drawn 4 KiB at a time from `/dev/urandom`: one read serves 256 ids, where
+/// `SystemRandomNumberGenerator` makes a `getrandom` call per word (about 300 ns, a tenth of a
+/// command's cost). Falls back to the system generator when the device cannot be read.
+struct PooledRandom: RandomNumberGenerator {
+    private struct Pool {
+        var words = [UInt64](repeating: 0, count: 512)
+        var next = 512
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+        mutating func take() -> UInt64 {
+            if next == words.count {
+                let filled = fd >= 0 && words.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) == $0.count }
+                if !filled {
+                    var system = SystemRandomNumberGenerator()
+                    return system.next()
+                }
+                next = 0
+            }
+            defer { next += 1 }
+            return words[next]
+        }
+    }
+
+    private static let pool = Mutex(Pool())
+
+    mutating func next() -> UInt64 { Self.pool.withLock { $0.take() } }
+}
+
 /// A 128-bit entity id, written as a lower-case UUID (`8-4-4-4-12` hex).
 ///
 /// Ids compare as their lower-case text does, so sorting ids sorts their text.
@@ -45,9 +78,9 @@ public struct EntityID: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.init(high: h, low: l)
     }
 
-    /// A new random (version 4) id.
+    /// A new random (version 4) id, from kernel randomness read a block at a time.
     public static func random() -> EntityID {
-        var rng = SystemRandomNumberGenerator()
+        var rng = PooledRandom()
         return random(using: &rng)
     }
 

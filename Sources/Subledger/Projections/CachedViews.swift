@@ -1,0 +1,250 @@
+/// The view tables behind a write-back cache: what a fold runs on.
+///
+/// Reads come from the cache, else from `base` (the LMDB tables of a write transaction, or a
+/// snapshot), and are cached; writes stay here until the owner writes out `changes(in:)`,
+/// sorted. Rows are kept decoded, so a fold never encodes or decodes a row it already holds,
+/// and a row updated many times in one transaction (a team plan's `seats_used`) is written
+/// once. With `NoViews` as the base the cache holds every table whole: the fresh folds of
+/// rebuild, verify, import and `--as-of`.
+final class CachedViews<Base: ViewReading>: ViewWriting {
+    let base: Base
+    /// Whether reads may skip `base`: it is empty, so a miss here is a miss everywhere.
+    private let complete: Bool
+    private var rows: [[UInt64: RowSlot]]
+    private var entries: [[Key: Slot]]
+    /// Keys of the tables scanned by entity, grouped by that entity (their first 16 bytes).
+    private var groups: [[Key: Set<Key>]]
+    /// Creations seen by `noteCreation`: a complete cache has no log index to ask.
+    private var created: [EntityID: UInt64] = [:]
+
+    struct RowSlot {
+        var row: CachedRow?
+        var dirty: Bool
+    }
+
+    struct Slot {
+        var value: [UInt8]?
+        var dirty: Bool
+    }
+
+    /// A byte-string key hashed in one call (`[UInt8]` hashes byte by byte).
+    struct Key: Hashable {
+        var bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+        static func < (a: Key, b: Key) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    }
+
+    init(base: Base, tableCount: Int) {
+        self.base = base
+        complete = Base.self == NoViews.self
+        rows = Array(repeating: [:], count: tableCount)
+        entries = Array(repeating: [:], count: tableCount)
+        groups = Array(repeating: [:], count: tableCount)
+    }
+
+    private static func holdsRows(_ table: Int) -> Bool { BaseTable(rawValue: table)?.holdsRows ?? false }
+    private static func isGrouped(_ table: Int) -> Bool { BaseTable(rawValue: table)?.isScannedByEntity ?? false }
+
+    /// Records the creation of the entity an event creates (for a complete cache).
+    func noteCreation(of event: RecordedEvent) {
+        if event.data.createsEntity, created[event.stream.id] == nil { created[event.stream.id] = event.position }
+    }
+
+    func creationPosition(of id: EntityID) throws -> UInt64? {
+        if let p = created[id] { return p }
+        return complete ? nil : try base.creationPosition(of: id)
+    }
+
+    // MARK: Rows
+
+    private func cachedRow(_ table: BaseTable, at position: UInt64) throws -> CachedRow? {
+        if let slot = rows[table.rawValue][position] { return slot.row }
+        guard !complete else { return nil }
+        let row: CachedRow?
+        switch table {
+        case .users: row = try base.row(UserRow.self, table, at: position)?.cached
+        case .plans: row = try base.row(PlanRow.self, table, at: position)?.cached
+        case .teamPlans: row = try base.row(TeamPlanRow.self, table, at: position)?.cached
+        case .groups: row = try base.row(GroupRow.self, table, at: position)?.cached
+        case .memberships: row = try base.row(MembershipRow.self, table, at: position)?.cached
+        case .subscriptions: row = try base.row(SubscriptionRow.self, table, at: position)?.cached
+        default: row = nil
+        }
+        rows[table.rawValue][position] = RowSlot(row: row, dirty: false)
+        return row
+    }
+
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
+        try cachedRow(table, at: position).flatMap(R.init(cached:))
+    }
+
+    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
+        rows[table.rawValue][position] = RowSlot(row: row.cached, dirty: true)
+    }
+
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
+        let cached = rows[table.rawValue]
+        // This cache's rows, merged in position order with the base's (a cached version wins).
+        var mine = PositionMerge(cached.keys.sorted())
+        func emitCached(_ p: UInt64) throws -> Bool {
+            try cached[p]?.row.flatMap(R.init(cached:)).map { try body(p, $0) } ?? true
+        }
+        if !complete {
+            var stopped = false
+            try base.forEachRow(type, table) { position, row in
+                while let p = mine.next(before: position) {
+                    guard try emitCached(p) else { stopped = true; return false }
+                }
+                if mine.take(position) {
+                    guard try emitCached(position) else { stopped = true; return false }
+                    return true
+                }
+                guard try body(position, row) else { stopped = true; return false }
+                return true
+            }
+            if stopped { return }
+        }
+        while let p = mine.next() { if try !emitCached(p) { return } }
+    }
+
+    // MARK: Key-value entries
+
+    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
+        if Self.holdsRows(table) {
+            return try cachedRow(BaseTable(rawValue: table)!, at: Keys.readPosition(key)).map(\.encoded)
+        }
+        let k = Key(key)
+        if let slot = entries[table][k] { return slot.value }
+        guard !complete else { return nil }
+        let value = try base.get(table, key)
+        store(table, k, Slot(value: value, dirty: false))
+        return value
+    }
+
+    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
+        if Self.holdsRows(table) {
+            let t = BaseTable(rawValue: table)!
+            let row = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
+            rows[table][Keys.readPosition(key)] = RowSlot(row: row, dirty: true)
+            return
+        }
+        store(table, Key(key), Slot(value: value, dirty: true))
+    }
+
+    func delete(_ table: Int, _ key: [UInt8]) throws {
+        if Self.holdsRows(table) {
+            rows[table][Keys.readPosition(key)] = RowSlot(row: nil, dirty: true)
+            return
+        }
+        store(table, Key(key), Slot(value: nil, dirty: true))
+    }
+
+    private func store(_ table: Int, _ key: Key, _ slot: Slot) {
+        if entries[table].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.bytes.count > 16 {
+            groups[table][Key(key.bytes[0..<16]), default: []].insert(key)
+        }
+    }
+
+    /// The cached keys of `table` that start with `prefix`, sorted.
+    private func cachedKeys(_ table: Int, prefix: [UInt8]) -> [Key] {
+        let candidates: any Sequence<Key>
+        if Self.isGrouped(table), prefix.count >= 16 {
+            candidates = groups[table][Key(prefix[0..<16])] ?? []
+        } else {
+            candidates = entries[table].keys
+        }
+        return candidates.filter { $0.bytes.starts(with: prefix) }.sorted(by: <)
+    }
+
+    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        let mine = cachedKeys(table, prefix: prefix)
+        let theirs = complete ? [] : try base.scan(table, prefix: prefix)
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        out.reserveCapacity(max(mine.count, theirs.count))
+        var i = 0, j = 0
+        while i < mine.count || j < theirs.count {
+            if j == theirs.count || (i < mine.count && !theirs[j].key.lexicographicallyPrecedes(mine[i].bytes)) {
+                // This cache's version wins over the base's for the same key.
+                if j < theirs.count, theirs[j].key == mine[i].bytes { j += 1 }
+                if let value = entries[table][mine[i]]?.value { out.append((mine[i].bytes, value)) }
+                i += 1
+            } else {
+                out.append(theirs[j])
+                j += 1
+            }
+        }
+        return out
+    }
+
+    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        guard BaseTable(rawValue: table)?.holdsRows == true else {
+            for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
+            return
+        }
+        let cached = rows[table]
+        var mine = PositionMerge(cached.keys.sorted())
+        func emitCached(_ p: UInt64) throws -> Bool { try cached[p]?.row == nil || body(Keys.position(p)) }
+        if !complete {
+            var stopped = false
+            try base.forEach(table) { key in
+                let position = Keys.readPosition(key)
+                while let p = mine.next(before: position) {
+                    guard try emitCached(p) else { stopped = true; return false }
+                }
+                let going = mine.take(position) ? try emitCached(position) : try body(key)
+                stopped = !going
+                return going
+            }
+            if stopped { return }
+        }
+        while let p = mine.next() { if try !emitCached(p) { return } }
+    }
+
+    // MARK: Writing out
+
+    /// What this cache changed in `table`, sorted by key: a value to put, or nil to delete.
+    /// For a complete cache, that is the whole table (deleted keys it once held included).
+    func changes(in table: Int) -> [(key: [UInt8], value: [UInt8]?)] {
+        if Self.holdsRows(table) {
+            return rows[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }
+                .map { (Keys.position($0.key), $0.value.row?.encoded) }
+        }
+        return entries[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }.map { ($0.key.bytes, $0.value.value) }
+    }
+
+    /// The entries of `table` in key order, as LMDB would list them (for a complete cache).
+    func sortedEntries(_ table: Int) -> [(key: [UInt8], value: [UInt8])] {
+        changes(in: table).compactMap { entry in entry.value.map { (entry.key, $0) } }
+    }
+}
+
+/// Sorted positions consumed while walking another sorted sequence of positions.
+struct PositionMerge {
+    private let positions: [UInt64]
+    private var i = 0
+
+    init(_ sorted: [UInt64]) { positions = sorted }
+
+    /// The next position, if it is below `limit` (any, without one).
+    mutating func next(before limit: UInt64? = nil) -> UInt64? {
+        guard i < positions.count, limit.map({ positions[i] < $0 }) ?? true else { return nil }
+        defer { i += 1 }
+        return positions[i]
+    }
+
+    /// Consumes `position` when it is next; true when it was.
+    mutating func take(_ position: UInt64) -> Bool {
+        guard i < positions.count, positions[i] == position else { return false }
+        i += 1
+        return true
+    }
+}
+
+/// A fold that starts from nothing and holds every table in memory.
+typealias FreshViews = CachedViews<NoViews>
+
+extension FreshViews {
+    convenience init(tableCount: Int) { self.init(base: NoViews(), tableCount: tableCount) }
+}
