@@ -4,12 +4,28 @@ import Subledger
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create the store (no error when it exists).",
-        discussion: "Example:\n  subledger --store shop.db init")
+        discussion: """
+        --snapshot-interval sets how many events lie between two view snapshots (what
+        show --as-of folds from); on an existing store, another value takes them again.
+
+        Examples:
+          subledger --store shop.db init
+          subledger init --snapshot-interval 1024
+        """)
 
     @OptionGroup var location: StoreLocation
+    @Option(help: "Events between two view snapshots (default: the store's, 4096 for a new store).")
+    var snapshotInterval: Int?
+
+    func validate() throws {
+        if let snapshotInterval, snapshotInterval < 1 { throw ValidationError("--snapshot-interval must be at least 1") }
+    }
 
     func run() throws {
-        let store = try location.open(create: true)
+        let store = try location.open(create: true, snapshotInterval: snapshotInterval)
+        if snapshotInterval != nil {
+            do { try store.updateSnapshots() } catch { throw Failure(message: error.description) }
+        }
         Output.info("store ready at \(store.path)")
     }
 }

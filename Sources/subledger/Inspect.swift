@@ -124,6 +124,8 @@ struct Stats: ParsableCommand {
             w.key("store_bytes"); w.int(Int64(s.storeBytes))
             w.key("map_bytes"); w.int(Int64(s.mapBytes))
             w.key("map_used_bytes"); w.int(Int64(s.mapUsedBytes))
+            w.key("snapshot_interval"); w.int(Int64(s.snapshotInterval))
+            w.key("snapshots_through"); w.int(Int64(s.snapshotsThrough))
             w.key("types"); w.beginObject()
             for (name, count) in s.typeCounts { w.key(name); w.int(Int64(count)) }
             w.endObject()
@@ -134,6 +136,7 @@ struct Stats: ParsableCommand {
                 ["events", String(s.events)], ["streams", String(s.streams)],
                 ["store size", bytesText(s.storeBytes)], ["map size", bytesText(s.mapBytes)],
                 ["map used", bytesText(s.mapUsedBytes) + " (\(oneDecimal(s.mapBytes > 0 ? 100 * Double(s.mapUsedBytes) / Double(s.mapBytes) : 0))%)"],
+                ["snapshots", "every \(s.snapshotInterval) events, through position \(s.snapshotsThrough)"],
             ] + s.typeCounts.map { ["  \($0.name)", String($0.count)] })
         }
         Output.flush()

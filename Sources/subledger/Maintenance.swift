@@ -10,16 +10,19 @@ struct Rebuild: ParsableCommand {
         discussion: """
         The log is folded into fresh databases, which catch up with events appended meanwhile
         and are then switched in by one short transaction. The views share one fold, so naming
-        views checks the names and rebuilds them all. last_seen survives.
+        views checks the names and rebuilds them all. last_seen survives. --snapshots also
+        drops the view snapshots of show --as-of and takes them again from the log.
 
         Examples:
           subledger rebuild
           subledger rebuild users --progress
+          subledger rebuild --snapshots
         """)
 
     @OptionGroup var location: StoreLocation
     @Argument(help: "Views to rebuild (default: all).") var views: [String] = []
     @Flag(help: "Show a progress bar on stderr (when it is a terminal).") var progress = false
+    @Flag(help: "Take the view snapshots of --as-of again too.") var snapshots = false
 
     func run() throws {
         let store = try location.open()
@@ -30,6 +33,9 @@ struct Rebuild: ParsableCommand {
             throw Failure(message: error.description)
         }
         bar.finish()
+        if snapshots {
+            do { try store.rebuildSnapshots() } catch { throw Failure(message: error.description) }
+        }
         let seconds = Double(Timestamp.now().microseconds - started.microseconds) / 1e6
         Output.info("rebuilt \(store.viewNames.count) views from \(events) events in \(seconds.formatted(decimals: 2)) s")
     }

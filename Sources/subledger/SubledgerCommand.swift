@@ -87,9 +87,9 @@ struct StoreLocation: ParsableArguments {
     }
 
     /// Opens the store; only `init` and `exec` may create it.
-    func open(create: Bool = false) throws -> Store {
+    func open(create: Bool = false, snapshotInterval: Int? = nil) throws -> Store {
         do {
-            return try Store.open(path: path, options: StoreOptions(create: create))
+            return try Store.open(path: path, options: StoreOptions(create: create, snapshotInterval: snapshotInterval))
         } catch {
             throw Failure(message: error.description)
         }

@@ -104,6 +104,64 @@ import Testing
         #expect(truncated?.position == 3)
     }
 
+    /// The seeded store with a snapshot every 3 events: 2 snapshots (at 3 and 6), then 2 events.
+    func snapshotted() throws -> TempStore {
+        let t = try TempStore(snapshotInterval: 3)
+        #expect(try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) }).allSatisfy { $0.isApplied })
+        return t
+    }
+
+    @Test func snapshotsAreTakenAsTheLogGrowsAndVerified() throws {
+        let t = try snapshotted()
+        let state = try t.store.env.read { txn in try t.store.log.snapshotState(txn) }
+        #expect(state == SnapshotState(interval: 3, version: BaseViews.version, checkpoint: 6))
+        #expect(try t.store.verify().fault == nil)
+        // Each stored version belongs to snapshot 3 or 6; snapshot 6 holds only what changed after 3.
+        let versions = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { SnapshotKeys.snapshot(of: $0.key) } }
+        #expect(Set(versions) == [3, 6] && versions.count > 6)
+        // As of every position, through the snapshots, the views equal a fresh fold's.
+        for p in UInt64(1)...8 {
+            let prefix = try TempStore()
+            try IntegrityProperties.importLines(Array(try IntegrityProperties.exportLines(t.store).prefix(Int(p))), into: prefix.store)
+            #expect(try IntegrityProperties.allViews(t.store, asOf: .position(p)) == IntegrityProperties.allViews(prefix.store), "as of \(p)")
+        }
+        // A changed byte, a lost entry, an entry of a snapshot never taken: each a fault at its snapshot.
+        func tamper(_ change: (Store, WriteTransaction, [(key: [UInt8], value: [UInt8])]) throws -> Void) throws -> VerifyFault? {
+            let t = try snapshotted()
+            try t.store.env.write { txn in
+                let entries = try txn.scan(t.store.log.snapshots).map { (Array($0.key), Array($0.value)) }
+                try change(t.store, txn, entries)
+            }
+            return try t.store.verify().fault
+        }
+        let changed = try tamper { s, txn, entries in
+            let last = entries.last!
+            try txn.put(s.log.snapshots, last.key, last.value + [0])
+        }
+        #expect(changed?.area == "snapshot" && changed?.position == 6)
+        let lost = try tamper { s, txn, entries in _ = try txn.delete(s.log.snapshots, entries.first!.key) }
+        #expect(lost?.area == "snapshot" && lost?.position == 3)
+        let stray = try tamper { s, txn, entries in
+            try txn.put(s.log.snapshots, SnapshotKeys.key(table: 0, Keys.position(1), at: 9), [0])
+        }
+        #expect(stray?.area == "snapshot")
+        // A rebuild of the snapshots gives the same bytes.
+        let before = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } }
+        try t.store.rebuildSnapshots()
+        #expect(try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } } == before)
+    }
+
+    @Test func aChangedIntervalTakesTheSnapshotsAgain() throws {
+        let t = try snapshotted()
+        let path = t.store.path
+        t.store.close()
+        let reopened = try Store.open(path: path, options: StoreOptions(snapshotInterval: 4))
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }?.checkpoint == 0)
+        #expect(try reopened.updateSnapshots() == 2)
+        #expect(try reopened.verify().fault == nil)
+        #expect(throws: StoreError.self) { _ = try Store.open(path: path, options: StoreOptions(snapshotInterval: 0)) }
+    }
+
     func importing(_ lines: [String]) throws -> (Store, Result<UInt64, StoreError>, TempStore) {
         let t = try TempStore()
         let result = Result { () throws(StoreError) in

@@ -9,6 +9,7 @@ import LMDB
 /// - `meta`: the head record, the format version.
 /// - `projections`: each projection's version and checkpoint.
 /// - `last_seen`: the volatile property, outside the log.
+/// - `snapshots`: the view snapshots of `--as-of` (see `SnapshotKeys`).
 struct LogTables {
     let events: Database
     let streams: Database
@@ -16,6 +17,7 @@ struct LogTables {
     let meta: Database
     let projections: Database
     let lastSeen: Database
+    let snapshots: Database
 
     init(_ txn: WriteTransaction) throws {
         events = try txn.openDatabase("log.events", flags: [], create: true)
@@ -24,6 +26,7 @@ struct LogTables {
         meta = try txn.openDatabase("meta", flags: [], create: true)
         projections = try txn.openDatabase("projections", flags: [], create: true)
         lastSeen = try txn.openDatabase("last_seen", flags: [], create: true)
+        snapshots = try txn.openDatabase("snapshots", flags: [], create: true)
     }
 
     static let headKey = Array("head".utf8)

@@ -107,6 +107,9 @@ struct LogWriter {
         try log.setHead(head, txn)
         guard viewsFollowed else { return }
         try views.writeChanges(to: views.base.tables, txn)
+        // Snapshots due by now are taken in this transaction, two at most (a store catching up
+        // after its snapshots were dropped does so over many batches).
+        if try store.takeSnapshot(txn) { _ = try store.takeSnapshot(txn) }
         try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
         for proxy in store.proxies {
             try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)

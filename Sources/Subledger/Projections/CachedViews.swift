@@ -16,6 +16,11 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     private var groups: [[Key: Set<Key>]]
     /// Creations seen by `noteCreation`: a complete cache has no log index to ask.
     private var created: [EntityID: UInt64] = [:]
+    /// With `tracksChanges`, the keys of the base tables written since `takeChanges`: what a
+    /// snapshot records.
+    private let tracksChanges: Bool
+    private var changedRows: [Set<UInt64>]
+    private var changedEntries: [Set<Key>]
 
     struct RowSlot {
         var row: CachedRow?
@@ -36,12 +41,23 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         static func < (a: Key, b: Key) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
     }
 
-    init(base: Base, tableCount: Int) {
+    init(base: Base, tableCount: Int, tracksChanges: Bool = false) {
         self.base = base
         complete = Base.self == NoViews.self
         rows = Array(repeating: [:], count: tableCount)
         entries = Array(repeating: [:], count: tableCount)
         groups = Array(repeating: [:], count: tableCount)
+        self.tracksChanges = tracksChanges
+        changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
+        changedEntries = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
+    }
+
+    private func track(_ table: Int, position: UInt64) {
+        if tracksChanges, table < changedRows.count { changedRows[table].insert(position) }
+    }
+
+    private func track(_ table: Int, key: Key) {
+        if tracksChanges, table < changedEntries.count { changedEntries[table].insert(key) }
     }
 
     private static func holdsRows(_ table: Int) -> Bool { BaseTable(rawValue: table)?.holdsRows ?? false }
@@ -82,6 +98,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
         rows[table.rawValue][position] = RowSlot(row: row.cached, dirty: true)
+        track(table.rawValue, position: position)
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
@@ -128,6 +145,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
             let t = BaseTable(rawValue: table)!
             let row = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
             rows[table][Keys.readPosition(key)] = RowSlot(row: row, dirty: true)
+            track(table, position: Keys.readPosition(key))
             return
         }
         store(table, Key(key), Slot(value: value, dirty: true))
@@ -136,12 +154,14 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     func delete(_ table: Int, _ key: [UInt8]) throws {
         if Self.holdsRows(table) {
             rows[table][Keys.readPosition(key)] = RowSlot(row: nil, dirty: true)
+            track(table, position: Keys.readPosition(key))
             return
         }
         store(table, Key(key), Slot(value: nil, dirty: true))
     }
 
     private func store(_ table: Int, _ key: Key, _ slot: Slot) {
+        if slot.dirty { track(table, key: key) }
         if entries[table].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.bytes.count > 16 {
             groups[table][Key(key.bytes[0..<16]), default: []].insert(key)
         }
@@ -214,6 +234,19 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         return entries[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }.map { ($0.key.bytes, $0.value.value) }
     }
 
+    /// The base-table entries written since the last call (with `tracksChanges`), sorted by table
+    /// and key, with their values now (nil: deleted). Tracking starts afresh.
+    func takeChanges() -> [(table: Int, key: [UInt8], value: [UInt8]?)] {
+        var out: [(table: Int, key: [UInt8], value: [UInt8]?)] = []
+        for t in changedRows.indices {
+            for p in changedRows[t].sorted() { out.append((t, Keys.position(p), rows[t][p]?.row?.encoded)) }
+            for k in changedEntries[t].sorted(by: <) { out.append((t, k.bytes, entries[t][k]?.value)) }
+            changedRows[t].removeAll(keepingCapacity: true)
+            changedEntries[t].removeAll(keepingCapacity: true)
+        }
+        return out
+    }
+
     /// The entries of `table` in key order, as LMDB would list them (for a complete cache).
     func sortedEntries(_ table: Int) -> [(key: [UInt8], value: [UInt8])] {
         changes(in: table).compactMap { entry in entry.value.map { (entry.key, $0) } }
@@ -246,5 +279,7 @@ struct PositionMerge {
 typealias FreshViews = CachedViews<NoViews>
 
 extension FreshViews {
-    convenience init(tableCount: Int) { self.init(base: NoViews(), tableCount: tableCount) }
+    convenience init(tableCount: Int, tracksChanges: Bool = false) {
+        self.init(base: NoViews(), tableCount: tableCount, tracksChanges: tracksChanges)
+    }
 }

@@ -14,6 +14,9 @@ public struct StoreStats: Sendable {
     public var mapUsedBytes: Int
     /// Events per type, in type order.
     public var typeCounts: [(name: String, count: Int)]
+    /// Events between two view snapshots, and the position of the newest snapshot taken.
+    public var snapshotInterval: Int
+    public var snapshotsThrough: UInt64
 }
 
 /// Running totals kept in `meta`, updated once per write transaction.
@@ -49,7 +52,9 @@ extension Store {
     /// Events, streams, sizes and per-type counts.
     public func stats() throws(StoreError) -> StoreStats {
         do {
-            let (head, counts) = try env.read { txn in (try log.head(txn), try LogCounts(txn, meta: log.meta)) }
+            let (head, counts, snapshots) = try env.read { txn in
+                (try log.head(txn), try LogCounts(txn, meta: log.meta), try log.snapshotState(txn))
+            }
             let info = try env.info
             var size = 0
             for file in ["data.mdb", "lock.mdb"] {
@@ -58,7 +63,8 @@ extension Store {
             }
             return StoreStats(events: Int(head.position), streams: counts.streams, head: head.position, storeBytes: size,
                               mapBytes: info.mapSize, mapUsedBytes: info.usedBytes,
-                              typeCounts: EventType.allCases.map { ($0.name, counts.types[Int($0.rawValue) - 1]) })
+                              typeCounts: EventType.allCases.map { ($0.name, counts.types[Int($0.rawValue) - 1]) },
+                              snapshotInterval: Int(snapshots?.interval ?? 0), snapshotsThrough: snapshots?.checkpoint ?? 0)
         } catch {
             throw StoreError.wrap(error)
         }

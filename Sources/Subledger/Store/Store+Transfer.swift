@@ -30,7 +30,7 @@ extension Store {
     /// gapless positions from 1, the hash recomputed from the bytes and equal to the one given,
     /// stream versions consecutive, command ids unique, `at` never going back, a known event
     /// schema) inside one write transaction, and the first fault names its line and leaves the
-    /// store empty. Then the views are built. Returns the number of events imported.
+    /// store empty. Then the views and the snapshots are built. Returns the number of events imported.
     ///
     /// ```swift
     /// let count = try store.importLog(from: LineReader(fd: fileDescriptor))
@@ -71,7 +71,10 @@ extension Store {
                 return writer.head.position
             }
             progress?(imported)
-            if imported > 0 { try rebuild() }
+            if imported > 0 {
+                try rebuild()
+                try updateSnapshots()
+            }
             return imported
         } catch {
             throw StoreError.wrap(error)

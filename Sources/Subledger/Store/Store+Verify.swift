@@ -55,7 +55,9 @@ extension Store {
             return report
         }
         var fold = ViewFold(proxies: proxies)
-        let folded = FreshViews(tableCount: fold.tableCount)
+        let snapshots = try log.snapshotState(txn)
+        let folded = FreshViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
+        var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
         var previous = EventCodec.genesisHash
         var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
         var commands = 0
@@ -99,6 +101,16 @@ extension Store {
             }
             folded.noteCreation(of: event)
             try fold.apply(event, to: folded)
+            if let snapshots, p % snapshots.interval == 0 {
+                let changes = folded.takeChanges()
+                if p <= snapshots.checkpoint {
+                    var digest = SnapshotDigest()
+                    for (table, key, value) in changes {
+                        digest.add(SnapshotKeys.key(table: table, key, at: p), SnapshotKeys.value(value))
+                    }
+                    expectedSnapshots[p] = digest
+                }
+            }
             report.events = p
             if p % 65_536 == 0 { progress?(p, head.position) }
             expected += 1
@@ -144,6 +156,56 @@ extension Store {
             }
             report.tables += 1
         }
+        if let snapshots, let (at, message) = try verifySnapshots(snapshots, expected: expectedSnapshots, txn) {
+            return fault(at, "snapshot", message)
+        }
         return report
+    }
+
+    /// Compares the stored snapshots, window by window, with those of the fresh fold: the
+    /// first window (by position) whose entries differ, with what is wrong, or nil.
+    private func verifySnapshots(_ state: SnapshotState, expected: [UInt64: SnapshotDigest],
+                                 _ txn: ReadTransaction) throws -> (UInt64?, String)? {
+        var stored: [UInt64: SnapshotDigest] = [:]
+        let entries = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
+        while let (key, value) = try entries.nextEntry() {
+            guard key.count >= 10, Int(key[0]) < BaseTable.allCases.count else {
+                return (nil, "stored entry \(hex(Array(key))) is not a snapshot key")
+            }
+            let at = SnapshotKeys.snapshot(of: key)
+            guard at > 0, at % state.interval == 0, at <= state.checkpoint else {
+                return (nil, "stored entry \(hex(Array(key))) belongs to no snapshot taken (every \(state.interval) events through \(state.checkpoint))")
+            }
+            stored[at, default: SnapshotDigest()].add(key, value)
+        }
+        if let error = entries.error { throw error }
+        for at in stride(from: state.interval, through: state.checkpoint, by: Int(state.interval)) {
+            let want = expected[at] ?? SnapshotDigest(), have = stored[at] ?? SnapshotDigest()
+            guard want == have else {
+                return (at, "the snapshot holds \(have.count) entries, a fresh fold of the log gives \(want.count)"
+                            + (want.count == have.count ? ", and they differ" : ""))
+            }
+        }
+        return nil
+    }
+}
+
+/// An order-free digest of a snapshot's entries: their count and the sum of their hashes.
+/// Both sides are hashed in one process, so `Hasher`'s per-process seed is no concern.
+struct SnapshotDigest: Equatable {
+    var count = 0
+    var sum: UInt64 = 0
+
+    mutating func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        var h = Hasher()
+        h.combine(key.count)
+        h.combine(bytes: key)
+        h.combine(bytes: value)
+        count += 1
+        sum &+= UInt64(bitPattern: Int64(h.finalize()))
+    }
+
+    mutating func add(_ key: [UInt8], _ value: [UInt8]) {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(k, v) } }
     }
 }

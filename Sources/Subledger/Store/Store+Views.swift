@@ -41,8 +41,9 @@ extension Store {
     }
 
     /// The rows of a view in its order, optionally filtered and limited; with `asOf`, the view
-    /// as it was after that point of the log (folded afresh; `last_seen` then falls back to
-    /// `last_login`, since the volatile value has no history).
+    /// as it was after that point of the log: the nearest snapshot at or before it, with the
+    /// events since folded in (`last_seen` then falls back to `last_login`, since the volatile
+    /// value has no history).
     ///
     /// ```swift
     /// let subs = try store.rows(of: "subscriptions", filter: ViewFilter(user: Reference("ann@example.com")))
@@ -53,20 +54,27 @@ extension Store {
         guard viewNames.contains(view) else { throw StoreError.unknownView(view) }
         do {
             if let asOf {
-                let views = try foldedViews(through: try position(of: asOf))
-                return try collectRows(view, filter: filter, limit: limit, views: views) { _ in nil }
+                let position = try position(of: asOf)
+                return try env.read { txn in
+                    let views = try viewsAsOf(position, txn)
+                    return try collectRows(view, filter: filter, limit: limit, views: views, proxiesIndexed: false) { _ in nil }
+                }
             }
             return try env.read { txn in
                 let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
-                return try collectRows(view, filter: filter, limit: limit, views: views) { try self.lastSeen(of: $0, txn) }
+                return try collectRows(view, filter: filter, limit: limit, views: views, proxiesIndexed: true) {
+                    try self.lastSeen(of: $0, txn)
+                }
             }
         } catch {
             throw StoreError.wrap(error)
         }
     }
 
-    /// The rows of `view` read through `views`, whichever storage holds them.
-    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, views: some ViewReading,
+    /// The rows of `view` read through `views`, whichever storage holds them. Without
+    /// `proxiesIndexed` (views folded for `--as-of`), a proxy is derived from its base view:
+    /// filtered and sorted here.
+    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, views: some ViewReading, proxiesIndexed: Bool,
                              lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
         let match = try RowMatcher(view: view, filter: filter, views: views)
         var out: [ViewRow] = []
@@ -90,14 +98,25 @@ extension Store {
         } else if let i = proxies.firstIndex(where: { $0.name == view }) {
             let proxy = proxies[i]
             let lookup = ProxyLookup(reader: views)
-            try views.forEach(BaseTable.allCases.count + i) { key in
-                let p = Keys.readPosition(key, at: key.count - 8)
-                guard let row = try views.anyRow(proxy.base, at: p) else { return true }
-                return try take(row, {
-                    var shown = row.viewRow(lastSeen: proxy.base == .users ? try lastSeen(row.id) : nil)
-                    for d in proxy.derived { shown.fields.append((d.name, try d.value(row, lookup))) }
-                    return shown
-                }())
+            func show(_ row: AnyRow) throws -> ViewRow {
+                var shown = row.viewRow(lastSeen: proxy.base == .users ? try lastSeen(row.id) : nil)
+                for d in proxy.derived { shown.fields.append((d.name, try d.value(row, lookup))) }
+                return shown
+            }
+            if proxiesIndexed {
+                try views.forEach(BaseTable.allCases.count + i) { key in
+                    let p = Keys.readPosition(key, at: key.count - 8)
+                    guard let row = try views.anyRow(proxy.base, at: p) else { return true }
+                    return try take(row, show(row))
+                }
+            } else {
+                var members: [(key: [UInt8], row: AnyRow)] = []
+                try views.forEachRow(of: proxy.base) { p, row in
+                    if try proxy.filter(row, lookup) { members.append((proxy.indexKey(row, position: p), row)) }
+                    return true
+                }
+                members.sort { $0.key.lexicographicallyPrecedes($1.key) }
+                for member in members where try !take(member.row, show(member.row)) { break }
             }
         }
         return out

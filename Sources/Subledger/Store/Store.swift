@@ -12,10 +12,15 @@ public struct StoreOptions: Sendable {
     public var create: Bool
     /// Makes the ids of created entities (and events) that commands do not name; random by default.
     public var newID: @Sendable () -> EntityID
+    /// Events between two view snapshots (what `--as-of` folds from). nil: the store's own
+    /// (`Store.defaultSnapshotInterval` for a new store); another value drops the store's
+    /// snapshots and takes them again at the new interval.
+    public var snapshotInterval: Int?
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,
-                newID: @escaping @Sendable () -> EntityID = { EntityID.random() }) {
+                newID: @escaping @Sendable () -> EntityID = { EntityID.random() }, snapshotInterval: Int? = nil) {
+        self.snapshotInterval = snapshotInterval
         self.proxies = proxies
         self.initialMapSize = initialMapSize
         self.clock = clock
@@ -220,6 +225,7 @@ public final class Store: @unchecked Sendable {
     /// the views when they are behind it (after an import, or a new fold version).
     func catchUpProjections() throws {
         try env.write { txn in
+            _ = try prepareSnapshots(txn)
             let head = try log.head(txn)
             let tables = try viewTables(txn)
             let views = LMDBViews(txn, tables: tables, streams: log.streams)

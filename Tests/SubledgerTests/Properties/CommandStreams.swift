@@ -141,7 +141,7 @@ struct Twin {
     var model = ReferenceModel()
     static let now = "2026-01-01T00:00:00Z"
 
-    init() throws { temp = try TempStore() }
+    init(snapshotInterval: Int? = nil) throws { temp = try TempStore(snapshotInterval: snapshotInterval) }
 
     /// Executes `lines` in batches of the given sizes (cycled), returning the product's outcomes
     /// and the model's.
