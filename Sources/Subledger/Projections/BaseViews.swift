@@ -9,6 +9,9 @@ struct RowChange {
 /// The fold of the base views: users, plans (with their team_plans child rows), groups,
 /// memberships and subscriptions, with the indexes that serve look-ups, uniqueness rules and
 /// cascades. Inline update, rebuild and as-of all run this one function.
+///
+/// The fold writes rows; each row's index entries follow from it (`indexEntries`), so the
+/// indexes of any set of rows can be derived again (what a snapshot of rows relies on).
 enum BaseViews {
     /// The version of this fold; bump it when what it stores changes, and stores rebuild.
     static let version = 1
@@ -20,8 +23,7 @@ enum BaseViews {
         switch event.data.upcast {
         case .userRegistered(let id, let email, let fullName):
             let row = UserRow(id: id, email: email, fullName: fullName, registered: at, lastLogin: nil)
-            try s.put(.users, at: p, row)
-            try s.put(.usersByEmail, Keys.natural(email.emailKey), Keys.position(p))
+            try setRow(.users, at: p, old: nil, new: row, s)
             changes.append(RowChange(view: .users, position: p, old: nil, new: .user(row)))
         case .userRegisteredV1:
             preconditionFailure("upcast never returns an old schema")
@@ -37,18 +39,13 @@ enum BaseViews {
             for entry in try s.scan(.subscriptionsByUser, prefix: Keys.ids(user)) {
                 try removeSubscription(at: Keys.readPosition(entry.key, at: 32), s, &changes)
             }
-            try s.delete(.users, Keys.position(up))
-            try s.delete(.usersByEmail, Keys.natural(row.email.emailKey))
+            try setRow(.users, at: up, old: row, new: nil, s)
             changes.append(RowChange(view: .users, position: up, old: .user(row), new: nil))
         case .planCreated(let id, let name, let price, let seats):
             let row = PlanRow(id: id, name: name, priceCents: price, isTeam: seats != nil, created: at)
-            try s.put(.plans, at: p, row)
-            try s.put(.plansByName, Keys.natural(name), Keys.position(p))
-            var team: TeamPlanRow?
-            if let seats {
-                team = TeamPlanRow(seats: seats, seatsUsed: 0)
-                try s.put(.teamPlans, at: p, team!)
-            }
+            try setRow(.plans, at: p, old: nil, new: row, s)
+            let team = seats.map { TeamPlanRow(seats: $0, seatsUsed: 0) }
+            if let team { try setRow(.teamPlans, at: p, old: nil, new: team, s) }
             changes.append(RowChange(view: .plans, position: p, old: nil, new: .plan(row, team)))
         case .planDeleted(let plan):
             guard let (pp, row) = try s.row(PlanRow.self, .plans, id: plan) else { return }
@@ -56,28 +53,23 @@ enum BaseViews {
                 try removeSubscription(at: Keys.readPosition(entry.key, at: 16), s, &changes)
             }
             let team = try s.row(TeamPlanRow.self, .teamPlans, at: pp)
-            try s.delete(.plans, Keys.position(pp))
-            try s.delete(.plansByName, Keys.natural(row.name))
-            if team != nil { try s.delete(.teamPlans, Keys.position(pp)) }
+            try setRow(.plans, at: pp, old: row, new: nil, s)
+            if team != nil { try setRow(.teamPlans, at: pp, old: team, new: nil, s) }
             changes.append(RowChange(view: .plans, position: pp, old: .plan(row, team), new: nil))
         case .groupCreated(let id, let name):
             let row = GroupRow(id: id, name: name, created: at, memberCount: 0)
-            try s.put(.groups, at: p, row)
-            try s.put(.groupsByName, Keys.natural(name), Keys.position(p))
+            try setRow(.groups, at: p, old: nil, new: row, s)
             changes.append(RowChange(view: .groups, position: p, old: nil, new: .group(row)))
         case .groupDeleted(let group):
             guard let (gp, row) = try s.row(GroupRow.self, .groups, id: group) else { return }
             for entry in try s.scan(.membershipsByGroup, prefix: Keys.ids(group)) {
                 try removeMembership(at: Keys.readPosition(entry.key, at: 16), s, &changes)
             }
-            try s.delete(.groups, Keys.position(gp))
-            try s.delete(.groupsByName, Keys.natural(row.name))
+            try setRow(.groups, at: gp, old: row, new: nil, s)
             changes.append(RowChange(view: .groups, position: gp, old: .group(row), new: nil))
         case .subscribed(let id, let user, let plan):
             let row = SubscriptionRow(id: id, user: user, plan: plan, created: at, updated: at, cancelled: nil)
-            try s.put(.subscriptions, at: p, row)
-            try s.put(.subscriptionsByUser, Keys.ids(user, plan, position: p), [1])
-            try s.put(.subscriptionsByPlan, Keys.id(plan, position: p), [])
+            try setRow(.subscriptions, at: p, old: nil, new: row, s)
             try adjustSeats(plan: plan, by: 1, s, &changes)
             changes.append(RowChange(view: .subscriptions, position: p, old: nil, new: .subscription(row)))
         case .planChanged(let subscription, _, let to):
@@ -85,11 +77,7 @@ enum BaseViews {
             var row = old
             row.plan = to
             row.updated = at
-            try s.put(.subscriptions, at: sp, row)
-            try s.delete(.subscriptionsByUser, Keys.ids(old.user, old.plan, position: sp))
-            try s.put(.subscriptionsByUser, Keys.ids(row.user, to, position: sp), [row.isActive ? 1 : 0])
-            try s.delete(.subscriptionsByPlan, Keys.id(old.plan, position: sp))
-            try s.put(.subscriptionsByPlan, Keys.id(to, position: sp), [])
+            try setRow(.subscriptions, at: sp, old: old, new: row, s)
             if old.isActive {
                 try adjustSeats(plan: old.plan, by: -1, s, &changes)
                 try adjustSeats(plan: to, by: 1, s, &changes)
@@ -100,15 +88,12 @@ enum BaseViews {
             var row = old
             row.cancelled = at
             row.updated = at
-            try s.put(.subscriptions, at: sp, row)
-            try s.put(.subscriptionsByUser, Keys.ids(row.user, row.plan, position: sp), [0])
+            try setRow(.subscriptions, at: sp, old: old, new: row, s)
             if old.isActive { try adjustSeats(plan: row.plan, by: -1, s, &changes) }
             changes.append(RowChange(view: .subscriptions, position: sp, old: .subscription(old), new: .subscription(row)))
         case .memberJoined(let id, let user, let group):
             let row = MembershipRow(id: id, user: user, group: group, joined: at)
-            try s.put(.memberships, at: p, row)
-            try s.put(.membershipsByUser, Keys.ids(user, group), Keys.position(p))
-            try s.put(.membershipsByGroup, Keys.id(group, position: p), [])
+            try setRow(.memberships, at: p, old: nil, new: row, s)
             try adjustMembers(group: group, by: 1, s, &changes)
             changes.append(RowChange(view: .memberships, position: p, old: nil, new: .membership(row)))
         case .memberLeft(let membership, _, _):
@@ -117,29 +102,67 @@ enum BaseViews {
         }
     }
 
+    /// The index entries that a row at position `p` stands for: its unique name, its relations.
+    static func indexEntries(of row: CachedRow, at p: UInt64) -> [(table: BaseTable, key: [UInt8], value: [UInt8])] {
+        switch row {
+        case .user(let u): [(.usersByEmail, Keys.natural(u.email.emailKey), Keys.position(p))]
+        case .plan(let plan): [(.plansByName, Keys.natural(plan.name), Keys.position(p))]
+        case .teamPlan: []
+        case .group(let g): [(.groupsByName, Keys.natural(g.name), Keys.position(p))]
+        case .membership(let m):
+            [(.membershipsByUser, Keys.ids(m.user, m.group), Keys.position(p)), (.membershipsByGroup, Keys.id(m.group, position: p), [])]
+        case .subscription(let sub):
+            [(.subscriptionsByUser, Keys.ids(sub.user, sub.plan, position: p), [sub.isActive ? 1 : 0]),
+             (.subscriptionsByPlan, Keys.id(sub.plan, position: p), [])]
+        }
+    }
+
+    /// The row table whose rows an index table is derived from.
+    static func rowTable(of index: BaseTable) -> BaseTable {
+        switch index {
+        case .usersByEmail: .users
+        case .plansByName: .plans
+        case .groupsByName: .groups
+        case .membershipsByUser, .membershipsByGroup: .memberships
+        case .subscriptionsByUser, .subscriptionsByPlan: .subscriptions
+        default: index
+        }
+    }
+
+    /// Writes `new` at position `p` of a row table in place of `old` (nil: no row), and moves its
+    /// index entries along: those the old row had and the new one has not are deleted, changed
+    /// ones are put.
+    static func setRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?, _ s: some ViewWriting) throws {
+        let before = old.map { indexEntries(of: $0.cached, at: p) } ?? []
+        let after = new.map { indexEntries(of: $0.cached, at: p) } ?? []
+        for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
+            try s.delete(entry.table, entry.key)
+        }
+        for entry in after where !before.contains(where: { $0.table == entry.table && $0.key == entry.key && $0.value == entry.value }) {
+            try s.put(entry.table, entry.key, entry.value)
+        }
+        if let new { try s.put(table, at: p, new) } else { try s.delete(table, Keys.position(p)) }
+    }
+
     static func updateUser(_ id: EntityID, _ s: some ViewWriting, _ changes: inout [RowChange],
                            _ change: (inout UserRow) -> Void) throws {
         guard let (up, old) = try s.row(UserRow.self, .users, id: id) else { return }
         var row = old
         change(&row)
-        try s.put(.users, at: up, row)
+        try setRow(.users, at: up, old: old, new: row, s)
         changes.append(RowChange(view: .users, position: up, old: .user(old), new: .user(row)))
     }
 
     static func removeMembership(at mp: UInt64, _ s: some ViewWriting, _ changes: inout [RowChange]) throws {
         guard let row = try s.row(MembershipRow.self, .memberships, at: mp) else { return }
-        try s.delete(.memberships, Keys.position(mp))
-        try s.delete(.membershipsByUser, Keys.ids(row.user, row.group))
-        try s.delete(.membershipsByGroup, Keys.id(row.group, position: mp))
+        try setRow(.memberships, at: mp, old: row, new: nil, s)
         try adjustMembers(group: row.group, by: -1, s, &changes)
         changes.append(RowChange(view: .memberships, position: mp, old: .membership(row), new: nil))
     }
 
     static func removeSubscription(at sp: UInt64, _ s: some ViewWriting, _ changes: inout [RowChange]) throws {
         guard let row = try s.row(SubscriptionRow.self, .subscriptions, at: sp) else { return }
-        try s.delete(.subscriptions, Keys.position(sp))
-        try s.delete(.subscriptionsByUser, Keys.ids(row.user, row.plan, position: sp))
-        try s.delete(.subscriptionsByPlan, Keys.id(row.plan, position: sp))
+        try setRow(.subscriptions, at: sp, old: row, new: nil, s)
         if row.isActive { try adjustSeats(plan: row.plan, by: -1, s, &changes) }
         changes.append(RowChange(view: .subscriptions, position: sp, old: .subscription(row), new: nil))
     }
@@ -148,7 +171,7 @@ enum BaseViews {
         guard let pp = try s.creationPosition(of: plan), var team = try s.row(TeamPlanRow.self, .teamPlans, at: pp) else { return }
         let old = team
         team.seatsUsed += delta
-        try s.put(.teamPlans, at: pp, team)
+        try setRow(.teamPlans, at: pp, old: old, new: team, s)
         if let plan = try s.row(PlanRow.self, .plans, at: pp) {
             changes.append(RowChange(view: .plans, position: pp, old: .plan(plan, old), new: .plan(plan, team)))
         }
@@ -158,7 +181,7 @@ enum BaseViews {
         guard let (gp, old) = try s.row(GroupRow.self, .groups, id: group) else { return }
         var row = old
         row.memberCount += delta
-        try s.put(.groups, at: gp, row)
+        try setRow(.groups, at: gp, old: old, new: row, s)
         changes.append(RowChange(view: .groups, position: gp, old: .group(old), new: .group(row)))
     }
 }
