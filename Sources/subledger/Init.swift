@@ -23,9 +23,6 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let store = try location.open(create: true, snapshotInterval: snapshotInterval)
-        if snapshotInterval != nil {
-            do { try store.updateSnapshots() } catch { throw Failure(message: error.description) }
-        }
         Output.info("store ready at \(store.path)")
     }
 }

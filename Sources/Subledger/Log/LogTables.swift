@@ -9,7 +9,8 @@ import LMDB
 /// - `meta`: the head record, the format version.
 /// - `projections`: each projection's version and checkpoint.
 /// - `last_seen`: the volatile property, outside the log.
-/// - `snapshots`: the view snapshots of `--as-of` (see `SnapshotKeys`).
+/// - `snapshots`: the view snapshots of `--as-of` (see `SnapshotKeys`); `snapshots.pending`:
+///   the rows changed since the newest snapshot position, for the next snapshot.
 struct LogTables {
     let events: Database
     let streams: Database
@@ -18,6 +19,7 @@ struct LogTables {
     let projections: Database
     let lastSeen: Database
     let snapshots: Database
+    let pendingSnapshot: Database
 
     init(_ txn: WriteTransaction) throws {
         events = try txn.openDatabase("log.events", flags: [], create: true)
@@ -27,6 +29,7 @@ struct LogTables {
         projections = try txn.openDatabase("projections", flags: [], create: true)
         lastSeen = try txn.openDatabase("last_seen", flags: [], create: true)
         snapshots = try txn.openDatabase("snapshots", flags: [], create: true)
+        pendingSnapshot = try txn.openDatabase("snapshots.pending", flags: [], create: true)
     }
 
     static let headKey = Array("head".utf8)

@@ -14,13 +14,15 @@ struct LogWriter {
     var fold: ViewFold
     var counts: LogCounts
     let headAtStart: UInt64
+    var snapshots: SnapshotState?
 
     init(store: Store, txn: WriteTransaction) throws {
         self.store = store
         self.txn = txn
         fold = ViewFold(proxies: store.proxies)
+        snapshots = try store.log.snapshotState(txn)
         views = CachedViews(base: LMDBViews(txn, tables: try store.viewTables(txn), streams: store.log.streams),
-                            tableCount: fold.tableCount)
+                            tableCount: fold.tableCount, tracksChanges: snapshots != nil)
         head = try store.log.head(txn)
         headAtStart = head.position
         counts = try LogCounts(txn, meta: store.log.meta)
@@ -84,6 +86,10 @@ struct LogWriter {
         let bytes = EventCodec.seal(&event, previousHash: head.hash)
         try record(event, bytes: bytes)
         try fold.apply(event, to: views)
+        if var state = snapshots, position % state.interval == 0 {
+            try store.takeSnapshot(at: position, &state, views, txn)
+            snapshots = state
+        }
         return event
     }
 
@@ -107,9 +113,7 @@ struct LogWriter {
         try log.setHead(head, txn)
         guard viewsFollowed else { return }
         try views.writeChanges(to: views.base.tables, txn)
-        // Snapshots due by now are taken in this transaction, two at most (a store catching up
-        // after its snapshots were dropped does so over many batches).
-        if try store.takeSnapshot(txn) { _ = try store.takeSnapshot(txn) }
+        if snapshots != nil { try store.keepPendingRows(views, txn) }
         try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
         for proxy in store.proxies {
             try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)

@@ -16,11 +16,9 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     private var groups: [[Key: Set<Key>]]
     /// Creations seen by `noteCreation`: a complete cache has no log index to ask.
     private var created: [EntityID: UInt64] = [:]
-    /// With `tracksChanges`, the keys of the base tables written since `takeChanges`: what a
-    /// snapshot records.
+    /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private let tracksChanges: Bool
     private var changedRows: [Set<UInt64>]
-    private var changedEntries: [Set<Key>]
 
     struct RowSlot {
         var row: CachedRow?
@@ -49,15 +47,10 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         groups = Array(repeating: [:], count: tableCount)
         self.tracksChanges = tracksChanges
         changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
-        changedEntries = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
     }
 
     private func track(_ table: Int, position: UInt64) {
-        if tracksChanges, table < changedRows.count { changedRows[table].insert(position) }
-    }
-
-    private func track(_ table: Int, key: Key) {
-        if tracksChanges, table < changedEntries.count { changedEntries[table].insert(key) }
+        if tracksChanges { changedRows[table].insert(position) }
     }
 
     private static func holdsRows(_ table: Int) -> Bool { BaseTable(rawValue: table)?.holdsRows ?? false }
@@ -161,7 +154,6 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     }
 
     private func store(_ table: Int, _ key: Key, _ slot: Slot) {
-        if slot.dirty { track(table, key: key) }
         if entries[table].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.bytes.count > 16 {
             groups[table][Key(key.bytes[0..<16]), default: []].insert(key)
         }
@@ -234,15 +226,13 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         return entries[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }.map { ($0.key.bytes, $0.value.value) }
     }
 
-    /// The base-table entries written since the last call (with `tracksChanges`), sorted by table
-    /// and key, with their values now (nil: deleted). Tracking starts afresh.
-    func takeChanges() -> [(table: Int, key: [UInt8], value: [UInt8]?)] {
-        var out: [(table: Int, key: [UInt8], value: [UInt8]?)] = []
-        for t in changedRows.indices {
-            for p in changedRows[t].sorted() { out.append((t, Keys.position(p), rows[t][p]?.row?.encoded)) }
-            for k in changedEntries[t].sorted(by: <) { out.append((t, k.bytes, entries[t][k]?.value)) }
+    /// The rows written since the last call (with `tracksChanges`), sorted by table and
+    /// position, with their stored bytes now (nil: deleted). Tracking starts afresh.
+    func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
+        var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+        for (t, changed) in changedRows.enumerated() where !changed.isEmpty {
+            for p in changed.sorted() { out.append((BaseTable(rawValue: t)!, p, rows[t][p]?.row?.encoded)) }
             changedRows[t].removeAll(keepingCapacity: true)
-            changedEntries[t].removeAll(keepingCapacity: true)
         }
         return out
     }

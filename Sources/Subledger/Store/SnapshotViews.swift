@@ -1,43 +1,55 @@
 import LMDB
 
-/// How view snapshots are stored: every `interval` events, the entries of the base view tables
-/// that changed since the previous snapshot, each under its table, its key and the snapshot's
-/// position. The state of the views after a snapshot's position is the newest version of every
-/// key at or before it, so one seek reads any entry of any snapshot, and a snapshot costs only
-/// what changed in its window.
+/// How view snapshots are stored: every `interval` events, the rows of the base views that
+/// changed since the previous snapshot, each under its table, its position and the snapshot's
+/// position. The rows after a snapshot's position are the newest version of each at or before
+/// it, so one seek reads any row of any snapshot, and a snapshot costs only what changed in its
+/// window. Index entries are not stored: they follow from the rows (`BaseViews.indexEntries`).
 ///
-/// - key: `[table][the view table's key][~S: 8 bytes, big-endian]`; the complement makes a
-///   key's newest version come first, so a seek to `~S` lands on the newest at or before S.
-///   Every view key has a fixed length per table, or is text that never holds the byte 0xFF
-///   the complement starts with, so one key's versions are never interleaved with another's.
-/// - value: `[1]` and the entry's value, or `[0]` for an entry deleted in the window.
+/// - key: `[table][row position: 8][~S: 8]`, big-endian; the complement puts a row's newest
+///   version first, so a seek to `~S` lands on the newest at or before S.
+/// - value: `[1]` and the row's bytes, or `[0]` for a row deleted in the window.
 enum SnapshotKeys {
-    static func key(table: Int, _ key: [UInt8], at snapshot: UInt64) -> [UInt8] {
+    static let size = 17
+
+    static func key(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
         var k = [UInt8]()
-        k.reserveCapacity(key.count + 9)
-        k.append(UInt8(table))
-        k += key
+        k.reserveCapacity(size)
+        k.append(UInt8(table.rawValue))
+        k += Keys.position(position)
         k += Keys.position(~snapshot)
         return k
     }
 
-    static func value(_ value: [UInt8]?) -> [UInt8] {
-        guard let value else { return [0] }
-        return [1] + value
+    static func value(_ row: [UInt8]?) -> [UInt8] {
+        guard let row else { return [0] }
+        return [1] + row
     }
 
     /// The snapshot position of a stored key.
-    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 { ~Keys.readPosition(key, at: key.count - 8) }
+    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 { ~Keys.readPosition(key, at: 9) }
+
+    /// The row a stored value holds (nil: deleted); corrupt bytes throw.
+    static func row(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        switch value.first {
+        case 1: return UnsafeRawBufferPointer(rebasing: value[1...])
+        case 0 where value.count == 1: return nil
+        default: throw StoreError.corrupt("snapshot entry \(hex(Array(key))) has a malformed value")
+        }
+    }
 }
 
-/// The base view tables as they were at snapshot position `at`, read from the snapshot table.
-/// What a fold needs from the log (creation positions) comes from the stream index.
+/// The base view tables as they were at snapshot position `at`: rows read from the snapshot
+/// table, index tables derived from them when first asked for (only `--as-of` folds whose
+/// window deletes something, or filters, ask). Creation positions come from the stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     let txn: Txn
     let snapshots: Database
     let streams: Database
     let at: UInt64
     private let cursor: Cursor
+    /// Index tables derived so far, sorted by key.
+    private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
 
     init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64) throws {
         self.txn = txn
@@ -47,59 +59,97 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         cursor = try txn.cursor(snapshots)
     }
 
-    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
+    /// Calls `body` with the bytes of the row at `position`, if it exists at this snapshot.
+    private func withRow<T>(_ table: BaseTable, at position: UInt64, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
         guard at > 0 else { return nil }
-        let target = SnapshotKeys.key(table: table, key, at: at)
-        guard let (found, value) = try cursor.seek(target), found.count == target.count,
-              found.starts(with: target[0..<(target.count - 8)]) else { return nil }
-        return try Self.entry(value, at: found)
+        let target = SnapshotKeys.key(table, position: position, at: at)
+        guard let (found, value) = try cursor.seek(target), found.count == SnapshotKeys.size,
+              found.starts(with: target[0..<9]), let row = try SnapshotKeys.row(value, key: found) else { return nil }
+        return try body(row)
     }
 
-    /// Decodes a stored version: its value, or nil for a deletion.
-    private static func entry(_ value: UnsafeRawBufferPointer, at key: UnsafeRawBufferPointer) throws -> [UInt8]? {
-        switch value.first {
-        case 1: return Array(value[1...])
-        case 0 where value.count == 1: return nil
-        default: throw StoreError.corrupt("snapshot entry \(hex(Array(key))) has a malformed value")
-        }
-    }
-
-    /// Calls `body` with the entry of every key of `table` under `prefix` as of this snapshot,
-    /// in key order: the newest version of each key at or before it, deletions left out.
-    private func walk(_ table: Int, prefix: [UInt8], _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+    /// Calls `body` with every row of `table` at this snapshot, in position order.
+    private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws {
         guard at > 0 else { return }
-        let start = [UInt8(table)] + prefix
-        // A cursor of its own: `body` may read other entries through `get` meanwhile.
+        // A cursor of its own: `body` may read other rows meanwhile.
         let cursor = try txn.cursor(snapshots)
         defer { cursor.close() }
-        var entry = try cursor.seek(start)
-        var last: [UInt8]?
-        while let (key, value) = entry, key.count >= start.count + 8, key.starts(with: start) {
+        var entry = try cursor.seek([UInt8(table.rawValue)])
+        var last: UInt64?
+        while let (key, value) = entry, key.count == SnapshotKeys.size, key[0] == UInt8(table.rawValue) {
             entry = try cursor.next()
             guard SnapshotKeys.snapshot(of: key) <= at else { continue }
-            let viewKey = Array(key[1..<(key.count - 8)])
-            if viewKey == last { continue }  // an older version of a key already taken
-            last = viewKey
-            if let value = try Self.entry(value, at: key), try !body(viewKey, value) { return }
+            let position = Keys.readPosition(key, at: 1)
+            if position == last { continue }  // an older version of a row already taken
+            last = position
+            if let row = try SnapshotKeys.row(value, key: key), try !body(position, row) { return }
         }
+    }
+
+    /// An index table as the snapshot's rows give it, sorted by key.
+    private func index(_ table: BaseTable) throws -> [(key: [UInt8], value: [UInt8])] {
+        if let done = derived[table] { return done }
+        let source = BaseViews.rowTable(of: table)
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        try walk(source) { position, bytes in
+            let row = try CachedRow(decoding: bytes, table: source)
+            for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table { entries.append((entry.key, entry.value)) }
+            return true
+        }
+        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        derived[table] = entries
+        return entries
+    }
+
+    /// The first index of `entries` whose key is not below `key`.
+    private func lowerBound(_ entries: [(key: [UInt8], value: [UInt8])], _ key: [UInt8]) -> Int {
+        var low = 0, high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid].key.lexicographicallyPrecedes(key) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
+        guard let t = BaseTable(rawValue: table) else { return nil }
+        if t.holdsRows { return try withRow(t, at: Keys.readPosition(key)) { Array($0) } }
+        let entries = try index(t)
+        let i = lowerBound(entries, key)
+        return i < entries.count && entries[i].key == key ? entries[i].value : nil
     }
 
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard let t = BaseTable(rawValue: table) else { return [] }
+        if t.holdsRows {
+            var out: [(key: [UInt8], value: [UInt8])] = []
+            try walk(t) { p, row in
+                let key = Keys.position(p)
+                if key.starts(with: prefix) { out.append((key, Array(row))) }
+                return true
+            }
+            return out
+        }
+        let entries = try index(t)
+        var i = lowerBound(entries, prefix)
         var out: [(key: [UInt8], value: [UInt8])] = []
-        try walk(table, prefix: prefix) { out.append(($0, $1)); return true }
+        while i < entries.count, entries[i].key.starts(with: prefix) {
+            out.append(entries[i])
+            i += 1
+        }
         return out
     }
 
     func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        try walk(table, prefix: []) { key, _ in try body(key) }
+        for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        try get(table.rawValue, Keys.position(position)).map { try R.decode($0) }
+        try withRow(table, at: position) { try R.decode($0) }
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        try walk(table.rawValue, prefix: []) { key, value in try body(Keys.readPosition(key), try R.decode(value)) }
+        try walk(table) { position, row in try body(position, try R.decode(row)) }
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {

@@ -9,6 +9,9 @@ struct SnapshotState: Equatable {
 
     /// The newest snapshot at or before `position` (0: none, the empty views).
     func snapshot(atOrBefore position: UInt64) -> UInt64 { min(position / interval * interval, checkpoint) }
+
+    /// Whether snapshots are missing that the log has grown past.
+    func isBehind(head: UInt64) -> Bool { checkpoint < head / interval * interval }
 }
 
 extension LogTables {
@@ -31,75 +34,103 @@ extension LogTables {
         w.bigEndian(state.checkpoint)
         try txn.put(meta, LogTables.snapshotsKey, w.bytes)
     }
+
+    /// A row changed since the newest snapshot position, waiting for the next snapshot.
+    static func pendingKey(_ table: BaseTable, _ position: UInt64) -> [UInt8] { [UInt8(table.rawValue)] + Keys.position(position) }
 }
 
+/// Snapshots are taken by the writers themselves: every write transaction tracks the rows it
+/// changes; at a snapshot position it stores those, and the ones changed by earlier
+/// transactions since the previous snapshot (kept in `snapshots.pending`), with their values
+/// at that position. No second fold: the cost is a put per changed row.
 extension Store {
     /// The snapshot interval of a new store, unless `StoreOptions.snapshotInterval` says otherwise.
     public static let defaultSnapshotInterval = 4096
 
     /// On open: a new store records its interval; snapshots of another fold version, or of
-    /// another interval than the options ask for, are dropped and taken again as the log grows.
-    func prepareSnapshots(_ txn: WriteTransaction) throws -> SnapshotState {
+    /// another interval than the options ask for, are dropped; missing ones are taken.
+    func prepareSnapshots(_ txn: WriteTransaction) throws {
         let stored = try log.snapshotState(txn)
         let asked = options.snapshotInterval ?? stored.map { Int($0.interval) } ?? Store.defaultSnapshotInterval
         guard asked > 0 else { throw StoreError.invalidArgument("the snapshot interval must be at least 1, not \(asked)") }
         let interval = UInt64(asked)
-        if let stored, stored.version == BaseViews.version, stored.interval == interval { return stored }
-        let fresh = SnapshotState(interval: interval, version: BaseViews.version, checkpoint: 0)
-        try txn.clear(log.snapshots)
-        try log.setSnapshotState(fresh, txn)
-        return fresh
-    }
-
-    /// Takes the snapshots that the log has grown past, oldest first, each in a write
-    /// transaction of its own, at most `limit` of them. Each folds the events of its window
-    /// into the previous snapshot and stores what changed. Returns how many were taken.
-    ///
-    /// Writers call this as the log crosses a snapshot position; it is also safe to call at any
-    /// time, from any process.
-    @discardableResult
-    public func updateSnapshots(limit: Int = .max) throws(StoreError) -> Int {
-        var taken = 0
-        do {
-            while taken < limit, try env.write({ txn in try takeSnapshot(txn) }) { taken += 1 }
-        } catch {
-            throw StoreError.wrap(error)
+        if let stored, stored.version == BaseViews.version, stored.interval == interval {
+            if stored.isBehind(head: try log.head(txn).position) { try takeAllSnapshots(txn) }
+            return
         }
-        return taken
-    }
-
-    /// Takes the next snapshot in `txn` when the log has grown past it; false when none is due.
-    func takeSnapshot(_ txn: WriteTransaction) throws -> Bool {
-        guard var state = try log.snapshotState(txn) else { return false }
-        let next = state.checkpoint + state.interval
-        guard next <= (try log.head(txn).position) else { return false }
-        let views = CachedViews(base: try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: state.checkpoint),
-                                tableCount: BaseTable.allCases.count, tracksChanges: true)
-        var fold = ViewFold(proxies: [])
-        for event in try log.events(from: state.checkpoint + 1, to: next, limit: Int(state.interval), txn) {
-            try fold.apply(event, to: views)
-        }
-        for (table, key, value) in views.takeChanges() {
-            try txn.put(log.snapshots, SnapshotKeys.key(table: table, key, at: next), SnapshotKeys.value(value))
-        }
-        state.checkpoint = next
-        try log.setSnapshotState(state, txn)
-        return true
+        try log.setSnapshotState(SnapshotState(interval: interval, version: BaseViews.version, checkpoint: 0), txn)
+        try takeAllSnapshots(txn)
     }
 
     /// Drops every snapshot and takes them again from the whole log.
     public func rebuildSnapshots() throws(StoreError) {
-        do {
-            try env.write { txn in
-                guard var state = try log.snapshotState(txn) else { return }
-                try txn.clear(log.snapshots)
-                state.checkpoint = 0
-                try log.setSnapshotState(state, txn)
+        do { try env.write { txn in try takeAllSnapshots(txn) } } catch { throw StoreError.wrap(error) }
+    }
+
+    /// Folds the whole log afresh and stores every snapshot, and the pending rows after the
+    /// newest, in `txn` (under the write lock, so no writer's snapshot can interleave).
+    func takeAllSnapshots(_ txn: WriteTransaction) throws {
+        guard var state = try log.snapshotState(txn) else { return }
+        try txn.clear(log.snapshots)
+        try txn.clear(log.pendingSnapshot)
+        state.checkpoint = 0
+        let head = try log.head(txn).position
+        let views = FreshViews(tableCount: BaseTable.allCases.count, tracksChanges: true)
+        var fold = ViewFold(proxies: [])
+        var p: UInt64 = 1
+        while p <= head {
+            let events = try log.events(from: p, to: head, limit: 4096, txn)
+            guard let last = events.last else { break }
+            for event in events {
+                views.noteCreation(of: event)
+                try fold.apply(event, to: views)
+                if event.position % state.interval == 0 {
+                    try store(views.takeChanges(), at: event.position, txn)
+                    state.checkpoint = event.position
+                }
             }
-        } catch {
-            throw StoreError.wrap(error)
+            p = last.position + 1
         }
-        try updateSnapshots()
+        for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
+        try log.setSnapshotState(state, txn)
+    }
+
+    private func store(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
+                       _ txn: WriteTransaction) throws {
+        for (table, position, row) in changes {
+            try txn.put(log.snapshots, SnapshotKeys.key(table, position: position, at: snapshot), SnapshotKeys.value(row))
+        }
+    }
+
+    /// In a writer's transaction, right after the event at snapshot position `position`: stores
+    /// the snapshot from the rows this transaction changed since its previous snapshot position
+    /// and those waiting in `pending`, with their values now. When the previous snapshot is
+    /// missing (another process is taking them all again), leaves this one to that process.
+    func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: CachedViews<LMDBViews<WriteTransaction>>,
+                      _ txn: WriteTransaction) throws {
+        let mine = views.takeChanges()
+        var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
+        for (key, _) in try txn.scan(log.pendingSnapshot) { changed.insert(Array(key)) }
+        try txn.clear(log.pendingSnapshot)
+        guard state.checkpoint + state.interval == position else { return }
+        var rows: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+        rows.reserveCapacity(changed.count)
+        for key in changed {
+            guard key.count == 9, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else {
+                throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not a row key")
+            }
+            let p = Keys.readPosition(key, at: 1)
+            rows.append((table, p, try views.get(table.rawValue, Keys.position(p))))
+        }
+        try store(rows, at: position, txn)
+        state.checkpoint = position
+        try log.setSnapshotState(state, txn)
+    }
+
+    /// At the end of a writer's transaction: the rows it changed after its last snapshot
+    /// position wait in `pending` for the next one.
+    func keepPendingRows(_ views: CachedViews<LMDBViews<WriteTransaction>>, _ txn: WriteTransaction) throws {
+        for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
     }
 
     /// The base views after `position`: the newest snapshot at or before it, and the events

@@ -73,7 +73,7 @@ extension Store {
             progress?(imported)
             if imported > 0 {
                 try rebuild()
-                try updateSnapshots()
+                try rebuildSnapshots()
             }
             return imported
         } catch {

@@ -105,8 +105,8 @@ extension Store {
                 let changes = folded.takeChanges()
                 if p <= snapshots.checkpoint {
                     var digest = SnapshotDigest()
-                    for (table, key, value) in changes {
-                        digest.add(SnapshotKeys.key(table: table, key, at: p), SnapshotKeys.value(value))
+                    for (table, position, row) in changes {
+                        digest.add(SnapshotKeys.key(table, position: position, at: p), SnapshotKeys.value(row))
                     }
                     expectedSnapshots[p] = digest
                 }
@@ -156,8 +156,15 @@ extension Store {
             }
             report.tables += 1
         }
-        if let snapshots, let (at, message) = try verifySnapshots(snapshots, expected: expectedSnapshots, txn) {
-            return fault(at, "snapshot", message)
+        if let snapshots {
+            if let (at, message) = try verifySnapshots(snapshots, expected: expectedSnapshots, txn) { return fault(at, "snapshot", message) }
+            // The rows changed after the newest snapshot position wait for the next one.
+            let pending = Set(folded.takeChanges().map { LogTables.pendingKey($0.table, $0.position) })
+            let stored = Set(try txn.scan(log.pendingSnapshot).map { Array($0.key) })
+            if pending != stored {
+                return fault(nil, "snapshot", "\(stored.count) rows wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
+                                             + (stored.count == pending.count ? ", and they differ" : ""))
+            }
         }
         return report
     }
@@ -169,7 +176,7 @@ extension Store {
         var stored: [UInt64: SnapshotDigest] = [:]
         let entries = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
         while let (key, value) = try entries.nextEntry() {
-            guard key.count >= 10, Int(key[0]) < BaseTable.allCases.count else {
+            guard key.count == SnapshotKeys.size, BaseTable(rawValue: Int(key[0]))?.holdsRows == true else {
                 return (nil, "stored entry \(hex(Array(key))) is not a snapshot key")
             }
             let at = SnapshotKeys.snapshot(of: key)

@@ -225,7 +225,6 @@ public final class Store: @unchecked Sendable {
     /// the views when they are behind it (after an import, or a new fold version).
     func catchUpProjections() throws {
         try env.write { txn in
-            _ = try prepareSnapshots(txn)
             let head = try log.head(txn)
             let tables = try viewTables(txn)
             let views = LMDBViews(txn, tables: tables, streams: log.streams)
@@ -252,6 +251,7 @@ public final class Store: @unchecked Sendable {
                 try backfill(proxy, table: BaseTable.allCases.count + i, views)
                 try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
             }
+            try prepareSnapshots(txn)
         }
     }
 
