@@ -187,6 +187,14 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Whether the filesystem holding the environment has less room left than a large commit
+    /// writes (64 MiB).
+    var diskIsNearlyFull: Bool {
+        var fs = statvfs()
+        guard statvfs(path, &fs) == 0 else { return false }
+        return UInt64(fs.f_bavail) * UInt64(fs.f_frsize) < 64 << 20
+    }
+
     /// Flushes every commit to disk (`mdb_env_sync` forced): the end of a `write(durable: false)` load.
     ///
     /// ```swift

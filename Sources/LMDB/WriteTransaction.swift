@@ -1,5 +1,8 @@
 import CLMDB
 import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A write transaction, handed to the closure of `Environment.write` and valid only inside it: it commits when
 /// the closure returns and aborts when it throws; any use afterwards throws `LMDBError.badTransaction`. It stays on
@@ -64,6 +67,8 @@ public final class WriteTransaction: ReadableTransaction, CursorOwner {
             environment.forget(dropped: dropped)
         }
         environment.endTransaction()
+        // LMDB reports a short write, what a full disk gives, as EIO: say what it most likely is.
+        if rc == EIO, environment.diskIsNearlyFull { throw .diskFull }
         try check(failed(rc))
     }
 

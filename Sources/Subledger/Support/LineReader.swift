@@ -37,26 +37,17 @@ public final class LineReader {
     public func next() throws -> Line? {
         while true {
             if let nl = buffer[start...].firstIndex(of: 0x0A) {
-                lineNumber += 1
-                var end = nl
-                if end > start, buffer[end - 1] == 0x0D { end -= 1 }
-                let tooLong = skippingLongLine || end - start > maxLineBytes
-                let line = Line(number: lineNumber, bytes: tooLong ? nil : Array(buffer[start..<end]))
-                start = nl + 1
-                skippingLongLine = false
-                return line
+                defer { start = nl + 1 }
+                return takeLine(endingAt: nl)
             }
             if eof {
                 guard start < buffer.count || skippingLongLine else { return nil }
-                lineNumber += 1
-                let tooLong = skippingLongLine || buffer.count - start > maxLineBytes
-                let line = Line(number: lineNumber, bytes: tooLong ? nil : Array(buffer[start...]))
-                start = buffer.count
-                skippingLongLine = false
-                return line
+                defer { start = buffer.count }
+                return takeLine(endingAt: buffer.count)
             }
-            // Keep memory bounded: drop a line that has grown past the limit, remembering it.
-            if buffer.count - start > maxLineBytes {
+            // Keep memory bounded: drop a line that has grown past the limit (and a final CR),
+            // remembering it.
+            if buffer.count - start > maxLineBytes + 1 {
                 skippingLongLine = true
                 start = buffer.count
             }
@@ -66,6 +57,16 @@ public final class LineReader {
             }
             try fill()
         }
+    }
+
+    /// The line from `start` to `end` (a newline, or the end of input), without a final CR.
+    private func takeLine(endingAt end: Int) -> Line {
+        lineNumber += 1
+        var end = end
+        if end > start, buffer[end - 1] == 0x0D { end -= 1 }
+        let tooLong = skippingLongLine || end - start > maxLineBytes
+        skippingLongLine = false
+        return Line(number: lineNumber, bytes: tooLong ? nil : Array(buffer[start..<end]))
     }
 
     func fill() throws {
