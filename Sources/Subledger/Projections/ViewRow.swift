@@ -47,21 +47,82 @@ public enum FieldValue: Equatable, Hashable, Sendable {
 }
 
 /// A row as `show` prints it: the view's fields in order.
+///
+/// A row of a view holds its typed row and makes the fields when asked, so reading a view of
+/// many rows allocates little; `write(to:)` prints them without making them at all.
 public struct ViewRow: Equatable, Sendable {
-    public var fields: [(key: String, value: FieldValue)]
+    enum Source: Sendable {
+        case fields([Field])
+        case row(AnyRow, lastSeen: Timestamp?)
+        case teamPlan(PlanRow, TeamPlanRow)
+    }
 
-    public init(_ fields: [(key: String, value: FieldValue)]) { self.fields = fields }
+    public typealias Field = (key: String, value: FieldValue)
 
-    public subscript(key: String) -> FieldValue? { fields.first { $0.key == key }?.value }
+    private var source: Source
+    /// Fields a proxy derives, after the row's own.
+    private var derived: [Field] = []
+
+    public init(_ fields: [Field]) { source = .fields(fields) }
+
+    init(_ source: Source) { self.source = source }
+
+    /// The fields, in order.
+    public var fields: [Field] {
+        get {
+            var out: [Field] = []
+            forEachField { out.append(($0, $1)) }
+            return out
+        }
+        set {
+            source = .fields(newValue)
+            derived = []
+        }
+    }
+
+    mutating func appendDerived(_ key: String, _ value: FieldValue) { derived.append((key, value)) }
+
+    public subscript(key: String) -> FieldValue? {
+        var found: FieldValue?
+        forEachField { k, v in if found == nil, k == key { found = v } }
+        return found
+    }
+
+    /// Calls `body` with each field in order.
+    func forEachField(_ body: (String, FieldValue) -> Void) {
+        switch source {
+        case .fields(let fields): for f in fields { body(f.key, f.value) }
+        case .row(.user(let u), let lastSeen):
+            body("id", .id(u.id)); body("email", .string(u.email)); body("full_name", .string(u.fullName))
+            body("registered", .time(u.registered)); body("last_login", .time(u.lastLogin))
+            body("last_seen", .time(lastSeen ?? u.lastLogin))
+        case .row(.plan(let p, _), _):
+            body("id", .id(p.id)); body("name", .string(p.name)); body("price_cents", .int(p.priceCents))
+            body("kind", .string(p.isTeam ? "team" : "plan")); body("created", .time(p.created))
+        case .teamPlan(let p, let team):
+            body("id", .id(p.id)); body("name", .string(p.name)); body("price_cents", .int(p.priceCents))
+            body("created", .time(p.created)); body("seats", .int(team.seats)); body("seats_used", .int(team.seatsUsed))
+        case .row(.group(let g), _):
+            body("id", .id(g.id)); body("name", .string(g.name)); body("created", .time(g.created))
+            body("member_count", .int(g.memberCount))
+        case .row(.membership(let m), _):
+            body("id", .id(m.id)); body("user", .id(m.user)); body("group", .id(m.group)); body("joined", .time(m.joined))
+        case .row(.subscription(let s), _):
+            body("id", .id(s.id)); body("user", .id(s.user)); body("plan", .id(s.plan)); body("created", .time(s.created))
+            body("updated", .time(s.updated)); body("cancelled", .time(s.cancelled))
+        }
+        for f in derived { body(f.key, f.value) }
+    }
 
     public static func == (a: ViewRow, b: ViewRow) -> Bool {
-        a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        let x = a.fields, y = b.fields
+        return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
     /// Writes the row as a JSON object.
     public func write(to w: inout JSONWriter) {
         w.beginObject()
-        for (key, value) in fields {
+        forEachField { key, value in
             w.key(key)
             switch value {
             case .string(let s): w.string(s)
@@ -77,31 +138,12 @@ public struct ViewRow: Equatable, Sendable {
 
 extension AnyRow {
     /// The row as the base view prints it. `lastSeen` is the volatile property of users.
-    func viewRow(lastSeen: Timestamp? = nil) -> ViewRow {
-        switch self {
-        case .user(let u):
-            ViewRow([("id", .id(u.id)), ("email", .string(u.email)), ("full_name", .string(u.fullName)),
-                     ("registered", .time(u.registered)), ("last_login", .time(u.lastLogin)),
-                     ("last_seen", .time(lastSeen ?? u.lastLogin))])
-        case .plan(let p, _):
-            ViewRow([("id", .id(p.id)), ("name", .string(p.name)), ("price_cents", .int(p.priceCents)),
-                     ("kind", .string(p.isTeam ? "team" : "plan")), ("created", .time(p.created))])
-        case .group(let g):
-            ViewRow([("id", .id(g.id)), ("name", .string(g.name)), ("created", .time(g.created)),
-                     ("member_count", .int(g.memberCount))])
-        case .membership(let m):
-            ViewRow([("id", .id(m.id)), ("user", .id(m.user)), ("group", .id(m.group)), ("joined", .time(m.joined))])
-        case .subscription(let s):
-            ViewRow([("id", .id(s.id)), ("user", .id(s.user)), ("plan", .id(s.plan)), ("created", .time(s.created)),
-                     ("updated", .time(s.updated)), ("cancelled", .time(s.cancelled))])
-        }
-    }
+    func viewRow(lastSeen: Timestamp? = nil) -> ViewRow { ViewRow(.row(self, lastSeen: lastSeen)) }
 
     /// The team_plans row (child of a plans row), when this is a team plan.
     var teamPlanRow: ViewRow? {
         guard case .plan(let p, let team?) = self else { return nil }
-        return ViewRow([("id", .id(p.id)), ("name", .string(p.name)), ("price_cents", .int(p.priceCents)),
-                        ("created", .time(p.created)), ("seats", .int(team.seats)), ("seats_used", .int(team.seatsUsed))])
+        return ViewRow(.teamPlan(p, team))
     }
 
     var id: EntityID {

@@ -100,7 +100,7 @@ extension Store {
             let lookup = ProxyLookup(reader: views)
             func show(_ row: AnyRow) throws -> ViewRow {
                 var shown = row.viewRow(lastSeen: proxy.base == .users ? try lastSeen(row.id) : nil)
-                for d in proxy.derived { shown.fields.append((d.name, try d.value(row, lookup))) }
+                for d in proxy.derived { shown.appendDerived(d.name, try d.value(row, lookup)) }
                 return shown
             }
             if proxiesIndexed {
