@@ -84,8 +84,9 @@ struct CreatePlan: ParsableCommand {
         discussion: "Example:\n  subledger create-plan --name pro --price-cents 900\n  subledger create-plan --name team5 --price-cents 4000 --seats 5")
     @OptionGroup var options: CommandOptions
     @Option(help: "The name (unique, 1-80 characters; default \"free\").") var name: String?
-    @Option(name: .customLong("price-cents"), help: "The price in cents (default 0).") var priceCents: Int64?
-    @Option(help: "Seats: makes a team plan.") var seats: Int64?
+    // Unconditional: `--price-cents -5` reaches the rule (negative_price) instead of reading as a flag.
+    @Option(name: .customLong("price-cents"), parsing: .unconditional, help: "The price in cents (default 0).") var priceCents: Int64?
+    @Option(parsing: .unconditional, help: "Seats: makes a team plan.") var seats: Int64?
     @Option(help: "The plan's id (a UUID); default a new one.") var id: String?
     func run() throws {
         try options.run("CreatePlan", [("name", name), ("id", id)], ints: [("price_cents", priceCents), ("seats", seats)])

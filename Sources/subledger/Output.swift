@@ -51,8 +51,20 @@ enum Output {
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
+    /// A cell as a terminal shows it safely: control characters (a newline, an escape
+    /// sequence) written as `\u{..}`, as `replay` and the error messages write them.
+    static func printable(_ cell: String) -> String {
+        guard cell.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return cell }
+        var out = ""
+        for scalar in cell.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+
     /// An aligned table with a header, for people.
     static func table(_ header: [String], _ rows: [[String]]) {
+        let rows = rows.map { $0.map(printable) }
         var widths = header.map { $0.count }
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func render(_ cells: [String]) -> String {

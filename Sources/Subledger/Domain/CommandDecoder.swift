@@ -25,7 +25,7 @@ public enum CommandDecoder {
 
     static func decodeThrowing(_ value: JSONValue) throws(Rejection) -> CommandEnvelope {
         guard case .object(let object) = value else { throw .notAnObject }
-        guard let nameValue = object["command"] else { throw .unknownCommand(nil) }
+        guard let nameValue = object["command"] else { throw .missingField("command") }
         guard case .string(let name) = nameValue else { throw .wrongType(field: "command", expected: "a string") }
         guard let shape = CommandShape.all[name] else { throw .unknownCommand(name) }
         var fields = Fields(object: object)

@@ -7,7 +7,7 @@ public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedJSON(String)
     case notAnObject
     case lineTooLong(limit: Int)
-    case unknownCommand(String?)
+    case unknownCommand(String)
     case unknownField(String)
     case missingField(String)
     case wrongType(field: String, expected: String)
@@ -95,8 +95,7 @@ public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedJSON(let why): "malformed JSON: \(why)"
         case .notAnObject: "a command must be a JSON object"
         case .lineTooLong(let limit): "line longer than \(limit) bytes"
-        case .unknownCommand(nil): "field \"command\" is missing"
-        case .unknownCommand(let name?): "unknown command \(quoted(name))"
+        case .unknownCommand(let name): "unknown command \(quoted(name))"
         case .unknownField(let f): "unknown field \(quoted(f))"
         case .missingField(let f): "missing field \(quoted(f))"
         case .wrongType(let f, let expected): "field \(quoted(f)) must be \(expected)"

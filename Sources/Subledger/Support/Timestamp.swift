@@ -15,9 +15,10 @@ import Darwin
 ///   with years 0000–9999, real calendar days (proleptic Gregorian leap years),
 ///   hours 00–23, minutes 00–59, seconds 00–60 and offsets up to ±23:59.
 ///   Fraction digits beyond microseconds are truncated (not rounded).
-///   A leap second (`:60`) is accepted and read as one second after `:59`,
-///   i.e. as `:00` of the following minute (`23:59:60Z` is midnight of the next day).
-///   The offset is subtracted to give UTC.
+///   A leap second (`:60`) is accepted only as the last second of a UTC day (`23:59:60Z`,
+///   or `15:59:60-08:00`), and read as one second after `:59`: midnight of the next day.
+///   The offset is subtracted to give UTC, which must lie in years 0000–9999 too, so that
+///   every accepted time formats back to RFC 3339 (`9999-12-31T23:30:00-01:00` is refused).
 /// - Formatting (``rfc3339``, ``write(into:)``) gives UTC with `Z`:
 ///   `2024-01-02T03:04:05Z` when there are no sub-second digits,
 ///   `2024-01-02T03:04:05.120Z` for whole milliseconds, otherwise
@@ -134,8 +135,16 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
         let days = Timestamp.daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        self.microseconds = seconds * 1_000_000 + fraction
+        // A leap second ends a UTC day: the second before it is a day's last.
+        if second == 60, (seconds - 1) % 86_400 != 86_399, (seconds - 1) % 86_400 != -1 { return nil }
+        let microseconds = seconds * 1_000_000 + fraction
+        guard microseconds >= Timestamp.earliest, microseconds <= Timestamp.latest else { return nil }
+        self.microseconds = microseconds
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the instants RFC 3339 can write.
+    static let earliest: Int64 = -62_167_219_200_000_000
+    static let latest: Int64 = 253_402_300_799_999_999
 
     /// The RFC 3339 text in UTC (see the type's documentation).
     public var rfc3339: String {
