@@ -11,9 +11,9 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     /// Whether reads may skip `base`: it is empty, so a miss here is a miss everywhere.
     private let complete: Bool
     private var rows: [[UInt64: RowSlot]]
-    private var entries: [[Key: Slot]]
+    private var entries: [[ViewKey: Slot]]
     /// Keys of the tables scanned by entity, grouped by that entity (their first 16 bytes).
-    private var groups: [[Key: Set<Key>]]
+    private var groups: [[EntityID: Set<ViewKey>]]
     /// Creations seen by `noteCreation`: a complete cache has no log index to ask.
     private var created: [EntityID: UInt64] = [:]
     /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
@@ -28,15 +28,6 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     struct Slot {
         var value: [UInt8]?
         var dirty: Bool
-    }
-
-    /// A byte-string key hashed in one call (`[UInt8]` hashes byte by byte).
-    struct Key: Hashable {
-        var bytes: [UInt8]
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-        init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
-        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-        static func < (a: Key, b: Key) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
     }
 
     init(base: Base, tableCount: Int, tracksChanges: Bool = false) {
@@ -125,7 +116,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         if Self.holdsRows(table) {
             return try cachedRow(BaseTable(rawValue: table)!, at: Keys.readPosition(key)).map(\.encoded)
         }
-        let k = Key(key)
+        let k = ViewKey(key)
         if let slot = entries[table][k] { return slot.value }
         guard !complete else { return nil }
         let value = try base.get(table, key)
@@ -141,7 +132,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
             track(table, position: Keys.readPosition(key))
             return
         }
-        store(table, Key(key), Slot(value: value, dirty: true))
+        store(table, ViewKey(key), Slot(value: value, dirty: true))
     }
 
     func delete(_ table: Int, _ key: [UInt8]) throws {
@@ -150,37 +141,38 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
             track(table, position: Keys.readPosition(key))
             return
         }
-        store(table, Key(key), Slot(value: nil, dirty: true))
+        store(table, ViewKey(key), Slot(value: nil, dirty: true))
     }
 
-    private func store(_ table: Int, _ key: Key, _ slot: Slot) {
-        if entries[table].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.bytes.count > 16 {
-            groups[table][Key(key.bytes[0..<16]), default: []].insert(key)
+    private func store(_ table: Int, _ key: ViewKey, _ slot: Slot) {
+        if entries[table].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.count > 16 {
+            groups[table][key.leadingID, default: []].insert(key)
         }
     }
 
     /// The cached keys of `table` that start with `prefix`, sorted.
-    private func cachedKeys(_ table: Int, prefix: [UInt8]) -> [Key] {
-        let candidates: any Sequence<Key>
+    private func cachedKeys(_ table: Int, prefix: [UInt8]) -> [ViewKey] {
+        let candidates: any Sequence<ViewKey>
         if Self.isGrouped(table), prefix.count >= 16 {
-            candidates = groups[table][Key(prefix[0..<16])] ?? []
+            candidates = groups[table][prefix.withUnsafeBytes { EntityID(raw: $0) }] ?? []
         } else {
             candidates = entries[table].keys
         }
-        return candidates.filter { $0.bytes.starts(with: prefix) }.sorted(by: <)
+        return candidates.filter { $0.starts(with: prefix) }.sorted(by: <)
     }
 
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        let mine = cachedKeys(table, prefix: prefix)
+        let keys = cachedKeys(table, prefix: prefix)
+        let mine = keys.map(\.bytes)
         let theirs = complete ? [] : try base.scan(table, prefix: prefix)
         var out: [(key: [UInt8], value: [UInt8])] = []
         out.reserveCapacity(max(mine.count, theirs.count))
         var i = 0, j = 0
         while i < mine.count || j < theirs.count {
-            if j == theirs.count || (i < mine.count && !theirs[j].key.lexicographicallyPrecedes(mine[i].bytes)) {
+            if j == theirs.count || (i < mine.count && !theirs[j].key.lexicographicallyPrecedes(mine[i])) {
                 // This cache's version wins over the base's for the same key.
-                if j < theirs.count, theirs[j].key == mine[i].bytes { j += 1 }
-                if let value = entries[table][mine[i]]?.value { out.append((mine[i].bytes, value)) }
+                if j < theirs.count, theirs[j].key == mine[i] { j += 1 }
+                if let value = entries[table][keys[i]]?.value { out.append((mine[i], value)) }
                 i += 1
             } else {
                 out.append(theirs[j])
