@@ -45,7 +45,7 @@ extension LogTables {
 /// at that position. No second fold: the cost is a put per changed row.
 extension Store {
     /// The snapshot interval of a new store, unless `StoreOptions.snapshotInterval` says otherwise.
-    public static let defaultSnapshotInterval = 4096
+    public static let defaultSnapshotInterval = 2048
 
     /// On open: a new store records its interval; snapshots of another fold version, or of
     /// another interval than the options ask for, are dropped; missing ones are taken.
