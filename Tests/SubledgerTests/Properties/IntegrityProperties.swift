@@ -15,16 +15,18 @@ import Testing
     /// Property 2: a rebuild gives the same views as the incremental path, and both verify.
     @Test func rebuildEqualsTheIncrementalViews() async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps) { steps in
-            var twin = try Twin()
-            _ = try twin.run(CommandStreams.lines(steps))
-            let store = twin.temp.store
-            let before = try Self.allViews(store)
-            #expect(try store.verify().fault == nil)
-            try store.rebuild()
-            #expect(try Self.allViews(store) == before)
-            #expect(try store.verify().fault == nil)
-            try store.rebuild()  // and back to the first generation
-            #expect(try Self.allViews(store) == before)
+            failOnThrow {
+                var twin = try Twin()
+                _ = try twin.run(CommandStreams.lines(steps))
+                let store = twin.temp.store
+                let before = try Self.allViews(store)
+                #expect(try store.verify().fault == nil)
+                try store.rebuild()
+                #expect(try Self.allViews(store) == before)
+                #expect(try store.verify().fault == nil)
+                try store.rebuild()  // and back to the first generation
+                #expect(try Self.allViews(store) == before)
+            }
         }
     }
 
@@ -34,24 +36,26 @@ import Testing
     @Test func asOfPositionEqualsReplayingThePrefix() async {
         await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps, Gen.int(in: 0...1_000).array(of: 1...3),
                             Gen.int(in: 1...9)) { steps, picks, interval in
-            var twin = try Twin(snapshotInterval: interval)
-            _ = try twin.run(CommandStreams.lines(steps), batchSizes: [1, 3, 2])
-            let store = twin.temp.store
-            let head = try store.head().position
-            guard head > 0 else { return }
-            // The snapshots the writers took equal those of a fresh fold.
-            #expect(try store.verify().fault == nil)
-            let lines = try Self.exportLines(store)
-            for pick in picks {
-                let p = UInt64(pick) % head + 1
-                let prefix = try TempStore()
-                try Self.importLines(Array(lines.prefix(Int(p))), into: prefix.store)
-                #expect(try Self.allViews(store, asOf: .position(p)) == Self.allViews(prefix.store), "as of \(p) of \(head)")
-                // As of a time: after the last event at or before it.
-                let at = try store.events(from: p, to: p)[0].at
-                let last = try store.events().last { $0.at <= at }!.position
-                #expect(try store.position(of: .time(at)) == last)
-                #expect(try store.position(of: .time(Timestamp(microseconds: at.microseconds - 1))) < p)
+            failOnThrow {
+                var twin = try Twin(snapshotInterval: interval)
+                _ = try twin.run(CommandStreams.lines(steps), batchSizes: [1, 3, 2])
+                let store = twin.temp.store
+                let head = try store.head().position
+                guard head > 0 else { return }
+                // The snapshots the writers took equal those of a fresh fold.
+                #expect(try store.verify().fault == nil)
+                let lines = try Self.exportLines(store)
+                for pick in picks {
+                    let p = UInt64(pick) % head + 1
+                    let prefix = try TempStore()
+                    try Self.importLines(Array(lines.prefix(Int(p))), into: prefix.store)
+                    #expect(try Self.allViews(store, asOf: .position(p)) == Self.allViews(prefix.store), "as of \(p) of \(head)")
+                    // As of a time: after the last event at or before it.
+                    let at = try store.events(from: p, to: p)[0].at
+                    let last = try store.events().last { $0.at <= at }!.position
+                    #expect(try store.position(of: .time(at)) == last)
+                    #expect(try store.position(of: .time(Timestamp(microseconds: at.microseconds - 1))) < p)
+                }
             }
         }
     }
@@ -60,49 +64,55 @@ import Testing
     @Test func codecRoundTripsAnyEvent() async {
         await propertyCheck(count: 200, input: Gen.int(in: 0...13), Gen.uint64(), Gen.uint64(), Self.text, Gen.int64(), Gen.int(in: 0...3)) {
             kind, a, b, text, n, variant in
-            let event = Self.event(kind: kind, a: a, b: b, text: text, n: n, variant: variant)
-            var sealed = event
-            let bytes = EventCodec.seal(&sealed, previousHash: EventCodec.genesisHash)
-            var again = event
-            #expect(EventCodec.seal(&again, previousHash: EventCodec.genesisHash) == bytes)
-            let decoded = try bytes.withUnsafeBytes { b throws(DecodingError) in try EventCodec.decode(b) }
-            #expect(decoded == sealed)
-            // Through the export form as well.
-            #expect(try ImportedEvent.parse(sealed.json) == sealed)
+            failOnThrow {
+                let event = Self.event(kind: kind, a: a, b: b, text: text, n: n, variant: variant)
+                var sealed = event
+                let bytes = EventCodec.seal(&sealed, previousHash: EventCodec.genesisHash)
+                var again = event
+                #expect(EventCodec.seal(&again, previousHash: EventCodec.genesisHash) == bytes)
+                let decoded = try bytes.withUnsafeBytes { b throws(DecodingError) in try EventCodec.decode(b) }
+                #expect(decoded == sealed)
+                // Through the export form as well.
+                #expect(try ImportedEvent.parse(sealed.json) == sealed)
+            }
         }
     }
 
     /// Property 5: export → import → export is byte-identical, and the views are equal.
     @Test func exportImportExportIsByteIdentical() async {
         await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps) { steps in
-            var twin = try Twin()
-            _ = try twin.run(CommandStreams.lines(steps))
-            let first = try Self.export(twin.temp.store)
-            let copy = try TempStore()
-            try Self.importLines(try Self.exportLines(twin.temp.store), into: copy.store)
-            #expect(try Self.export(copy.store) == first)
-            #expect(try Self.allViews(copy.store) == Self.allViews(twin.temp.store))
-            #expect(try copy.store.verify().fault == nil)
+            failOnThrow {
+                var twin = try Twin()
+                _ = try twin.run(CommandStreams.lines(steps))
+                let first = try Self.export(twin.temp.store)
+                let copy = try TempStore()
+                try Self.importLines(try Self.exportLines(twin.temp.store), into: copy.store)
+                #expect(try Self.export(copy.store) == first)
+                #expect(try Self.allViews(copy.store) == Self.allViews(twin.temp.store))
+                #expect(try copy.store.verify().fault == nil)
+            }
         }
     }
 
     /// Property 6: changing any byte of any stored event makes verify fail at or before it.
     @Test func anyChangedByteIsFound() async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps, Gen.int(in: 0...100_000), Gen.int(in: 1...255)) { steps, pick, mask in
-            var twin = try Twin()
-            _ = try twin.run(CommandStreams.lines(steps))
-            let store = twin.temp.store
-            let head = try store.head().position
-            guard head > 0 else { return }
-            let p = UInt64(pick) % head + 1
-            try store.env.write { txn in
-                var bytes = try txn.getBytes(store.log.events, Keys.position(p))!
-                bytes[pick % bytes.count] ^= UInt8(mask)
-                try txn.put(store.log.events, Keys.position(p), bytes)
+            failOnThrow {
+                var twin = try Twin()
+                _ = try twin.run(CommandStreams.lines(steps))
+                let store = twin.temp.store
+                let head = try store.head().position
+                guard head > 0 else { return }
+                let p = UInt64(pick) % head + 1
+                try store.env.write { txn in
+                    var bytes = try txn.getBytes(store.log.events, Keys.position(p))!
+                    bytes[pick % bytes.count] ^= UInt8(mask)
+                    try txn.put(store.log.events, Keys.position(p), bytes)
+                }
+                let fault = try store.verify().fault
+                #expect(fault != nil, "byte \(pick) of event \(p) changed, verify found nothing")
+                if let fault { #expect(fault.position.map { $0 <= p } == true, "fault \(fault) for a change at \(p)") }
             }
-            let fault = try store.verify().fault
-            #expect(fault != nil, "byte \(pick) of event \(p) changed, verify found nothing")
-            if let at = fault?.position { #expect(at <= p) } else { Issue.record("fault without a position: \(fault!)") }
         }
     }
 
