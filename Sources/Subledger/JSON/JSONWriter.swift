@@ -17,6 +17,9 @@
 ///
 /// The writer does not check that calls are balanced or that every value in
 /// an object follows a key; that is the caller's responsibility.
+///
+/// Each key and scalar value (with the comma before it) is formatted straight
+/// into `bytes` in one reservation: no `String` or array in between.
 public struct JSONWriter {
     /// The JSON text written so far.
     public var bytes: [UInt8]
@@ -61,24 +64,32 @@ public struct JSONWriter {
     }
 
     /// Writes an object key and the following `:`.
+    ///
+    /// Disfavored so that literal keys take the `StaticString` overload; keys made at run time come here.
+    @_disfavoredOverload
     public mutating func key(_ k: String) {
-        separate()
-        appendQuoted(k)
-        bytes.append(0x3A)
+        appendQuoted(k, asKey: true)
+        needsComma = false
+    }
+
+    /// Writes an object key known when compiling (every literal key) and the following `:`.
+    ///
+    /// The key's bytes need no `String`: they are only scanned for characters to escape
+    /// (there are none in a plain key) and then copied in one piece.
+    public mutating func key(_ k: StaticString) {
+        k.withUTF8Buffer { appendQuoted(utf8: $0, asKey: true) }
         needsComma = false
     }
 
     /// Writes a string value.
     public mutating func string(_ s: String) {
-        separate()
-        appendQuoted(s)
+        appendQuoted(s, asKey: false)
         needsComma = true
     }
 
     /// Writes an integer value.
     public mutating func int(_ v: Int64) {
-        separate()
-        appendInt(v)
+        appendSeparated(maxCount: 20) { $0.appendDecimal(v) }
         needsComma = true
     }
 
@@ -132,38 +143,78 @@ public struct JSONWriter {
         }
     }
 
+    /// Ends a JSON Lines record: writes `\n`, after which the next value starts afresh (no comma).
+    public mutating func endLine() {
+        bytes.append(0x0A)
+        needsComma = false
+    }
+
     // MARK: Encoding
 
     @inline(__always)
     mutating func appendStatic(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func appendInt(_ v: Int64) {
-        if v >= 0 && v < 10 {
-            bytes.append(0x30 &+ UInt8(truncatingIfNeeded: v))
+    /// Reserves room for the comma (when one is due) and `maxCount` more bytes, which `body`
+    /// writes straight into the buffer: one capacity check for the whole value.
+    @inline(__always) @usableFromInline
+    mutating func appendSeparated(maxCount: Int, _ body: (inout OutputSpan<UInt8>) -> Void) {
+        let comma = needsComma
+        bytes.append(addingCapacity: maxCount + 1) { out in
+            if comma { out.append(0x2C) }
+            body(&out)
+        }
+    }
+
+    mutating func appendQuoted(_ s: String, asKey: Bool) {
+        var s = s
+        s.withUTF8 { appendQuoted(utf8: $0, asKey: asKey) }
+    }
+
+    /// Writes the comma when due, `src` as a JSON string and, for a key, the `:`.
+    mutating func appendQuoted(utf8 src: UnsafeBufferPointer<UInt8>, asKey: Bool) {
+        // Nearly every string has nothing to escape: copy it whole, in one reservation.
+        if !JSONWriter.needsEscaping(src) {
+            appendSeparated(maxCount: src.count + 3) { out in
+                out.append(0x22)
+                out.append(copying: src)
+                out.append(0x22)
+                if asKey { out.append(0x3A) }
+            }
             return
         }
-        var magnitude = v.magnitude
-        if v < 0 { bytes.append(0x2D) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
-            var k = 20
-            repeat {
-                k -= 1
-                let (q, r) = magnitude.quotientAndRemainder(dividingBy: 10)
-                buf[k] = 0x30 &+ UInt8(truncatingIfNeeded: r)
-                magnitude = q
-            } while magnitude != 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[k...]))
+        separate()
+        appendEscaped(utf8: src)
+        if asKey { bytes.append(0x3A) }
+    }
+
+    /// Whether `text` holds a byte that strings escape (`"`, `\` or a control character), tested
+    /// eight bytes at a time, the last word overlapping the one before when the count is not a multiple of 8.
+    @inline(__always)
+    static func needsEscaping(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        let raw = UnsafeRawBufferPointer(text)
+        guard raw.count >= 8 else {
+            return raw.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
         }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        // Nonzero exactly when some byte of `x` is below `n` (for n <= 128): Bit Twiddling Hacks' `hasless`.
+        @inline(__always) func hasByte(below n: UInt64, in x: UInt64) -> Bool {
+            (x &- ones &* n) & ~x & (ones &* 0x80) != 0
+        }
+        @inline(__always) func escapes(_ x: UInt64) -> Bool {
+            hasByte(below: 0x20, in: x) || hasByte(below: 1, in: x ^ (ones &* 0x22)) || hasByte(below: 1, in: x ^ (ones &* 0x5C))
+        }
+        var k = 0
+        while k + 8 < raw.count {
+            if escapes(raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)) { return true }
+            k += 8
+        }
+        return escapes(raw.loadUnaligned(fromByteOffset: raw.count - 8, as: UInt64.self))
     }
 
-    mutating func appendQuoted(_ s: String) {
-        var s = s
-        s.withUTF8 { appendQuoted(utf8: $0) }
-    }
-
-    mutating func appendQuoted(utf8 src: UnsafeBufferPointer<UInt8>) {
+    /// Writes `src` quoted, escaping `"`, `\` and control characters.
+    mutating func appendEscaped(utf8 src: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
         var runStart = 0
         var k = 0
@@ -197,5 +248,56 @@ public struct JSONWriter {
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: src[runStart..<n]))
         }
         bytes.append(0x22)
+    }
+}
+
+// MARK: Ledger values
+
+extension JSONWriter {
+    /// Writes an id as a string of its lower-case UUID text (``EntityID/description``).
+    public mutating func id(_ id: EntityID) {
+        appendSeparated(maxCount: 38) { out in
+            out.append(0x22)
+            id.writeText(to: &out)
+            out.append(0x22)
+        }
+        needsComma = true
+    }
+
+    /// Writes a stream as a string of its name (``StreamID/description``: `user-<uuid>`).
+    public mutating func stream(_ stream: StreamID) {
+        var kind = stream.kind.description
+        kind.withUTF8 { kind in
+            appendSeparated(maxCount: kind.count + 39) { out in
+                out.append(0x22)
+                out.append(copying: kind)
+                out.append(0x2D)
+                stream.id.writeText(to: &out)
+                out.append(0x22)
+            }
+        }
+        needsComma = true
+    }
+
+    /// Writes a timestamp as a string of its RFC 3339 text in UTC (``Timestamp/rfc3339``).
+    public mutating func time(_ t: Timestamp) {
+        appendSeparated(maxCount: Timestamp.maxFormattedLength + 2) { out in
+            out.append(0x22)
+            t.writeRFC3339(to: &out)
+            out.append(0x22)
+        }
+        needsComma = true
+    }
+
+    /// Writes bytes as a string of lower-case hex, two digits a byte.
+    public mutating func hex(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            appendSeparated(maxCount: 2 * raw.count + 2) { out in
+                out.append(0x22)
+                out.appendHex(raw)
+                out.append(0x22)
+            }
+        }
+        needsComma = true
     }
 }

@@ -4,24 +4,26 @@ extension RecordedEvent {
     public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
         w.key("position"); w.int(Int64(position))
-        w.key("stream"); w.string(stream.description)
+        w.key("stream"); w.stream(stream)
         w.key("version"); w.int(Int64(version))
         w.key("type"); w.string(type.name)
         w.key("schema_version"); w.int(Int64(schemaVersion))
-        w.key("event_id"); w.string(eventID.description)
-        w.key("at"); w.string(at.rfc3339)
-        w.key("recorded_at"); w.string(recordedAt.rfc3339)
+        w.key("event_id"); w.id(eventID)
+        w.key("at"); w.time(at)
+        w.key("recorded_at"); w.time(recordedAt)
         w.key("command_id")
         if let commandID { w.string(commandID) } else { w.null() }
         w.key("data")
         data.writeJSON(to: &w)
-        w.key("hash"); w.string(hex(hash))
+        w.key("hash"); w.hex(hash)
         w.endObject()
     }
 
-    /// One JSON line (without the newline).
+    /// One JSON line (without the newline). To write many, call ``writeJSON(to:)`` and
+    /// ``JSONWriter/endLine()`` on one writer instead: no array per event.
     public var json: [UInt8] {
-        var w = JSONWriter(capacity: 320)
+        // Room for a typical line (about 460 bytes), so that it is not copied as it grows.
+        var w = JSONWriter(capacity: 640)
         writeJSON(to: &w)
         return w.bytes
     }
@@ -47,7 +49,7 @@ extension EventData {
     /// The data object, keyed as the stored schema names its fields.
     public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
-        func id(_ key: String, _ v: EntityID) { w.key(key); w.string(v.description) }
+        func id(_ key: StaticString, _ v: EntityID) { w.key(key); w.id(v) }
         switch self {
         case .userRegistered(let i, let email, let fullName):
             id("id", i); w.key("email"); w.string(email); w.key("full_name"); w.string(fullName)
@@ -74,12 +76,7 @@ extension EventData {
 
 /// Lower-case hex.
 func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0xF)])
-    }
+    bytes.withUnsafeBytes { raw in out.append(addingCapacity: 2 * raw.count) { $0.appendHex(raw) } }
     return String(decoding: out, as: UTF8.self)
 }

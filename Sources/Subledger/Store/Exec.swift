@@ -13,6 +13,12 @@ public struct ExecResult: Sendable {
     /// a rejection adds `"error"`. `id` is the created entity's, when the command created one.
     public var json: [UInt8] {
         var w = JSONWriter(capacity: 96)
+        writeJSON(to: &w)
+        return w.bytes
+    }
+
+    /// Writes the ``json`` object into `w`, for callers that write many lines into one buffer.
+    public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
         w.key("line"); w.int(Int64(line))
         w.key("status"); w.string(outcome.status)
@@ -24,12 +30,11 @@ public struct ExecResult: Sendable {
         }
         w.endArray()
         switch outcome {
-        case .applied(_, let id?), .duplicate(_, let id?): w.key("id"); w.string(id.description)
+        case .applied(_, let id?), .duplicate(_, let id?): w.key("id"); w.id(id)
         case .rejected(let r): w.key("error"); w.string(r.description)
         default: break
         }
         w.endObject()
-        return w.bytes
     }
 
     /// The line for people: `line 3: ok, position 17, id ...`.
