@@ -34,7 +34,7 @@ struct Exec: ParsableCommand {
         do {
             summary = try store.exec(LineReader(fd: fd)) { results in
                 for r in results {
-                    if json { Output.line(r.json) } else { Output.line(r.text) }
+                    if json { Output.jsonLine { r.writeJSON(to: &$0) } } else { Output.line(r.text) }
                 }
                 Output.flush()
                 progress.advance(by: results.count)
