@@ -19,7 +19,8 @@
 /// an object follows a key; that is the caller's responsibility.
 ///
 /// Each key and scalar value (with the comma before it) is formatted straight
-/// into `bytes` in one reservation: no `String` or array in between.
+/// into `bytes` in one reservation: no `String` or array in between. `field`
+/// writes a literal key and its value in one: `w.field("a", 1)` is `w.key("a"); w.int(1)`.
 public struct JSONWriter {
     /// The JSON text written so far.
     public var bytes: [UInt8]
@@ -177,9 +178,7 @@ public struct JSONWriter {
         // Nearly every string has nothing to escape: copy it whole, in one reservation.
         if !JSONWriter.needsEscaping(src) {
             appendSeparated(maxCount: src.count + 3) { out in
-                out.append(0x22)
-                out.append(copying: src)
-                out.append(0x22)
+                out.appendQuoted(plain: src)
                 if asKey { out.append(0x3A) }
             }
             return
@@ -256,48 +255,137 @@ public struct JSONWriter {
 extension JSONWriter {
     /// Writes an id as a string of its lower-case UUID text (``EntityID/description``).
     public mutating func id(_ id: EntityID) {
-        appendSeparated(maxCount: 38) { out in
-            out.append(0x22)
-            id.writeText(to: &out)
-            out.append(0x22)
-        }
+        appendSeparated(maxCount: 38) { $0.appendQuoted(id) }
         needsComma = true
     }
 
     /// Writes a stream as a string of its name (``StreamID/description``: `user-<uuid>`).
     public mutating func stream(_ stream: StreamID) {
-        var kind = stream.kind.description
-        kind.withUTF8 { kind in
-            appendSeparated(maxCount: kind.count + 39) { out in
-                out.append(0x22)
-                out.append(copying: kind)
-                out.append(0x2D)
-                stream.id.writeText(to: &out)
-                out.append(0x22)
-            }
-        }
+        appendSeparated(maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
         needsComma = true
     }
 
     /// Writes a timestamp as a string of its RFC 3339 text in UTC (``Timestamp/rfc3339``).
     public mutating func time(_ t: Timestamp) {
-        appendSeparated(maxCount: Timestamp.maxFormattedLength + 2) { out in
-            out.append(0x22)
-            t.writeRFC3339(to: &out)
-            out.append(0x22)
-        }
+        appendSeparated(maxCount: Timestamp.maxFormattedLength + 2) { $0.appendQuoted(t) }
         needsComma = true
     }
 
     /// Writes bytes as a string of lower-case hex, two digits a byte.
     public mutating func hex(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
-            appendSeparated(maxCount: 2 * raw.count + 2) { out in
-                out.append(0x22)
-                out.appendHex(raw)
-                out.append(0x22)
+            appendSeparated(maxCount: 2 * raw.count + 2) { $0.appendQuotedHex(raw) }
+        }
+        needsComma = true
+    }
+}
+
+// MARK: Members
+
+/// `field(k, v)` writes the same bytes as `key(k)` and then the value, in one reservation
+/// instead of two (members like these make most of an event line).
+extension JSONWriter {
+    /// `key(k)` then ``int(_:)``.
+    public mutating func field(_ k: StaticString, _ v: Int64) {
+        member(k, maxCount: 20) { $0.appendDecimal(v) }
+    }
+
+    /// `key(k)` then ``string(_:)``.
+    public mutating func field(_ k: StaticString, _ s: String) {
+        var s = s
+        s.withUTF8 { text in
+            guard !JSONWriter.needsEscaping(text) else {
+                key(k)
+                appendQuoted(utf8: text, asKey: false)
+                needsComma = true
+                return
+            }
+            member(k, maxCount: text.count + 2) { $0.appendQuoted(plain: text) }
+        }
+    }
+
+    /// `key(k)` then ``id(_:)``.
+    public mutating func field(_ k: StaticString, _ id: EntityID) {
+        member(k, maxCount: 38) { $0.appendQuoted(id) }
+    }
+
+    /// `key(k)` then ``stream(_:)``.
+    public mutating func field(_ k: StaticString, _ stream: StreamID) {
+        member(k, maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
+    }
+
+    /// `key(k)` then ``time(_:)``.
+    public mutating func field(_ k: StaticString, _ t: Timestamp) {
+        member(k, maxCount: Timestamp.maxFormattedLength + 2) { $0.appendQuoted(t) }
+    }
+
+    /// `key(k)` then ``hex(_:)``.
+    public mutating func field(_ k: StaticString, hex bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            member(k, maxCount: 2 * raw.count + 2) { $0.appendQuotedHex(raw) }
+        }
+    }
+
+    /// Writes the comma when due, `"k":` and the value that `body` writes (at most `maxCount` bytes).
+    @inline(__always)
+    mutating func member(_ k: StaticString, maxCount: Int, _ body: (inout OutputSpan<UInt8>) -> Void) {
+        k.withUTF8Buffer { key in
+            if JSONWriter.needsEscaping(key) {
+                appendQuoted(utf8: key, asKey: true)
+                needsComma = false
+                appendSeparated(maxCount: maxCount, body)
+            } else {
+                appendSeparated(maxCount: key.count + 3 + maxCount) { out in
+                    out.appendQuoted(plain: key)
+                    out.append(0x3A)
+                    body(&out)
+                }
             }
         }
         needsComma = true
+    }
+}
+
+/// The quoted values, written into a reservation.
+extension OutputSpan<UInt8> {
+    /// `"text"`, for text that needs no escapes.
+    @inline(__always)
+    mutating func appendQuoted(plain text: UnsafeBufferPointer<UInt8>) {
+        append(0x22)
+        append(copying: text)
+        append(0x22)
+    }
+
+    @inline(__always)
+    mutating func appendQuoted(_ id: EntityID) {
+        append(0x22)
+        id.writeText(to: &self)
+        append(0x22)
+    }
+
+    @inline(__always)
+    mutating func appendQuoted(_ stream: StreamID) {
+        var kind = stream.kind.description
+        kind.withUTF8 { kind in
+            append(0x22)
+            append(copying: kind)
+            append(0x2D)
+            stream.id.writeText(to: &self)
+            append(0x22)
+        }
+    }
+
+    @inline(__always)
+    mutating func appendQuoted(_ t: Timestamp) {
+        append(0x22)
+        t.writeRFC3339(to: &self)
+        append(0x22)
+    }
+
+    @inline(__always)
+    mutating func appendQuotedHex(_ bytes: UnsafeRawBufferPointer) {
+        append(0x22)
+        appendHex(bytes)
+        append(0x22)
     }
 }

@@ -20,8 +20,8 @@ public struct ExecResult: Sendable {
     /// Writes the ``json`` object into `w`, for callers that write many lines into one buffer.
     public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
-        w.key("line"); w.int(Int64(line))
-        w.key("status"); w.string(outcome.status)
+        w.field("line", Int64(line))
+        w.field("status", outcome.status)
         w.key("positions"); w.beginArray()
         switch outcome {
         case .applied(let p, _): w.int(Int64(p))
@@ -30,8 +30,8 @@ public struct ExecResult: Sendable {
         }
         w.endArray()
         switch outcome {
-        case .applied(_, let id?), .duplicate(_, let id?): w.key("id"); w.id(id)
-        case .rejected(let r): w.key("error"); w.string(r.description)
+        case .applied(_, let id?), .duplicate(_, let id?): w.field("id", id)
+        case .rejected(let r): w.field("error", r.description)
         default: break
         }
         w.endObject()
