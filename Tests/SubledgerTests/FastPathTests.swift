@@ -95,6 +95,31 @@ private enum Reference {
         #expect(String(decoding: a.bytes, as: UTF8.self) == #"{"position":1,"a\"b\\c\n":null,"":2}"#)
     }
 
+    /// `field(k, v)` writes exactly `key(k)` and then the value, escapes or not.
+    @Test func fieldsAreKeysAndValues() {
+        let id = EntityID("6f9619ff-8b86-d011-b42d-00cf4fc964ff")!
+        let t = Timestamp(microseconds: 1_700_000_000_123_456)
+        for s in ["", "plain", "needs \"escapes\"\n", "a longer plain string with no escapes at all", "é€😀"] {
+            var a = JSONWriter(), b = JSONWriter()
+            a.beginObject()
+            a.field("n", -42); a.field("s", s); a.field("id", id); a.field("stream", StreamID(.membership, id))
+            a.field("at", t); a.field("hash", hex: [0xDE, 0xAD, 0xBE, 0xEF, 0x01]); a.field("k\"ey", s)
+            a.endObject()
+            b.beginObject()
+            b.key("n"); b.int(-42); b.key("s"); b.string(s); b.key("id"); b.id(id); b.key("stream"); b.stream(StreamID(.membership, id))
+            b.key("at"); b.time(t); b.key("hash"); b.hex([0xDE, 0xAD, 0xBE, 0xEF, 0x01]); b.key("k\"ey"); b.string(s)
+            b.endObject()
+            #expect(a.bytes == b.bytes)
+            var c = JSONWriter()
+            c.beginObject()
+            c.key("n"); c.int(-42); c.key("s"); c.string(s); c.key("id"); c.string(id.description)
+            c.key("stream"); c.string(StreamID(.membership, id).description); c.key("at"); c.string(t.rfc3339)
+            c.key("hash"); c.string("deadbeef01"); c.key("k\"ey"); c.string(s)
+            c.endObject()
+            #expect(a.bytes == c.bytes)
+        }
+    }
+
     @Test func integersMatchTheirDescription() {
         var values: [Int64] = [0, 1, 9, 10, 11, 99, 100, -1, -9, -10, .max, .min, .max - 1, .min + 1]
         var p: Int64 = 1

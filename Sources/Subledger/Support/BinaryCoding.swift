@@ -81,6 +81,7 @@ public struct BinaryReader: ~Copyable {
 
     func fail(_ reason: String) -> DecodingError { DecodingError(offset: offset, reason: reason) }
 
+    @inline(__always)
     public mutating func byte() throws(DecodingError) -> UInt8 {
         guard offset < base.count else { throw fail("truncated") }
         defer { offset += 1 }
@@ -117,6 +118,7 @@ public struct BinaryReader: ~Copyable {
         Timestamp(microseconds: Int64(bitPattern: try bigEndian() ^ (1 << 63)))
     }
 
+    @inline(__always)
     public mutating func bytes(_ n: Int) throws(DecodingError) -> UnsafeRawBufferPointer {
         guard n >= 0, remaining >= n else { throw fail("truncated") }
         defer { offset += n }
@@ -138,6 +140,7 @@ public struct BinaryReader: ~Copyable {
         }
     }
 
+    @inline(__always)
     public mutating func id() throws(DecodingError) -> EntityID {
         EntityID(raw: try bytes(16))
     }
