@@ -73,9 +73,9 @@ extension OutputSpan<UInt8> {
     }
 }
 
-/// The 8 lower-case hex digits of `x` as ASCII, the first (most significant) digit in the lowest byte
-/// (so `littleEndian` stores them in reading order):
-/// each nibble is spread into a byte of its own and turned into a digit in one go, for all eight at once.
+/// The 8 lower-case hex digits of `x` as ASCII, the first (most significant) digit in the lowest
+/// byte, so that storing the word `littleEndian` writes them in reading order. Each nibble is
+/// spread into a byte of its own, and all eight become digits at once.
 @inline(__always)
 func hexDigits(_ x: UInt32) -> UInt64 {
     var v = UInt64(x)

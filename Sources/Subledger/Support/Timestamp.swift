@@ -219,6 +219,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         let pairs = Timestamp.digitPairs.utf8Start
         @inline(__always) func put2(_ v: Int64) {
             let i = 2 * Int(truncatingIfNeeded: v)
+            precondition(i >= 0 && i < 200, "two digits")  // every caller passes 0-99; never read past the table
             put(pairs[i])
             put(pairs[i + 1])
         }
