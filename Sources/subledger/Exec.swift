@@ -31,6 +31,7 @@ struct Exec: ParsableCommand {
         defer { if fd != 0 { close(fd) } }
         let progress = Progress(enabled: Output.stderrIsTerminal, unit: "commands")
         let summary: ExecSummary
+        let json = self.json  // read once: an ArgumentParser @Flag is slow to read, and this runs per command
         do {
             summary = try store.exec(LineReader(fd: fd)) { results in
                 for r in results {
