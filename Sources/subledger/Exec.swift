@@ -31,10 +31,11 @@ struct Exec: ParsableCommand {
         defer { if fd != 0 { close(fd) } }
         let progress = Progress(enabled: Output.stderrIsTerminal, unit: "commands")
         let summary: ExecSummary
+        let json = self.json  // read once: an ArgumentParser @Flag is slow to read, and this runs per command
         do {
             summary = try store.exec(LineReader(fd: fd)) { results in
                 for r in results {
-                    if json { Output.line(r.json) } else { Output.line(r.text) }
+                    if json { Output.jsonLine { r.writeJSON(to: &$0) } } else { Output.line(r.text) }
                 }
                 Output.flush()
                 progress.advance(by: results.count)

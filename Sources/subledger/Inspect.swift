@@ -35,8 +35,10 @@ struct Replay: ParsableCommand {
         }
         var rows: [[String]] = []
         var next = from
+        // Read once: each read of an ArgumentParser @Flag costs hundreds of instructions, per event.
+        let json = self.json, follow = self.follow
         func emit(_ e: RecordedEvent) {
-            if json { Output.line(e.json) } else if follow {
+            if json { Output.jsonLine { e.writeJSON(to: &$0) } } else if follow {
                 Output.line("\(e.position)  \(e.at)  \(e.stream)  \(e.version)  \(e.type.name)  \(e.summary)")
             } else {
                 rows.append([String(e.position), e.at.rfc3339, e.stream.description, String(e.version), e.type.name, e.summary])

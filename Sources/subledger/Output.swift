@@ -5,29 +5,34 @@ import Subledger
 
 /// Buffered writes to stdout, and one-line messages to stderr.
 enum Output {
-    nonisolated(unsafe) static var buffer: [UInt8] = {
-        var b = [UInt8]()
-        b.reserveCapacity(1 << 16)
-        return b
-    }()
+    /// What is bound for stdout, written out once it holds 64 KiB. A JSON writer, so that JSON
+    /// lines are written straight into it rather than each into an array of its own.
+    nonisolated(unsafe) static var buffer = JSONWriter(capacity: 1 << 17)
 
     static func write(_ bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 16 { flush() }
+        buffer.bytes.append(contentsOf: bytes)
+        if buffer.bytes.count >= 1 << 16 { flush() }
     }
 
     static func line(_ bytes: [UInt8]) {
         write(bytes)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { flush() }
+        buffer.bytes.append(0x0A)
+        if buffer.bytes.count >= 1 << 16 { flush() }
     }
 
     static func line(_ s: String) { line(Array(s.utf8)) }
 
+    /// One JSON Lines record, which `body` writes into the buffer in place.
+    static func jsonLine(_ body: (inout JSONWriter) -> Void) {
+        body(&buffer)
+        buffer.endLine()
+        if buffer.bytes.count >= 1 << 16 { flush() }
+    }
+
     static func flush() {
         var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < buffer.bytes.count {
+            let n = buffer.bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
                 // stdout is gone (a closed pipe): leave quietly.
@@ -35,7 +40,7 @@ enum Output {
             }
             offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
+        buffer.bytes.removeAll(keepingCapacity: true)
     }
 
     static func error(_ message: String) {

@@ -39,7 +39,7 @@ enum Child {
 
     /// `exec`: the CLI's path. `Store.exec` over a `LineReader` on the file; every batch (up to
     /// `Store.maxBatch` commands) one write transaction, synced before its results are reported;
-    /// each result rendered as its `exec --json` line into a buffer that is discarded.
+    /// each result written as its `exec --json` line into a buffer that is discarded.
     static func exec(_ args: Arguments) throws {
         try preopen(args)
         let store = try Store.open(path: args.require("store"))
@@ -48,19 +48,18 @@ enum Child {
         guard fd >= 0 else { throw BenchError("cannot open \(input)") }
         defer { close(fd) }
         let before = try store.head().position
-        var output: [UInt8] = []
-        output.reserveCapacity(1 << 17)
+        var output = JSONWriter(capacity: 1 << 17)
         var discarded = 0
         LMDBCalls.reset()
         let ioBefore = processIO()
         let start = monotonicSeconds()
         let summary = try store.exec(LineReader(fd: fd)) { results in
             for r in results {
-                output.append(contentsOf: r.json)
-                output.append(0x0A)
+                r.writeJSON(to: &output)
+                output.endLine()
             }
-            discarded += output.count
-            output.removeAll(keepingCapacity: true)
+            discarded += output.bytes.count
+            output.bytes.removeAll(keepingCapacity: true)
         }
         let seconds = monotonicSeconds() - start
         let ioAfter = processIO()
@@ -190,25 +189,24 @@ enum Child {
         report("p99_ms", percentile(latencies, 99) * 1000)
     }
 
-    /// `replay --json`: every event decoded by `forEachEvent` and rendered as its JSON line into
-    /// a 64 KiB buffer that is discarded when full (as the CLI's output buffer is written out).
+    /// `replay --json`: every event decoded by `forEachEvent` and written as its JSON line straight
+    /// into a 64 KiB buffer that is discarded when full (as the CLI writes into its output buffer).
     static func replay(_ args: Arguments) throws {
         let store = try Store.open(path: args.require("store"), options: StoreOptions(create: false))
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 17)
+        var buffer = JSONWriter(capacity: 1 << 17)
         var events = 0, bytes = 0
         let start = monotonicSeconds()
         try store.forEachEvent { e in
-            buffer.append(contentsOf: e.json)
-            buffer.append(0x0A)
+            e.writeJSON(to: &buffer)
+            buffer.endLine()
             events += 1
-            if buffer.count >= 1 << 16 {
-                bytes += buffer.count
-                buffer.removeAll(keepingCapacity: true)
+            if buffer.bytes.count >= 1 << 16 {
+                bytes += buffer.bytes.count
+                buffer.bytes.removeAll(keepingCapacity: true)
             }
             return true
         }
-        bytes += buffer.count
+        bytes += buffer.bytes.count
         let seconds = monotonicSeconds() - start
         report("seconds", seconds)
         report("events", events)

@@ -36,6 +36,9 @@ public struct StreamID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind)-\(id)" }
+
+    /// The longest `description`: `subscription-` and the 36 characters of the id.
+    static var maxTextLength: Int { 13 + 36 }
 }
 
 /// What an event says, as stored: today's schemas plus the older ones still readable.

@@ -17,6 +17,10 @@
 ///
 /// The writer does not check that calls are balanced or that every value in
 /// an object follows a key; that is the caller's responsibility.
+///
+/// Each key and scalar value (with the comma before it) is formatted straight
+/// into `bytes` in one reservation: no `String` or array in between. `field`
+/// writes a literal key and its value in one: `w.field("a", 1)` is `w.key("a"); w.int(1)`.
 public struct JSONWriter {
     /// The JSON text written so far.
     public var bytes: [UInt8]
@@ -61,24 +65,32 @@ public struct JSONWriter {
     }
 
     /// Writes an object key and the following `:`.
+    ///
+    /// Disfavored so that literal keys take the `StaticString` overload; keys made at run time come here.
+    @_disfavoredOverload
     public mutating func key(_ k: String) {
-        separate()
-        appendQuoted(k)
-        bytes.append(0x3A)
+        appendQuoted(k, asKey: true)
+        needsComma = false
+    }
+
+    /// Writes an object key known when compiling (every literal key) and the following `:`.
+    ///
+    /// The key's bytes need no `String`: they are only scanned for characters to escape
+    /// (there are none in a plain key) and then copied in one piece.
+    public mutating func key(_ k: StaticString) {
+        k.withUTF8Buffer { appendQuoted(utf8: $0, asKey: true) }
         needsComma = false
     }
 
     /// Writes a string value.
     public mutating func string(_ s: String) {
-        separate()
-        appendQuoted(s)
+        appendQuoted(s, asKey: false)
         needsComma = true
     }
 
     /// Writes an integer value.
     public mutating func int(_ v: Int64) {
-        separate()
-        appendInt(v)
+        appendSeparated(maxCount: 20) { $0.appendDecimal(v) }
         needsComma = true
     }
 
@@ -132,38 +144,76 @@ public struct JSONWriter {
         }
     }
 
+    /// Ends a JSON Lines record: writes `\n`, after which the next value starts afresh (no comma).
+    public mutating func endLine() {
+        bytes.append(0x0A)
+        needsComma = false
+    }
+
     // MARK: Encoding
 
     @inline(__always)
     mutating func appendStatic(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func appendInt(_ v: Int64) {
-        if v >= 0 && v < 10 {
-            bytes.append(0x30 &+ UInt8(truncatingIfNeeded: v))
+    /// Reserves room for the comma (when one is due) and `maxCount` more bytes, which `body`
+    /// writes straight into the buffer: one capacity check for the whole value.
+    @inline(__always) @usableFromInline
+    mutating func appendSeparated(maxCount: Int, _ body: (inout OutputSpan<UInt8>) -> Void) {
+        let comma = needsComma
+        bytes.append(addingCapacity: maxCount + 1) { out in
+            if comma { out.append(0x2C) }
+            body(&out)
+        }
+    }
+
+    mutating func appendQuoted(_ s: String, asKey: Bool) {
+        var s = s
+        s.withUTF8 { appendQuoted(utf8: $0, asKey: asKey) }
+    }
+
+    /// Writes the comma when due, `src` as a JSON string and, for a key, the `:`.
+    mutating func appendQuoted(utf8 src: UnsafeBufferPointer<UInt8>, asKey: Bool) {
+        // Nearly every string has nothing to escape: copy it whole, in one reservation.
+        if !JSONWriter.needsEscaping(src) {
+            appendSeparated(maxCount: src.count + 3) { out in
+                out.appendQuoted(plain: src)
+                if asKey { out.append(0x3A) }
+            }
             return
         }
-        var magnitude = v.magnitude
-        if v < 0 { bytes.append(0x2D) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
-            var k = 20
-            repeat {
-                k -= 1
-                let (q, r) = magnitude.quotientAndRemainder(dividingBy: 10)
-                buf[k] = 0x30 &+ UInt8(truncatingIfNeeded: r)
-                magnitude = q
-            } while magnitude != 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[k...]))
+        separate()
+        appendEscaped(utf8: src)
+        if asKey { bytes.append(0x3A) }
+    }
+
+    /// Whether `text` holds a byte that strings escape (`"`, `\` or a control character), tested
+    /// eight bytes at a time, the last word overlapping the one before when the count is not a multiple of 8.
+    @inline(__always)
+    static func needsEscaping(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        let raw = UnsafeRawBufferPointer(text)
+        guard raw.count >= 8 else {
+            return raw.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
         }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        // Nonzero exactly when some byte of `x` is below `n` (for n <= 128): Bit Twiddling Hacks' `hasless`.
+        @inline(__always) func hasByte(below n: UInt64, in x: UInt64) -> Bool {
+            (x &- ones &* n) & ~x & (ones &* 0x80) != 0
+        }
+        @inline(__always) func escapes(_ x: UInt64) -> Bool {
+            hasByte(below: 0x20, in: x) || hasByte(below: 1, in: x ^ (ones &* 0x22)) || hasByte(below: 1, in: x ^ (ones &* 0x5C))
+        }
+        var k = 0
+        while k + 8 < raw.count {
+            if escapes(raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)) { return true }
+            k += 8
+        }
+        return escapes(raw.loadUnaligned(fromByteOffset: raw.count - 8, as: UInt64.self))
     }
 
-    mutating func appendQuoted(_ s: String) {
-        var s = s
-        s.withUTF8 { appendQuoted(utf8: $0) }
-    }
-
-    mutating func appendQuoted(utf8 src: UnsafeBufferPointer<UInt8>) {
+    /// Writes `src` quoted, escaping `"`, `\` and control characters.
+    mutating func appendEscaped(utf8 src: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
         var runStart = 0
         var k = 0
@@ -197,5 +247,145 @@ public struct JSONWriter {
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: src[runStart..<n]))
         }
         bytes.append(0x22)
+    }
+}
+
+// MARK: Ledger values
+
+extension JSONWriter {
+    /// Writes an id as a string of its lower-case UUID text (``EntityID/description``).
+    public mutating func id(_ id: EntityID) {
+        appendSeparated(maxCount: 38) { $0.appendQuoted(id) }
+        needsComma = true
+    }
+
+    /// Writes a stream as a string of its name (``StreamID/description``: `user-<uuid>`).
+    public mutating func stream(_ stream: StreamID) {
+        appendSeparated(maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
+        needsComma = true
+    }
+
+    /// Writes a timestamp as a string of its RFC 3339 text in UTC (``Timestamp/rfc3339``).
+    public mutating func time(_ t: Timestamp) {
+        appendSeparated(maxCount: Timestamp.maxFormattedLength + 2) { $0.appendQuoted(t) }
+        needsComma = true
+    }
+
+    /// Writes bytes as a string of lower-case hex, two digits a byte.
+    public mutating func hex(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            appendSeparated(maxCount: 2 * raw.count + 2) { $0.appendQuotedHex(raw) }
+        }
+        needsComma = true
+    }
+}
+
+// MARK: Members
+
+/// `field(k, v)` writes the same bytes as `key(k)` and then the value, in one reservation
+/// instead of two (members like these make most of an event line).
+extension JSONWriter {
+    /// `key(k)` then ``int(_:)``.
+    public mutating func field(_ k: StaticString, _ v: Int64) {
+        member(k, maxCount: 20) { $0.appendDecimal(v) }
+    }
+
+    /// `key(k)` then ``string(_:)``.
+    public mutating func field(_ k: StaticString, _ s: String) {
+        var s = s
+        s.withUTF8 { text in
+            guard !JSONWriter.needsEscaping(text) else {
+                key(k)
+                appendQuoted(utf8: text, asKey: false)
+                needsComma = true
+                return
+            }
+            member(k, maxCount: text.count + 2) { $0.appendQuoted(plain: text) }
+        }
+    }
+
+    /// `key(k)` then ``id(_:)``.
+    public mutating func field(_ k: StaticString, _ id: EntityID) {
+        member(k, maxCount: 38) { $0.appendQuoted(id) }
+    }
+
+    /// `key(k)` then ``stream(_:)``.
+    public mutating func field(_ k: StaticString, _ stream: StreamID) {
+        member(k, maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
+    }
+
+    /// `key(k)` then ``time(_:)``.
+    public mutating func field(_ k: StaticString, _ t: Timestamp) {
+        member(k, maxCount: Timestamp.maxFormattedLength + 2) { $0.appendQuoted(t) }
+    }
+
+    /// `key(k)` then ``hex(_:)``.
+    public mutating func field(_ k: StaticString, hex bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            member(k, maxCount: 2 * raw.count + 2) { $0.appendQuotedHex(raw) }
+        }
+    }
+
+    /// Writes the comma when due, `"k":` and the value that `body` writes (at most `maxCount` bytes).
+    @inline(__always)
+    mutating func member(_ k: StaticString, maxCount: Int, _ body: (inout OutputSpan<UInt8>) -> Void) {
+        k.withUTF8Buffer { key in
+            if JSONWriter.needsEscaping(key) {
+                appendQuoted(utf8: key, asKey: true)
+                needsComma = false
+                appendSeparated(maxCount: maxCount, body)
+            } else {
+                appendSeparated(maxCount: key.count + 3 + maxCount) { out in
+                    out.appendQuoted(plain: key)
+                    out.append(0x3A)
+                    body(&out)
+                }
+            }
+        }
+        needsComma = true
+    }
+}
+
+/// The quoted values, written into a reservation.
+extension OutputSpan<UInt8> {
+    /// `"text"`, for text that needs no escapes.
+    @inline(__always)
+    mutating func appendQuoted(plain text: UnsafeBufferPointer<UInt8>) {
+        append(0x22)
+        append(copying: text)
+        append(0x22)
+    }
+
+    @inline(__always)
+    mutating func appendQuoted(_ id: EntityID) {
+        append(0x22)
+        id.writeText(to: &self)
+        append(0x22)
+    }
+
+    @inline(__always)
+    mutating func appendQuoted(_ stream: StreamID) {
+        var kind = stream.kind.description
+        kind.withUTF8 { kind in
+            append(0x22)
+            append(copying: kind)
+            append(0x2D)
+            stream.id.writeText(to: &self)
+            append(0x22)
+        }
+    }
+
+    @inline(__always)
+    mutating func appendQuoted(_ t: Timestamp) {
+        append(0x22)
+        t.writeRFC3339(to: &self)
+        append(0x22)
+    }
+
+    @inline(__always)
+    mutating func appendQuotedHex(_ bytes: UnsafeRawBufferPointer) {
+        append(0x22)
+        appendHex(bytes)
+        append(0x22)
     }
 }

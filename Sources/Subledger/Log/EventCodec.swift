@@ -93,8 +93,9 @@ public enum EventCodec {
         var commandID: String?
         if commandIDLength > 0 {
             guard commandIDLength <= 128 else { throw DecodingError(offset: r.offset, reason: "command_id too long") }
-            let raw = try r.bytes(Int(commandIDLength))
-            guard let s = String(validating: raw, as: UTF8.self) else { throw DecodingError(offset: r.offset, reason: "invalid UTF-8") }
+            guard let s = String(validUTF8: try r.bytes(Int(commandIDLength))) else {
+                throw DecodingError(offset: r.offset, reason: "invalid UTF-8")
+            }
             commandID = s
         }
         let data = try decodeData(type: type, schema: schema, &r)

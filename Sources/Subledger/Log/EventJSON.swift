@@ -3,25 +3,26 @@
 extension RecordedEvent {
     public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
-        w.key("position"); w.int(Int64(position))
-        w.key("stream"); w.string(stream.description)
-        w.key("version"); w.int(Int64(version))
-        w.key("type"); w.string(type.name)
-        w.key("schema_version"); w.int(Int64(schemaVersion))
-        w.key("event_id"); w.string(eventID.description)
-        w.key("at"); w.string(at.rfc3339)
-        w.key("recorded_at"); w.string(recordedAt.rfc3339)
-        w.key("command_id")
-        if let commandID { w.string(commandID) } else { w.null() }
+        w.field("position", Int64(position))
+        w.field("stream", stream)
+        w.field("version", Int64(version))
+        w.field("type", type.name)
+        w.field("schema_version", Int64(schemaVersion))
+        w.field("event_id", eventID)
+        w.field("at", at)
+        w.field("recorded_at", recordedAt)
+        if let commandID { w.field("command_id", commandID) } else { w.key("command_id"); w.null() }
         w.key("data")
         data.writeJSON(to: &w)
-        w.key("hash"); w.string(hex(hash))
+        w.field("hash", hex: hash)
         w.endObject()
     }
 
-    /// One JSON line (without the newline).
+    /// One JSON line (without the newline). To write many, call ``writeJSON(to:)`` and
+    /// ``JSONWriter/endLine()`` on one writer instead: no array per event.
     public var json: [UInt8] {
-        var w = JSONWriter(capacity: 320)
+        // Room for a typical line (about 460 bytes), so that it is not copied as it grows.
+        var w = JSONWriter(capacity: 640)
         writeJSON(to: &w)
         return w.bytes
     }
@@ -47,26 +48,25 @@ extension EventData {
     /// The data object, keyed as the stored schema names its fields.
     public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
-        func id(_ key: String, _ v: EntityID) { w.key(key); w.string(v.description) }
         switch self {
         case .userRegistered(let i, let email, let fullName):
-            id("id", i); w.key("email"); w.string(email); w.key("full_name"); w.string(fullName)
+            w.field("id", i); w.field("email", email); w.field("full_name", fullName)
         case .userRegisteredV1(let i, let email, let fullname):
-            id("id", i); w.key("email"); w.string(email); w.key("fullname")
-            if let fullname { w.string(fullname) } else { w.null() }
-        case .userRenamed(let u, let fullName): id("user", u); w.key("full_name"); w.string(fullName)
-        case .userLoggedIn(let u), .userDeleted(let u): id("user", u)
+            w.field("id", i); w.field("email", email)
+            if let fullname { w.field("fullname", fullname) } else { w.key("fullname"); w.null() }
+        case .userRenamed(let u, let fullName): w.field("user", u); w.field("full_name", fullName)
+        case .userLoggedIn(let u), .userDeleted(let u): w.field("user", u)
         case .planCreated(let i, let name, let price, let seats):
-            id("id", i); w.key("name"); w.string(name); w.key("price_cents"); w.int(price); w.key("seats")
-            if let seats { w.int(seats) } else { w.null() }
-        case .planDeleted(let p): id("plan", p)
-        case .groupCreated(let i, let name): id("id", i); w.key("name"); w.string(name)
-        case .groupDeleted(let g): id("group", g)
-        case .subscribed(let i, let u, let p): id("id", i); id("user", u); id("plan", p)
-        case .planChanged(let s, let from, let to): id("subscription", s); id("from", from); id("to", to)
-        case .subscriptionCancelled(let s): id("subscription", s)
-        case .memberJoined(let i, let u, let g): id("id", i); id("user", u); id("group", g)
-        case .memberLeft(let m, let u, let g): id("membership", m); id("user", u); id("group", g)
+            w.field("id", i); w.field("name", name); w.field("price_cents", price)
+            if let seats { w.field("seats", seats) } else { w.key("seats"); w.null() }
+        case .planDeleted(let p): w.field("plan", p)
+        case .groupCreated(let i, let name): w.field("id", i); w.field("name", name)
+        case .groupDeleted(let g): w.field("group", g)
+        case .subscribed(let i, let u, let p): w.field("id", i); w.field("user", u); w.field("plan", p)
+        case .planChanged(let s, let from, let to): w.field("subscription", s); w.field("from", from); w.field("to", to)
+        case .subscriptionCancelled(let s): w.field("subscription", s)
+        case .memberJoined(let i, let u, let g): w.field("id", i); w.field("user", u); w.field("group", g)
+        case .memberLeft(let m, let u, let g): w.field("membership", m); w.field("user", u); w.field("group", g)
         }
         w.endObject()
     }
@@ -74,12 +74,7 @@ extension EventData {
 
 /// Lower-case hex.
 func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0xF)])
-    }
+    bytes.withUnsafeBytes { raw in out.append(addingCapacity: 2 * raw.count) { $0.appendHex(raw) } }
     return String(decoding: out, as: UTF8.self)
 }

@@ -127,8 +127,8 @@ public struct ViewRow: Equatable, Sendable {
             switch value {
             case .string(let s): w.string(s)
             case .int(let i): w.int(i)
-            case .id(let id): w.string(id.description)
-            case .time(let t): w.string(t.rfc3339)
+            case .id(let id): w.id(id)
+            case .time(let t): w.time(t)
             case .null: w.null()
             }
         }

@@ -13,9 +13,15 @@ public struct ExecResult: Sendable {
     /// a rejection adds `"error"`. `id` is the created entity's, when the command created one.
     public var json: [UInt8] {
         var w = JSONWriter(capacity: 96)
+        writeJSON(to: &w)
+        return w.bytes
+    }
+
+    /// Writes the ``json`` object into `w`, for callers that write many lines into one buffer.
+    public func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
-        w.key("line"); w.int(Int64(line))
-        w.key("status"); w.string(outcome.status)
+        w.field("line", Int64(line))
+        w.field("status", outcome.status)
         w.key("positions"); w.beginArray()
         switch outcome {
         case .applied(let p, _): w.int(Int64(p))
@@ -24,12 +30,11 @@ public struct ExecResult: Sendable {
         }
         w.endArray()
         switch outcome {
-        case .applied(_, let id?), .duplicate(_, let id?): w.key("id"); w.string(id.description)
-        case .rejected(let r): w.key("error"); w.string(r.description)
+        case .applied(_, let id?), .duplicate(_, let id?): w.field("id", id)
+        case .rejected(let r): w.field("error", r.description)
         default: break
         }
         w.endObject()
-        return w.bytes
     }
 
     /// The line for people: `line 3: ok, position 17, id ...`.

@@ -11,19 +11,19 @@ extension Store {
     public func export(progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil,
                        _ write: ([UInt8]) throws -> Void) throws {
         let total = try head().position
-        var out: [UInt8] = []
-        out.reserveCapacity(1 << 17)
+        // Every line is written straight into this one buffer: no array per event.
+        var out = JSONWriter(capacity: 1 << 17)
         try forEachEvent { event in
-            out += event.json
-            out.append(0x0A)
-            if out.count >= 1 << 16 {
-                try write(out)
-                out.removeAll(keepingCapacity: true)
+            event.writeJSON(to: &out)
+            out.endLine()
+            if out.bytes.count >= 1 << 16 {
+                try write(out.bytes)
+                out.bytes.removeAll(keepingCapacity: true)
             }
             if event.position % 65_536 == 0 { progress?(event.position, total) }
             return true
         }
-        if !out.isEmpty { try write(out) }
+        if !out.bytes.isEmpty { try write(out.bytes) }
     }
 
     /// Fills an empty store with an exported log, all or nothing: every line is checked (JSON,

@@ -81,6 +81,7 @@ public struct BinaryReader: ~Copyable {
 
     func fail(_ reason: String) -> DecodingError { DecodingError(offset: offset, reason: reason) }
 
+    @inline(__always)
     public mutating func byte() throws(DecodingError) -> UInt8 {
         guard offset < base.count else { throw fail("truncated") }
         defer { offset += 1 }
@@ -117,6 +118,7 @@ public struct BinaryReader: ~Copyable {
         Timestamp(microseconds: Int64(bitPattern: try bigEndian() ^ (1 << 63)))
     }
 
+    @inline(__always)
     public mutating func bytes(_ n: Int) throws(DecodingError) -> UnsafeRawBufferPointer {
         guard n >= 0, remaining >= n else { throw fail("truncated") }
         defer { offset += n }
@@ -126,8 +128,7 @@ public struct BinaryReader: ~Copyable {
     public mutating func string() throws(DecodingError) -> String {
         let n = try varint()
         guard n <= UInt64(remaining) else { throw fail("string length \(n) past the end") }
-        let raw = try bytes(Int(n))
-        guard let s = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8") }
+        guard let s = String(validUTF8: try bytes(Int(n))) else { throw fail("invalid UTF-8") }
         return s
     }
 
@@ -139,9 +140,9 @@ public struct BinaryReader: ~Copyable {
         }
     }
 
+    @inline(__always)
     public mutating func id() throws(DecodingError) -> EntityID {
-        let raw = try bytes(16)
-        return EntityID(raw: raw)
+        EntityID(raw: try bytes(16))
     }
 
     public mutating func optionalID() throws(DecodingError) -> EntityID? {
@@ -164,5 +165,35 @@ public struct BinaryReader: ~Copyable {
 
     public func expectEnd() throws(DecodingError) {
         guard isAtEnd else { throw fail("\(remaining) trailing bytes") }
+    }
+}
+
+extension String {
+    /// The text of `utf8`, or nil when it is not valid UTF-8: `String(validating: utf8, as: UTF8.self)`,
+    /// which on raw bytes copies them into an array and looks up generic metadata on every call
+    /// (a third of decoding an event). ASCII, which is always valid, skips that.
+    init?(validUTF8 utf8: UnsafeRawBufferPointer) {
+        if utf8.isASCII {
+            self = utf8.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+        } else {
+            guard let s = String(validating: utf8, as: UTF8.self) else { return nil }
+            self = s
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether every byte is below 0x80, checked eight bytes at a time.
+    var isASCII: Bool {
+        var k = 0
+        while k + 8 <= count {
+            if loadUnaligned(fromByteOffset: k, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            k += 8
+        }
+        while k < count {
+            if self[k] >= 0x80 { return false }
+            k += 1
+        }
+        return true
     }
 }

@@ -158,10 +158,13 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// Appends the RFC 3339 text in UTC to `bytes`, without creating a `String`.
     public func write(into bytes: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Timestamp.maxFormattedLength) { buffer in
-            let count = format(into: buffer.baseAddress!)
-            bytes.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: count))
-        }
+        bytes.append(addingCapacity: Timestamp.maxFormattedLength) { writeRFC3339(to: &$0) }
+    }
+
+    /// Writes the RFC 3339 text in UTC (at most ``maxFormattedLength`` bytes) straight into `out`.
+    @inline(__always)
+    func writeRFC3339(to out: inout OutputSpan<UInt8>) {
+        out.append(upTo: Timestamp.maxFormattedLength) { format(into: $0) }
     }
 
     // MARK: Calendar arithmetic (Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms")
@@ -194,6 +197,11 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
+    /// "00" through "99".
+    static var digitPairs: StaticString {
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+    }
+
     /// Writes the text at `p` (at least ``maxFormattedLength`` bytes); returns its length.
     func format(into p: UnsafeMutablePointer<UInt8>) -> Int {
         // Floor division, so that instants before 1970 work.
@@ -216,9 +224,13 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
             p[k] = c
             k += 1
         }
+        // Two digits (0-99) with one look-up rather than a division and a remainder.
+        let pairs = Timestamp.digitPairs.utf8Start
         @inline(__always) func put2(_ v: Int64) {
-            put(0x30 &+ UInt8(truncatingIfNeeded: v / 10))
-            put(0x30 &+ UInt8(truncatingIfNeeded: v % 10))
+            let i = 2 * Int(truncatingIfNeeded: v)
+            precondition(i >= 0 && i < 200, "two digits")  // every caller passes 0-99; never read past the table
+            put(pairs[i])
+            put(pairs[i + 1])
         }
 
         if year >= 0 && year <= 9999 {
