@@ -117,6 +117,20 @@ enum BaseViews {
         }
     }
 
+    /// Whether two versions of a row stand for the same index entries: the fields
+    /// `indexEntries` reads are equal (most updates, a login or a rename, touch none).
+    static func sameIndexEntries(_ a: CachedRow, _ b: CachedRow) -> Bool {
+        switch (a, b) {
+        case (.user(let x), .user(let y)): x.email == y.email
+        case (.plan(let x), .plan(let y)): x.name == y.name
+        case (.teamPlan, .teamPlan): true
+        case (.group(let x), .group(let y)): x.name == y.name
+        case (.membership(let x), .membership(let y)): x.user == y.user && x.group == y.group
+        case (.subscription(let x), .subscription(let y)): x.user == y.user && x.plan == y.plan && x.isActive == y.isActive
+        default: false
+        }
+    }
+
     /// The row table whose rows an index table is derived from.
     static func rowTable(of index: BaseTable) -> BaseTable {
         switch index {
@@ -133,6 +147,7 @@ enum BaseViews {
     /// index entries along: those the old row had and the new one has not are deleted, changed
     /// ones are put.
     static func setRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?, _ s: some ViewWriting) throws {
+        if let old, let new, sameIndexEntries(old.cached, new.cached) { return try s.put(table, at: p, new) }
         let before = old.map { indexEntries(of: $0.cached, at: p) } ?? []
         let after = new.map { indexEntries(of: $0.cached, at: p) } ?? []
         for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
