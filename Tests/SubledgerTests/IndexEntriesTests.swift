@@ -10,7 +10,8 @@ import Testing
     static let variants: [[CachedRow]] = [
         [UserRow(id: a, email: "x@y", fullName: "X", registered: t, lastLogin: nil),
          UserRow(id: a, email: "x@y", fullName: "Y", registered: t, lastLogin: u),
-         UserRow(id: a, email: "X@y", fullName: "X", registered: t, lastLogin: nil)].map(\.cached),
+         UserRow(id: a, email: "X@y", fullName: "X", registered: t, lastLogin: nil),
+         UserRow(id: a, email: "z@y", fullName: "X", registered: t, lastLogin: nil)].map(\.cached),
         [PlanRow(id: a, name: "pro", priceCents: 1, isTeam: false, created: t),
          PlanRow(id: a, name: "pro", priceCents: 2, isTeam: false, created: t),
          PlanRow(id: a, name: "biz", priceCents: 1, isTeam: false, created: t)].map(\.cached),
