@@ -5,11 +5,25 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
     let txn: Txn
     let tables: [Database]
     let streams: Database
+    /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
+    private var changedRows: [Set<UInt64>]?
 
-    init(_ txn: Txn, tables: [Database], streams: Database) {
+    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
+        if tracksChanges { changedRows = Array(repeating: [], count: BaseTable.allCases.count) }
+    }
+
+    /// The rows written since the last call, by table and position; tracking starts afresh.
+    func takeChangedRows() -> [(table: BaseTable, position: UInt64)] {
+        guard let changed = changedRows else { return [] }
+        changedRows = Array(repeating: [], count: BaseTable.allCases.count)
+        return changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
+    }
+
+    private func track(_ table: Int, _ key: [UInt8]) {
+        if changedRows != nil, BaseTable(rawValue: table)?.holdsRows == true { changedRows![table].insert(Keys.readPosition(key)) }
     }
 
     func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
@@ -53,14 +67,17 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
 extension LMDBViews: ViewWriting where Txn == WriteTransaction {
     func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
         try txn.put(tables[table], key, value)
+        track(table, key)
     }
 
     func delete(_ table: Int, _ key: [UInt8]) throws {
         _ = try txn.delete(tables[table], key)
+        track(table, key)
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
         try txn.put(tables[table.rawValue], Keys.position(position), row.encoded)
+        changedRows?[table.rawValue].insert(position)
     }
 }
 

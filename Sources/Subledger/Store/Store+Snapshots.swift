@@ -106,9 +106,9 @@ extension Store {
     /// the snapshot from the rows this transaction changed since its previous snapshot position
     /// and those waiting in `pending`, with their values now. When the previous snapshot is
     /// missing (another process is taking them all again), leaves this one to that process.
-    func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: CachedViews<LMDBViews<WriteTransaction>>,
+    func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: LMDBViews<WriteTransaction>,
                       _ txn: WriteTransaction) throws {
-        let mine = views.takeChanges()
+        let mine = views.takeChangedRows()
         var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
         for (key, _) in try txn.scan(log.pendingSnapshot) { changed.insert(Array(key)) }
         try txn.clear(log.pendingSnapshot)
@@ -129,8 +129,8 @@ extension Store {
 
     /// At the end of a writer's transaction: the rows it changed after its last snapshot
     /// position wait in `pending` for the next one.
-    func keepPendingRows(_ views: CachedViews<LMDBViews<WriteTransaction>>, _ txn: WriteTransaction) throws {
-        for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
+    func keepPendingRows(_ views: LMDBViews<WriteTransaction>, _ txn: WriteTransaction) throws {
+        for (table, position) in views.takeChangedRows() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
     }
 
     /// The base views after `position`: the newest snapshot at or before it, and the events
