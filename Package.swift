@@ -30,7 +30,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmarks, run by tools/bench.
-        .executableTarget(name: "subledger-bench", dependencies: ["Subledger", "LMDB", "CLMDB"], path: "tools/benchmark"),
+        .executableTarget(name: "subledger-bench", dependencies: ["Subledger", "LMDB", "CLMDB"], path: "tools/benchmark",
+                          exclude: ["RESULTS.md"]),
 
         // A second process for the LMDB tests.
         .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/LMDBProbe"),
