@@ -225,6 +225,8 @@ public final class Environment: @unchecked Sendable {
                 continue
             }
             try check(rc)
+            // LMDB creates the copy 0666 less the umask: keep it as private as the original.
+            chmod(directory + "/data.mdb", mode_t(options.fileMode))
             return
         }
     }

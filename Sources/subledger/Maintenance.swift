@@ -88,6 +88,29 @@ struct Verify: ParsableCommand {
     }
 }
 
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent, compacted copy of the store into DIR (a hot backup).",
+        discussion: """
+        The copy is one snapshot of the store, taken while others keep reading and writing, and
+        opens as a store of its own: restore it by using DIR as the store (or copying it back).
+
+        Example:
+          subledger backup /backups/shop-2026-12-01.db
+          subledger --store /backups/shop-2026-12-01.db verify
+        """)
+
+    @OptionGroup var location: StoreLocation
+    @Argument(help: "A new directory for the copy.") var directory: String
+
+    func run() throws {
+        let store = try location.open()
+        let events: UInt64
+        do { events = try store.backup(to: directory) } catch { throw Failure(message: error.description) }
+        Output.info("backup of \(events) events written to \(directory)")
+    }
+}
+
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the whole log as JSON Lines, with positions and hashes (deterministic bytes).",

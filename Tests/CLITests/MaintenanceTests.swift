@@ -46,6 +46,43 @@ import Testing
         #expect(rebuilds >= 1)
     }
 
+    @Test func aHotBackupTakenWhileAnotherProcessWritesRestoresAndVerifies() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(1_000, prefix: "a")).status == 0)
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: CLI.binary)
+        writer.arguments = ["--store", cli.store, "exec"]
+        let input = Pipe()
+        writer.standardInput = input
+        writer.standardOutput = FileHandle.nullDevice
+        writer.standardError = FileHandle.nullDevice
+        try writer.run()
+        let feed = input.fileHandleForWriting
+        let feeder = Thread {
+            for i in 0..<600 {
+                try? feed.write(contentsOf: Data((#"{"command":"CreateGroup","name":"b\#(i)","command_id":"b\#(i)"}"# + "\n").utf8))
+                usleep(300)
+            }
+            try? feed.close()
+        }
+        feeder.start()
+        usleep(50_000)
+        let copy = cli.dir + "/backup"
+        let backup = try cli.run("backup", copy)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        writer.waitUntilExit()
+        // The copy is a store of its own, sound, and its log a prefix of the original's.
+        let restored = try cli.run(["--store", copy, "verify"], useStore: false)
+        #expect(restored.status == 0, "\(restored.stdout) \(restored.stderr)")
+        let original = try cli.run("export").stdout, copied = try cli.run(["--store", copy, "export"], useStore: false).stdout
+        #expect(copied.split(separator: "\n").count >= 1_000 && original.hasPrefix(copied))
+        var st = stat()
+        #expect(stat(copy + "/data.mdb", &st) == 0 && st.st_mode & 0o077 == 0, "the copy is private to its owner")
+        // A second backup into the same directory is refused.
+        #expect(try cli.run("backup", copy).status == 1)
+    }
+
     @Test func verifyExitsOneWithTheFirstFault() throws {
         let cli = CLI()
         defer { cli.cleanUp() }

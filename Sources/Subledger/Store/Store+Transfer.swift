@@ -26,6 +26,29 @@ extension Store {
         if !out.bytes.isEmpty { try write(out.bytes) }
     }
 
+    /// Writes a consistent, compacted copy of the store (log, views, snapshots, `last_seen`)
+    /// into `directory`, a hot backup: it reads one snapshot of the store while other
+    /// processes keep reading and writing, and the copy opens as a store of its own.
+    /// `directory` is created if missing and must not hold a store yet. Returns the number
+    /// of events the copy holds.
+    ///
+    /// ```swift
+    /// let events = try store.backup(to: "/backups/shop-2026-12-01.db")
+    /// ```
+    @discardableResult
+    public func backup(to directory: String) throws(StoreError) -> UInt64 {
+        if StoreFiles.exists(directory) { throw StoreError.invalidArgument("\(directory) already holds a store; back up into a new directory") }
+        do {
+            try env.copy(to: directory, compact: true)
+            let copy = try Environment.open(path: directory)
+            defer { copy.close() }
+            let meta = try copy.database("meta", create: false)
+            return try copy.read { txn in try txn.get(meta, LogTables.headKey).map { try LogHead(decoding: $0).position } ?? 0 }
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
     /// Fills an empty store with an exported log, all or nothing: every line is checked (JSON,
     /// gapless positions from 1, the hash recomputed from the bytes and equal to the one given,
     /// stream versions consecutive, command ids unique, `at` never going back, a known event
