@@ -262,6 +262,7 @@ enum Child {
             let start = monotonicSeconds()
             rows += try store.rows(of: "subscriptions", asOf: .position(p)).count
             latencies.append(monotonicSeconds() - start)
+            if args.has("verbose") { printErr("as-of \(p): \(format((monotonicSeconds() - start) * 1000, decimals: 1)) ms") }
         }
         report("p50_ms", percentile(latencies, 50) * 1000)
         report("p99_ms", percentile(latencies, 99) * 1000)
@@ -286,7 +287,7 @@ struct Arguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
 
-    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build"]
+    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose"]
 
     init(_ argv: [String]) throws {
         var i = 0

@@ -105,15 +105,13 @@ enum Keys {
     static func position(_ p: UInt64) -> [UInt8] { withUnsafeBytes(of: p.bigEndian) { Array($0) } }
 
     static func readPosition(_ b: [UInt8], at offset: Int = 0) -> UInt64 {
-        var v: UInt64 = 0
-        for i in offset..<offset + 8 { v = v << 8 | UInt64(b[i]) }
-        return v
+        b.withUnsafeBytes { readPosition($0, at: offset) }
     }
 
+    /// The big-endian position at `offset` (one load: the hot path of every scan).
     static func readPosition(_ b: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
-        var v: UInt64 = 0
-        for i in offset..<offset + 8 { v = v << 8 | UInt64(b[i]) }
-        return v
+        precondition(offset >= 0 && offset + 8 <= b.count, "a position key is 8 bytes")
+        return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
     /// Natural keys (emails, names) as LMDB keys: the text, or a hash of it when longer

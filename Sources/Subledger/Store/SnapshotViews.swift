@@ -77,9 +77,11 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         var entry = try cursor.seek([UInt8(table.rawValue)])
         var last: UInt64?
         while let (key, value) = entry, key.count == SnapshotKeys.size, key[0] == UInt8(table.rawValue) {
+            let position = Keys.readPosition(key, at: 1)
+            // Rows are keyed by the position that created them: none after this snapshot existed in it.
+            if position > at { return }
             entry = try cursor.next()
             guard SnapshotKeys.snapshot(of: key) <= at else { continue }
-            let position = Keys.readPosition(key, at: 1)
             if position == last { continue }  // an older version of a row already taken
             last = position
             if let row = try SnapshotKeys.row(value, key: key), try !body(position, row) { return }
