@@ -1,11 +1,11 @@
 /// The view tables behind a write-back cache: what a fold runs on.
 ///
-/// Reads come from the cache, else from `base` (the LMDB tables of a write transaction, or a
-/// snapshot), and are cached; writes stay here until the owner writes out `changes(in:)`,
-/// sorted. Rows are kept decoded, so a fold never encodes or decodes a row it already holds,
-/// and a row updated many times in one transaction (a team plan's `seats_used`) is written
-/// once. With `NoViews` as the base the cache holds every table whole: the fresh folds of
-/// rebuild, verify, import and `--as-of`.
+/// Reads come from the cache, else from `base` (LMDB tables, for the catch-up folds of open
+/// and rebuild; a snapshot, for `--as-of`), and are cached; writes stay here until the owner
+/// writes out `changes(in:)`, sorted. Rows are kept decoded, so a fold never encodes or
+/// decodes a row it already holds, and a row updated many times (a team plan's `seats_used`)
+/// is written once. With `NoViews` as the base the cache holds every table whole: the fresh
+/// folds of rebuild, verify, import and of taking every snapshot.
 final class CachedViews<Base: ViewReading>: ViewWriting {
     let base: Base
     /// Whether reads may skip `base`: it is empty, so a miss here is a miss everywhere.
