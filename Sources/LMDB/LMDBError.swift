@@ -92,40 +92,43 @@ public enum LMDBError: Error, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// LMDB's words for a code, without the `MDB_NAME: ` it starts some with.
     static func message(_ code: Int32) -> String {
         guard let text = mdb_strerror(code) else { return "error \(code)" }
-        return String(cString: text)
+        let words = String(cString: text)
+        guard words.hasPrefix("MDB_"), let colon = words.firstIndex(of: ":") else { return words }
+        return String(words[words.index(after: colon)...].drop(while: { $0 == " " }))
     }
 
     /// One line saying what went wrong, for a person.
     ///
     /// ```swift
-    /// print(LMDBError.diskFull) // the store's disk is full (ENOSPC/EDQUOT)
+    /// print(LMDBError.diskFull) // the store's disk is full (or its quota used up)
     /// ```
     public var description: String {
         switch self {
-        case .keyExists: "the key already exists (MDB_KEYEXIST)"
-        case .notFound: "no such key (MDB_NOTFOUND)"
-        case .mapFull: "the store's map is full and could not grow (MDB_MAP_FULL)"
-        case .mapResized: "another process grew the store's map while this thread had a transaction open (MDB_MAP_RESIZED)"
-        case .readersFull: "too many concurrent readers; raise maxReaders (MDB_READERS_FULL)"
-        case .transactionFull: "the transaction is too large; split it (MDB_TXN_FULL)"
-        case .cursorFull: "a cursor went too deep; the store may be corrupted (MDB_CURSOR_FULL)"
-        case .pageFull: "a page ran out of space (MDB_PAGE_FULL)"
-        case .databasesFull: "too many named databases; raise maxDatabases (MDB_DBS_FULL)"
-        case .corrupted: "the store is corrupted (MDB_CORRUPTED)"
-        case .panic: "the store hit a fatal error and must be reopened (MDB_PANIC)"
-        case .versionMismatch: "the store was written by an incompatible LMDB version (MDB_VERSION_MISMATCH)"
-        case .invalid: "the file is not an LMDB store (MDB_INVALID)"
-        case .badTransaction: "the transaction has ended or failed and cannot be used (MDB_BAD_TXN)"
-        case .badValueSize: "a key or value is empty or too large (MDB_BAD_VALSIZE)"
-        case .badDatabase: "the database handle is not valid here (MDB_BAD_DBI)"
-        case .badReaderSlot: "a reader slot was used from the wrong thread (MDB_BAD_RSLOT)"
-        case .incompatible: "the database exists with other flags, or is not a database (MDB_INCOMPATIBLE)"
-        case .diskFull: "the store's disk is full (ENOSPC/EDQUOT)"
+        case .keyExists: "the key already exists"
+        case .notFound: "no such key"
+        case .mapFull: "the store's map is full and could not grow"
+        case .mapResized: "another process grew the store's map while this thread had a transaction open"
+        case .readersFull: "too many concurrent readers; raise maxReaders"
+        case .transactionFull: "the transaction is too large; split it"
+        case .cursorFull: "a cursor went too deep; the store may be corrupted"
+        case .pageFull: "a page ran out of space"
+        case .databasesFull: "too many named databases; raise maxDatabases"
+        case .corrupted: "the store is corrupted"
+        case .panic: "the store hit a fatal error and must be reopened"
+        case .versionMismatch: "the store was written by an incompatible LMDB version"
+        case .invalid: "the file is not an LMDB store"
+        case .badTransaction: "the transaction has ended or failed and cannot be used"
+        case .badValueSize: "a key or value is empty or too large"
+        case .badDatabase: "the database handle is not valid here"
+        case .badReaderSlot: "a reader slot was used from the wrong thread"
+        case .incompatible: "the database exists with other flags, or is not a database"
+        case .diskFull: "the store's disk is full (or its quota used up)"
         case .closed: "the environment is closed"
         case let .io(errno, message): "I/O error on the store: \(message) (errno \(errno))"
-        case let .other(code, message): "LMDB error \(code): \(message)"
+        case let .other(code, message): "unexpected storage error \(code): \(message)"
         }
     }
 }

@@ -116,7 +116,7 @@ struct TransactionTests {
             }
             #expect(throws: LMDBError.incompatible) { try env.database("kv", flags: .dupSort) }
             #expect(throws: LMDBError.notFound) { try env.database("never-created", create: false) }
-            #expect(LMDBError.diskFull.description == "the store's disk is full (ENOSPC/EDQUOT)")
+            #expect(LMDBError.diskFull.description == "the store's disk is full (or its quota used up)")
             #expect(LMDBError(code: 28) == .diskFull)  // ENOSPC
             #expect(LMDBError(code: 122) == .diskFull)  // EDQUOT
             #expect(LMDBError(code: 5) == .io(errno: 5, message: "Input/output error"))
