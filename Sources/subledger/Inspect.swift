@@ -138,7 +138,8 @@ struct Stats: ParsableCommand {
                 ["events", String(s.events)], ["streams", String(s.streams)],
                 ["store size", bytesText(s.storeBytes)], ["map size", bytesText(s.mapBytes)],
                 ["map used", bytesText(s.mapUsedBytes) + " (\(oneDecimal(s.mapBytes > 0 ? 100 * Double(s.mapUsedBytes) / Double(s.mapBytes) : 0))%)"],
-                ["snapshots", "every \(s.snapshotInterval) events, through position \(s.snapshotsThrough)"],
+                ["snapshots", "every \(s.snapshotInterval) events, "
+                    + (s.snapshotsThrough == 0 ? "none taken yet" : "through position \(s.snapshotsThrough)")],
             ] + s.typeCounts.map { ["  \($0.name)", String($0.count)] })
         }
         Output.flush()
