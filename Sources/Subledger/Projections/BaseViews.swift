@@ -6,6 +6,39 @@ struct RowChange {
     var new: AnyRow?
 }
 
+/// The row changes of one event, kept only for the views some proxy follows: the others
+/// (logins, renames, counts, for the built-in proxies) cost nothing.
+struct RowChanges {
+    /// One bit per base view (`BaseView.bit`).
+    private let followed: UInt8
+    private(set) var list: [RowChange] = []
+
+    init(following views: some Sequence<BaseView>) {
+        followed = views.reduce(0) { $0 | $1.bit }
+    }
+
+    func follows(_ view: BaseView) -> Bool { followed & view.bit != 0 }
+
+    mutating func removeAll() { list.removeAll(keepingCapacity: true) }
+
+    mutating func append(_ view: BaseView, at position: UInt64, old: @autoclosure () -> AnyRow?, new: @autoclosure () -> AnyRow?) {
+        guard follows(view) else { return }
+        list.append(RowChange(view: view, position: position, old: old(), new: new()))
+    }
+}
+
+extension BaseView {
+    fileprivate var bit: UInt8 {
+        switch self {
+        case .users: 1
+        case .plans: 2
+        case .groups: 4
+        case .memberships: 8
+        case .subscriptions: 16
+        }
+    }
+}
+
 /// The fold of the base views: users, plans (with their team_plans child rows), groups,
 /// memberships and subscriptions, with the indexes that serve look-ups, uniqueness rules and
 /// cascades. Inline update, rebuild and as-of all run this one function.
@@ -18,13 +51,13 @@ enum BaseViews {
     /// The name its checkpoint is kept under.
     static let name = "base"
 
-    static func apply(_ event: RecordedEvent, to s: some ViewWriting, changes: inout [RowChange]) throws {
+    static func apply(_ event: RecordedEvent, to s: some ViewWriting, changes: inout RowChanges) throws {
         let p = event.position, at = event.at
         switch event.data.upcast {
         case .userRegistered(let id, let email, let fullName):
             let row = UserRow(id: id, email: email, fullName: fullName, registered: at, lastLogin: nil)
-            try setRow(.users, at: p, old: nil, new: row, s)
-            changes.append(RowChange(view: .users, position: p, old: nil, new: .user(row)))
+            try s.replaceRow(.users, at: p, old: nil, new: row)
+            changes.append(.users, at: p, old: nil, new: .user(row))
         case .userRegisteredV1:
             preconditionFailure("upcast never returns an old schema")
         case .userRenamed(let user, let fullName):
@@ -39,63 +72,63 @@ enum BaseViews {
             for entry in try s.scan(.subscriptionsByUser, prefix: Keys.ids(user)) {
                 try removeSubscription(at: Keys.readPosition(entry.key, at: 32), s, &changes)
             }
-            try setRow(.users, at: up, old: row, new: nil, s)
-            changes.append(RowChange(view: .users, position: up, old: .user(row), new: nil))
+            try s.replaceRow(.users, at: up, old: row, new: nil)
+            changes.append(.users, at: up, old: .user(row), new: nil)
         case .planCreated(let id, let name, let price, let seats):
             let row = PlanRow(id: id, name: name, priceCents: price, isTeam: seats != nil, created: at)
-            try setRow(.plans, at: p, old: nil, new: row, s)
+            try s.replaceRow(.plans, at: p, old: nil, new: row)
             let team = seats.map { TeamPlanRow(seats: $0, seatsUsed: 0) }
-            if let team { try setRow(.teamPlans, at: p, old: nil, new: team, s) }
-            changes.append(RowChange(view: .plans, position: p, old: nil, new: .plan(row, team)))
+            if let team { try s.replaceRow(.teamPlans, at: p, old: nil, new: team) }
+            changes.append(.plans, at: p, old: nil, new: .plan(row, team))
         case .planDeleted(let plan):
             guard let (pp, row) = try s.row(PlanRow.self, .plans, id: plan) else { return }
             for entry in try s.scan(.subscriptionsByPlan, prefix: Keys.ids(plan)) {
                 try removeSubscription(at: Keys.readPosition(entry.key, at: 16), s, &changes)
             }
             let team = try s.row(TeamPlanRow.self, .teamPlans, at: pp)
-            try setRow(.plans, at: pp, old: row, new: nil, s)
-            if team != nil { try setRow(.teamPlans, at: pp, old: team, new: nil, s) }
-            changes.append(RowChange(view: .plans, position: pp, old: .plan(row, team), new: nil))
+            try s.replaceRow(.plans, at: pp, old: row, new: nil)
+            if team != nil { try s.replaceRow(.teamPlans, at: pp, old: team, new: nil) }
+            changes.append(.plans, at: pp, old: .plan(row, team), new: nil)
         case .groupCreated(let id, let name):
             let row = GroupRow(id: id, name: name, created: at, memberCount: 0)
-            try setRow(.groups, at: p, old: nil, new: row, s)
-            changes.append(RowChange(view: .groups, position: p, old: nil, new: .group(row)))
+            try s.replaceRow(.groups, at: p, old: nil, new: row)
+            changes.append(.groups, at: p, old: nil, new: .group(row))
         case .groupDeleted(let group):
             guard let (gp, row) = try s.row(GroupRow.self, .groups, id: group) else { return }
             for entry in try s.scan(.membershipsByGroup, prefix: Keys.ids(group)) {
                 try removeMembership(at: Keys.readPosition(entry.key, at: 16), s, &changes)
             }
-            try setRow(.groups, at: gp, old: row, new: nil, s)
-            changes.append(RowChange(view: .groups, position: gp, old: .group(row), new: nil))
+            try s.replaceRow(.groups, at: gp, old: row, new: nil)
+            changes.append(.groups, at: gp, old: .group(row), new: nil)
         case .subscribed(let id, let user, let plan):
             let row = SubscriptionRow(id: id, user: user, plan: plan, created: at, updated: at, cancelled: nil)
-            try setRow(.subscriptions, at: p, old: nil, new: row, s)
+            try s.replaceRow(.subscriptions, at: p, old: nil, new: row)
             try adjustSeats(plan: plan, by: 1, s, &changes)
-            changes.append(RowChange(view: .subscriptions, position: p, old: nil, new: .subscription(row)))
+            changes.append(.subscriptions, at: p, old: nil, new: .subscription(row))
         case .planChanged(let subscription, _, let to):
             guard let (sp, old) = try s.row(SubscriptionRow.self, .subscriptions, id: subscription) else { return }
             var row = old
             row.plan = to
             row.updated = at
-            try setRow(.subscriptions, at: sp, old: old, new: row, s)
+            try s.replaceRow(.subscriptions, at: sp, old: old, new: row)
             if old.isActive {
                 try adjustSeats(plan: old.plan, by: -1, s, &changes)
                 try adjustSeats(plan: to, by: 1, s, &changes)
             }
-            changes.append(RowChange(view: .subscriptions, position: sp, old: .subscription(old), new: .subscription(row)))
+            changes.append(.subscriptions, at: sp, old: .subscription(old), new: .subscription(row))
         case .subscriptionCancelled(let subscription):
             guard let (sp, old) = try s.row(SubscriptionRow.self, .subscriptions, id: subscription) else { return }
             var row = old
             row.cancelled = at
             row.updated = at
-            try setRow(.subscriptions, at: sp, old: old, new: row, s)
+            try s.replaceRow(.subscriptions, at: sp, old: old, new: row)
             if old.isActive { try adjustSeats(plan: row.plan, by: -1, s, &changes) }
-            changes.append(RowChange(view: .subscriptions, position: sp, old: .subscription(old), new: .subscription(row)))
+            changes.append(.subscriptions, at: sp, old: .subscription(old), new: .subscription(row))
         case .memberJoined(let id, let user, let group):
             let row = MembershipRow(id: id, user: user, group: group, joined: at)
-            try setRow(.memberships, at: p, old: nil, new: row, s)
+            try s.replaceRow(.memberships, at: p, old: nil, new: row)
             try adjustMembers(group: group, by: 1, s, &changes)
-            changes.append(RowChange(view: .memberships, position: p, old: nil, new: .membership(row)))
+            changes.append(.memberships, at: p, old: nil, new: .membership(row))
         case .memberLeft(let membership, _, _):
             guard let mp = try s.creationPosition(of: membership) else { return }
             try removeMembership(at: mp, s, &changes)
@@ -143,60 +176,44 @@ enum BaseViews {
         }
     }
 
-    /// Writes `new` at position `p` of a row table in place of `old` (nil: no row), and moves its
-    /// index entries along: those the old row had and the new one has not are deleted, changed
-    /// ones are put.
-    static func setRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?, _ s: some ViewWriting) throws {
-        if let old, let new, sameIndexEntries(old.cached, new.cached) { return try s.put(table, at: p, new) }
-        let before = old.map { indexEntries(of: $0.cached, at: p) } ?? []
-        let after = new.map { indexEntries(of: $0.cached, at: p) } ?? []
-        for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
-            try s.delete(entry.table, entry.key)
-        }
-        for entry in after where !before.contains(where: { $0.table == entry.table && $0.key == entry.key && $0.value == entry.value }) {
-            try s.put(entry.table, entry.key, entry.value)
-        }
-        if let new { try s.put(table, at: p, new) } else { try s.delete(table, Keys.position(p)) }
-    }
-
-    static func updateUser(_ id: EntityID, _ s: some ViewWriting, _ changes: inout [RowChange],
+    static func updateUser(_ id: EntityID, _ s: some ViewWriting, _ changes: inout RowChanges,
                            _ change: (inout UserRow) -> Void) throws {
         guard let (up, old) = try s.row(UserRow.self, .users, id: id) else { return }
         var row = old
         change(&row)
-        try setRow(.users, at: up, old: old, new: row, s)
-        changes.append(RowChange(view: .users, position: up, old: .user(old), new: .user(row)))
+        try s.replaceRow(.users, at: up, old: old, new: row)
+        changes.append(.users, at: up, old: .user(old), new: .user(row))
     }
 
-    static func removeMembership(at mp: UInt64, _ s: some ViewWriting, _ changes: inout [RowChange]) throws {
+    static func removeMembership(at mp: UInt64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
         guard let row = try s.row(MembershipRow.self, .memberships, at: mp) else { return }
-        try setRow(.memberships, at: mp, old: row, new: nil, s)
+        try s.replaceRow(.memberships, at: mp, old: row, new: nil)
         try adjustMembers(group: row.group, by: -1, s, &changes)
-        changes.append(RowChange(view: .memberships, position: mp, old: .membership(row), new: nil))
+        changes.append(.memberships, at: mp, old: .membership(row), new: nil)
     }
 
-    static func removeSubscription(at sp: UInt64, _ s: some ViewWriting, _ changes: inout [RowChange]) throws {
+    static func removeSubscription(at sp: UInt64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
         guard let row = try s.row(SubscriptionRow.self, .subscriptions, at: sp) else { return }
-        try setRow(.subscriptions, at: sp, old: row, new: nil, s)
+        try s.replaceRow(.subscriptions, at: sp, old: row, new: nil)
         if row.isActive { try adjustSeats(plan: row.plan, by: -1, s, &changes) }
-        changes.append(RowChange(view: .subscriptions, position: sp, old: .subscription(row), new: nil))
+        changes.append(.subscriptions, at: sp, old: .subscription(row), new: nil)
     }
 
-    static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewWriting, _ changes: inout [RowChange]) throws {
+    static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
         guard let pp = try s.creationPosition(of: plan), var team = try s.row(TeamPlanRow.self, .teamPlans, at: pp) else { return }
         let old = team
         team.seatsUsed += delta
-        try setRow(.teamPlans, at: pp, old: old, new: team, s)
-        if let plan = try s.row(PlanRow.self, .plans, at: pp) {
-            changes.append(RowChange(view: .plans, position: pp, old: .plan(plan, old), new: .plan(plan, team)))
+        try s.replaceRow(.teamPlans, at: pp, old: old, new: team)
+        if changes.follows(.plans), let plan = try s.row(PlanRow.self, .plans, at: pp) {
+            changes.append(.plans, at: pp, old: .plan(plan, old), new: .plan(plan, team))
         }
     }
 
-    static func adjustMembers(group: EntityID, by delta: Int64, _ s: some ViewWriting, _ changes: inout [RowChange]) throws {
+    static func adjustMembers(group: EntityID, by delta: Int64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
         guard let (gp, old) = try s.row(GroupRow.self, .groups, id: group) else { return }
         var row = old
         row.memberCount += delta
-        try setRow(.groups, at: gp, old: old, new: row, s)
-        changes.append(RowChange(view: .groups, position: gp, old: .group(old), new: .group(row)))
+        try s.replaceRow(.groups, at: gp, old: old, new: row)
+        changes.append(.groups, at: gp, old: .group(old), new: .group(row))
     }
 }

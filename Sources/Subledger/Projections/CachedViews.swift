@@ -1,24 +1,16 @@
-/// The view tables behind a write-back cache: what a fold runs on.
+/// The view tables behind a write-back cache: what a fold over stored views runs on.
 ///
 /// Reads come from the cache, else from `base` (LMDB tables, for the catch-up folds of open
 /// and rebuild; a snapshot, for `--as-of`), and are cached; writes stay here until the owner
 /// writes out `changes(in:)`, sorted. Rows are kept decoded, so a fold never encodes or
 /// decodes a row it already holds, and a row updated many times (a team plan's `seats_used`)
-/// is written once. With `NoViews` as the base the cache holds every table whole: the fresh
-/// folds of rebuild, verify, import and of taking every snapshot.
+/// is written once. Folds of the whole log from nothing run on `MemoryViews` instead.
 final class CachedViews<Base: ViewReading>: ViewWriting {
     let base: Base
-    /// Whether reads may skip `base`: it is empty, so a miss here is a miss everywhere.
-    private let complete: Bool
     private var rows: [[UInt64: RowSlot]]
     private var entries: [[ViewKey: Slot]]
     /// Keys of the tables scanned by entity, grouped by that entity (their first 16 bytes).
     private var groups: [[EntityID: Set<ViewKey>]]
-    /// Creations seen by `noteCreation`: a complete cache has no log index to ask.
-    private var created: [EntityID: UInt64] = [:]
-    /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
-    private let tracksChanges: Bool
-    private var changedRows: [Set<UInt64>]
 
     struct RowSlot {
         var row: CachedRow?
@@ -30,38 +22,22 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         var dirty: Bool
     }
 
-    init(base: Base, tableCount: Int, tracksChanges: Bool = false) {
+    init(base: Base, tableCount: Int) {
         self.base = base
-        complete = Base.self == NoViews.self
         rows = Array(repeating: [:], count: tableCount)
         entries = Array(repeating: [:], count: tableCount)
         groups = Array(repeating: [:], count: tableCount)
-        self.tracksChanges = tracksChanges
-        changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
-    }
-
-    private func track(_ table: Int, position: UInt64) {
-        if tracksChanges { changedRows[table].insert(position) }
     }
 
     private static func holdsRows(_ table: Int) -> Bool { BaseTable(rawValue: table)?.holdsRows ?? false }
     private static func isGrouped(_ table: Int) -> Bool { BaseTable(rawValue: table)?.isScannedByEntity ?? false }
 
-    /// Records the creation of the entity an event creates (for a complete cache).
-    func noteCreation(of event: RecordedEvent) {
-        if event.data.createsEntity, created[event.stream.id] == nil { created[event.stream.id] = event.position }
-    }
-
-    func creationPosition(of id: EntityID) throws -> UInt64? {
-        if let p = created[id] { return p }
-        return complete ? nil : try base.creationPosition(of: id)
-    }
+    func creationPosition(of id: EntityID) throws -> UInt64? { try base.creationPosition(of: id) }
 
     // MARK: Rows
 
     private func cachedRow(_ table: BaseTable, at position: UInt64) throws -> CachedRow? {
         if let slot = rows[table.rawValue][position] { return slot.row }
-        guard !complete else { return nil }
         let row: CachedRow?
         switch table {
         case .users: row = try base.row(UserRow.self, table, at: position)?.cached
@@ -82,7 +58,6 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
         rows[table.rawValue][position] = RowSlot(row: row.cached, dirty: true)
-        track(table.rawValue, position: position)
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
@@ -92,21 +67,19 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         func emitCached(_ p: UInt64) throws -> Bool {
             try cached[p]?.row.flatMap(R.init(cached:)).map { try body(p, $0) } ?? true
         }
-        if !complete {
-            var stopped = false
-            try base.forEachRow(type, table) { position, row in
-                while let p = mine.next(before: position) {
-                    guard try emitCached(p) else { stopped = true; return false }
-                }
-                if mine.take(position) {
-                    guard try emitCached(position) else { stopped = true; return false }
-                    return true
-                }
-                guard try body(position, row) else { stopped = true; return false }
+        var stopped = false
+        try base.forEachRow(type, table) { position, row in
+            while let p = mine.next(before: position) {
+                guard try emitCached(p) else { stopped = true; return false }
+            }
+            if mine.take(position) {
+                guard try emitCached(position) else { stopped = true; return false }
                 return true
             }
-            if stopped { return }
+            guard try body(position, row) else { stopped = true; return false }
+            return true
         }
+        if stopped { return }
         while let p = mine.next() { if try !emitCached(p) { return } }
     }
 
@@ -118,7 +91,6 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         }
         let k = ViewKey(key)
         if let slot = entries[table][k] { return slot.value }
-        guard !complete else { return nil }
         let value = try base.get(table, key)
         store(table, k, Slot(value: value, dirty: false))
         return value
@@ -129,7 +101,6 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
             let t = BaseTable(rawValue: table)!
             let row = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
             rows[table][Keys.readPosition(key)] = RowSlot(row: row, dirty: true)
-            track(table, position: Keys.readPosition(key))
             return
         }
         store(table, ViewKey(key), Slot(value: value, dirty: true))
@@ -138,7 +109,6 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     func delete(_ table: Int, _ key: [UInt8]) throws {
         if Self.holdsRows(table) {
             rows[table][Keys.readPosition(key)] = RowSlot(row: nil, dirty: true)
-            track(table, position: Keys.readPosition(key))
             return
         }
         store(table, ViewKey(key), Slot(value: nil, dirty: true))
@@ -164,7 +134,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         let keys = cachedKeys(table, prefix: prefix)
         let mine = keys.map(\.bytes)
-        let theirs = complete ? [] : try base.scan(table, prefix: prefix)
+        let theirs = try base.scan(table, prefix: prefix)
         var out: [(key: [UInt8], value: [UInt8])] = []
         out.reserveCapacity(max(mine.count, theirs.count))
         var i = 0, j = 0
@@ -190,48 +160,29 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         let cached = rows[table]
         var mine = PositionMerge(cached.keys.sorted())
         func emitCached(_ p: UInt64) throws -> Bool { try cached[p]?.row == nil || body(Keys.position(p)) }
-        if !complete {
-            var stopped = false
-            try base.forEach(table) { key in
-                let position = Keys.readPosition(key)
-                while let p = mine.next(before: position) {
-                    guard try emitCached(p) else { stopped = true; return false }
-                }
-                let going = mine.take(position) ? try emitCached(position) : try body(key)
-                stopped = !going
-                return going
+        var stopped = false
+        try base.forEach(table) { key in
+            let position = Keys.readPosition(key)
+            while let p = mine.next(before: position) {
+                guard try emitCached(p) else { stopped = true; return false }
             }
-            if stopped { return }
+            let going = mine.take(position) ? try emitCached(position) : try body(key)
+            stopped = !going
+            return going
         }
+        if stopped { return }
         while let p = mine.next() { if try !emitCached(p) { return } }
     }
 
     // MARK: Writing out
 
     /// What this cache changed in `table`, sorted by key: a value to put, or nil to delete.
-    /// For a complete cache, that is the whole table (deleted keys it once held included).
     func changes(in table: Int) -> [(key: [UInt8], value: [UInt8]?)] {
         if Self.holdsRows(table) {
             return rows[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }
                 .map { (Keys.position($0.key), $0.value.row?.encoded) }
         }
         return entries[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }.map { ($0.key.bytes, $0.value.value) }
-    }
-
-    /// The rows written since the last call (with `tracksChanges`), sorted by table and
-    /// position, with their stored bytes now (nil: deleted). Tracking starts afresh.
-    func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
-        var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
-        for (t, changed) in changedRows.enumerated() where !changed.isEmpty {
-            for p in changed.sorted() { out.append((BaseTable(rawValue: t)!, p, rows[t][p]?.row?.encoded)) }
-            changedRows[t].removeAll(keepingCapacity: true)
-        }
-        return out
-    }
-
-    /// The entries of `table` in key order, as LMDB would list them (for a complete cache).
-    func sortedEntries(_ table: Int) -> [(key: [UInt8], value: [UInt8])] {
-        changes(in: table).compactMap { entry in entry.value.map { (entry.key, $0) } }
     }
 }
 
@@ -254,14 +205,5 @@ struct PositionMerge {
         guard i < positions.count, positions[i] == position else { return false }
         i += 1
         return true
-    }
-}
-
-/// A fold that starts from nothing and holds every table in memory.
-typealias FreshViews = CachedViews<NoViews>
-
-extension FreshViews {
-    convenience init(tableCount: Int, tracksChanges: Bool = false) {
-        self.init(base: NoViews(), tableCount: tableCount, tracksChanges: tracksChanges)
     }
 }

@@ -74,23 +74,21 @@ public struct Proxy: Sendable {
 
 /// A sort key built field by field; bytes compare as the fields do.
 public struct SortKey: Sendable {
-    var bytes: [UInt8] = []
+    /// Room for the usual key (a time and an id) and the position a proxy appends, so building
+    /// one allocates once.
+    var bytes: [UInt8] = { var b = [UInt8](); b.reserveCapacity(40); return b }()
 
     public init() {}
 
-    public func ascending(_ t: Timestamp) -> SortKey {
+    private func appending(_ word: UInt64) -> SortKey {
         var k = self
-        var w = BinaryWriter(capacity: 8)
-        w.sortableTime(t)
-        k.bytes += w.bytes
+        withUnsafeBytes(of: word.bigEndian) { k.bytes.append(contentsOf: $0) }
         return k
     }
 
-    public func descending(_ t: Timestamp) -> SortKey {
-        var k = ascending(t)
-        for i in (k.bytes.count - 8)..<k.bytes.count { k.bytes[i] = ~k.bytes[i] }
-        return k
-    }
+    public func ascending(_ t: Timestamp) -> SortKey { appending(UInt64(bitPattern: t.microseconds) ^ (1 << 63)) }
+
+    public func descending(_ t: Timestamp) -> SortKey { appending(~(UInt64(bitPattern: t.microseconds) ^ (1 << 63))) }
 
     public func ascending(_ id: EntityID) -> SortKey {
         var k = self
@@ -98,11 +96,7 @@ public struct SortKey: Sendable {
         return k
     }
 
-    public func ascending(_ v: Int64) -> SortKey {
-        var k = self
-        withUnsafeBytes(of: (UInt64(bitPattern: v) ^ (1 << 63)).bigEndian) { k.bytes += $0 }
-        return k
-    }
+    public func ascending(_ v: Int64) -> SortKey { appending(UInt64(bitPattern: v) ^ (1 << 63)) }
 }
 
 /// What a proxy's filter may look up: the current rows of related entities.
@@ -119,7 +113,11 @@ public struct ProxyLookup {
 
 extension Proxy {
     /// The index key of a row of this proxy: its sort key, then its position.
-    func indexKey(_ row: AnyRow, position: UInt64) -> [UInt8] { orderKey(row) + Keys.position(position) }
+    func indexKey(_ row: AnyRow, position: UInt64) -> [UInt8] {
+        var key = orderKey(row)
+        withUnsafeBytes(of: position.bigEndian) { key.append(contentsOf: $0) }
+        return key
+    }
 
     /// Follows one change of its base view.
     func follow(_ change: RowChange, table: Int, _ s: some ViewWriting) throws {

@@ -2,19 +2,20 @@
 /// Live appends, open-time catch-up, rebuild, verify and `--as-of` all run this one fold.
 struct ViewFold {
     let proxies: [Proxy]
-    private var changes: [RowChange] = []
+    private var changes: RowChanges
 
     init(proxies: [Proxy]) {
         self.proxies = proxies
+        changes = RowChanges(following: proxies.map(\.base))
     }
 
     /// Tables the fold writes: the base tables, then one per proxy.
     var tableCount: Int { BaseTable.allCases.count + proxies.count }
 
     mutating func apply(_ event: RecordedEvent, to views: some ViewWriting) throws {
-        changes.removeAll(keepingCapacity: true)
+        changes.removeAll()
         try BaseViews.apply(event, to: views, changes: &changes)
-        for change in changes {
+        for change in changes.list {
             for (i, proxy) in proxies.enumerated() {
                 try proxy.follow(change, table: BaseTable.allCases.count + i, views)
             }

@@ -64,6 +64,9 @@ protocol ViewWriting: ViewReading {
     func delete(_ table: Int, _ key: [UInt8]) throws
     /// Stores `row` at `position` of a row table.
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws
+    /// Writes `new` at position `p` of a row table in place of `old` (nil: no row), with the
+    /// index entries the rows stand for.
+    func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws
 }
 
 extension ViewReading {
@@ -88,16 +91,21 @@ extension ViewReading {
 extension ViewWriting {
     func put(_ table: BaseTable, _ key: [UInt8], _ value: [UInt8]) throws { try put(table.rawValue, key, value) }
     func delete(_ table: BaseTable, _ key: [UInt8]) throws { try delete(table.rawValue, key) }
-}
 
-/// No tables at all: the base of a fold that starts from nothing.
-struct NoViews: ViewReading {
-    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? { nil }
-    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] { [] }
-    func creationPosition(of id: EntityID) throws -> UInt64? { nil }
-    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {}
-    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? { nil }
-    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {}
+    /// Stored index tables: the entries the old row had and the new one has not are deleted,
+    /// changed ones are put.
+    func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
+        if let old, let new, BaseViews.sameIndexEntries(old.cached, new.cached) { return try put(table, at: p, new) }
+        let before = old.map { BaseViews.indexEntries(of: $0.cached, at: p) } ?? []
+        let after = new.map { BaseViews.indexEntries(of: $0.cached, at: p) } ?? []
+        for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
+            try delete(entry.table, entry.key)
+        }
+        for entry in after where !before.contains(where: { $0.table == entry.table && $0.key == entry.key && $0.value == entry.value }) {
+            try put(entry.table, entry.key, entry.value)
+        }
+        if let new { try put(table, at: p, new) } else { try delete(table, Keys.position(p)) }
+    }
 }
 
 /// Key layouts shared by the log and the views.

@@ -60,9 +60,9 @@ extension Store {
 
     /// Every view folded afresh in memory from the first `position` events.
     func foldedViews(through position: UInt64,
-                     progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws -> FreshViews {
+                     progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws -> MemoryViews {
         var fold = ViewFold(proxies: proxies)
-        let views = FreshViews(tableCount: fold.tableCount)
+        let views = MemoryViews(tableCount: fold.tableCount)
         guard position > 0 else { return views }
         try forEachEvent(to: position) { event in
             views.noteCreation(of: event)

@@ -75,7 +75,7 @@ extension Store {
         try txn.clear(log.pendingSnapshot)
         state.checkpoint = 0
         let head = try log.head(txn).position
-        let views = FreshViews(tableCount: BaseTable.allCases.count, tracksChanges: true)
+        let views = MemoryViews(tableCount: BaseTable.allCases.count, tracksChanges: true)
         var fold = ViewFold(proxies: [])
         var p: UInt64 = 1
         while p <= head {

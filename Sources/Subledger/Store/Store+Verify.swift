@@ -56,7 +56,7 @@ extension Store {
         }
         var fold = ViewFold(proxies: proxies)
         let snapshots = try log.snapshotState(txn)
-        let folded = FreshViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
+        let folded = MemoryViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
         var previous = EventCodec.genesisHash
         var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]

@@ -1,0 +1,210 @@
+/// The views of a fold that starts from nothing and holds every table in memory: the whole-log
+/// folds of rebuild, verify and of taking every snapshot again.
+///
+/// It keeps what the fold itself reads, typed: rows by position, creations by id, and the four
+/// relations its cascades walk (a user's memberships and subscriptions, a group's members, a
+/// plan's subscribers) as lists of row positions. The other index tables are not maintained:
+/// they follow from the rows (`BaseViews.indexEntries`) and are derived when written out. Each
+/// proxy keeps the one key a row position has in it. So a row change costs a dictionary update
+/// or two, not a put per index entry.
+final class MemoryViews: ViewWriting {
+    /// Rows by table (indexed by `BaseTable.rawValue`; only row tables are filled).
+    private var rows: [[UInt64: CachedRow]]
+    private var created: [EntityID: UInt64] = [:]
+    /// Row positions by related entity, one dictionary per `Relation`.
+    private var related: [[EntityID: [UInt64]]]
+    /// Each proxy's key of each row position in it.
+    private var proxyKeys: [[UInt64: [UInt8]]]
+    /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
+    private let tracksChanges: Bool
+    private var changedRows: [Set<UInt64>]
+    /// Index tables derived from the rows, sorted, dropped at the next row change.
+    private var derived: [Int: [(key: [UInt8], value: [UInt8])]] = [:]
+
+    init(tableCount: Int, tracksChanges: Bool = false) {
+        rows = Array(repeating: [:], count: BaseTable.allCases.count)
+        related = Array(repeating: [:], count: Relation.allCases.count)
+        proxyKeys = Array(repeating: [:], count: tableCount - BaseTable.allCases.count)
+        self.tracksChanges = tracksChanges
+        changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
+    }
+
+    /// An index table the fold's cascades scan by entity: which row table it lists and which
+    /// of that row's ids it is keyed by.
+    enum Relation: Int, CaseIterable {
+        case membershipsByUser, membershipsByGroup, subscriptionsByUser, subscriptionsByPlan
+
+        init?(_ table: BaseTable) {
+            switch table {
+            case .membershipsByUser: self = .membershipsByUser
+            case .membershipsByGroup: self = .membershipsByGroup
+            case .subscriptionsByUser: self = .subscriptionsByUser
+            case .subscriptionsByPlan: self = .subscriptionsByPlan
+            default: return nil
+            }
+        }
+
+        var table: BaseTable {
+            switch self {
+            case .membershipsByUser: .membershipsByUser
+            case .membershipsByGroup: .membershipsByGroup
+            case .subscriptionsByUser: .subscriptionsByUser
+            case .subscriptionsByPlan: .subscriptionsByPlan
+            }
+        }
+
+        /// The entity a row is listed under in this relation, if the row belongs to it.
+        func entity(of row: CachedRow) -> EntityID? {
+            switch (self, row) {
+            case (.membershipsByUser, .membership(let m)): m.user
+            case (.membershipsByGroup, .membership(let m)): m.group
+            case (.subscriptionsByUser, .subscription(let s)): s.user
+            case (.subscriptionsByPlan, .subscription(let s)): s.plan
+            default: nil
+            }
+        }
+    }
+
+    /// Records the creation of the entity an event creates: there is no log index to ask.
+    func noteCreation(of event: RecordedEvent) {
+        if event.data.createsEntity, created[event.stream.id] == nil { created[event.stream.id] = event.position }
+    }
+
+    func creationPosition(of id: EntityID) throws -> UInt64? { created[id] }
+
+    // MARK: Rows
+
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
+        rows[table.rawValue][position].flatMap(R.init(cached:))
+    }
+
+    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
+        replace(table, at: position, before: rows[table.rawValue][position], after: row.cached)
+    }
+
+    func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
+        replace(table, at: p, before: old?.cached, after: new?.cached)
+    }
+
+    private func replace(_ table: BaseTable, at p: UInt64, before: CachedRow?, after: CachedRow?) {
+        switch table {
+        case .memberships:
+            relink(.membershipsByUser, p, before, after)
+            relink(.membershipsByGroup, p, before, after)
+        case .subscriptions:
+            relink(.subscriptionsByUser, p, before, after)
+            relink(.subscriptionsByPlan, p, before, after)
+        default: break
+        }
+        rows[table.rawValue][p] = after
+        if tracksChanges { changedRows[table.rawValue].insert(p) }
+        if !derived.isEmpty { derived.removeAll() }
+    }
+
+    /// Moves row position `p` in `relation` from the entity the old row has to the new one's.
+    private func relink(_ relation: Relation, _ p: UInt64, _ before: CachedRow?, _ after: CachedRow?) {
+        let from = before.flatMap(relation.entity(of:)), to = after.flatMap(relation.entity(of:))
+        guard from != to else { return }
+        if let from { related[relation.rawValue][from]?.removeAll { $0 == p } }
+        if let to { related[relation.rawValue][to, default: []].append(p) }
+    }
+
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
+        let rows = rows[table.rawValue]
+        for p in rows.keys.sorted() {
+            guard let row = rows[p].flatMap(R.init(cached:)) else { continue }
+            if try !body(p, row) { return }
+        }
+    }
+
+    // MARK: Key-value entries
+
+    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
+        if let t = BaseTable(rawValue: table), t.holdsRows { return rows[table][Keys.readPosition(key)]?.encoded }
+        let entries = try scan(table, prefix: key)
+        return entries.first { $0.key == key }?.value
+    }
+
+    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        // The cascades' scans, by an entity: only that entity's rows.
+        if let t = BaseTable(rawValue: table), let relation = Relation(t), prefix.count >= 16 {
+            let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
+            let source = rows[BaseViews.rowTable(of: t).rawValue]
+            let entries = (related[relation.rawValue][id] ?? []).compactMap { p in
+                source[p].flatMap { row in BaseViews.indexEntries(of: row, at: p).first { $0.table == t } }
+            }.filter { $0.key.starts(with: prefix) }
+            return sortedByKey(entries.map { ($0.key, $0.value) })
+        }
+        return sortedEntries(table).filter { $0.key.starts(with: prefix) }
+    }
+
+    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        if let t = BaseTable(rawValue: table), t.holdsRows {
+            for p in rows[table].keys.sorted() where try !body(Keys.position(p)) { return }
+            return
+        }
+        for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
+    }
+
+    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
+        if let t = BaseTable(rawValue: table) {
+            guard t.holdsRows else { preconditionFailure("index table \(t.name) follows from the rows") }
+            let new = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
+            let p = Keys.readPosition(key)
+            return replace(t, at: p, before: rows[table][p], after: new)
+        }
+        proxyKeys[table - BaseTable.allCases.count][Keys.readPosition(key, at: key.count - 8)] = key
+    }
+
+    func delete(_ table: Int, _ key: [UInt8]) throws {
+        if let t = BaseTable(rawValue: table) {
+            guard t.holdsRows else { preconditionFailure("index table \(t.name) follows from the rows") }
+            let p = Keys.readPosition(key)
+            return replace(t, at: p, before: rows[table][p], after: nil)
+        }
+        let p = Keys.readPosition(key, at: key.count - 8)
+        if proxyKeys[table - BaseTable.allCases.count][p] == key { proxyKeys[table - BaseTable.allCases.count][p] = nil }
+    }
+
+    // MARK: Writing out
+
+    /// The rows written since the last call (with `tracksChanges`), sorted by table and
+    /// position, with their stored bytes now (nil: deleted). Tracking starts afresh.
+    func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
+        var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+        for (t, changed) in changedRows.enumerated() where !changed.isEmpty {
+            for p in changed.sorted() { out.append((BaseTable(rawValue: t)!, p, rows[t][p]?.encoded)) }
+            changedRows[t].removeAll(keepingCapacity: true)
+        }
+        return out
+    }
+
+    /// The entries of `table` in key order, as LMDB lists them: rows encoded, index entries
+    /// derived from the rows, proxy keys.
+    func sortedEntries(_ table: Int) -> [(key: [UInt8], value: [UInt8])] {
+        guard let t = BaseTable(rawValue: table) else {
+            return sortedByKey(proxyKeys[table - BaseTable.allCases.count].values.map { ($0, []) })
+        }
+        if t.holdsRows {
+            let rows = rows[table]
+            return rows.keys.sorted().map { (Keys.position($0), rows[$0]!.encoded) }
+        }
+        if let done = derived[table] { return done }
+        // One pass over the source rows derives each index table they stand for.
+        let source = BaseViews.rowTable(of: t)
+        var tables: [Int: [(key: [UInt8], value: [UInt8])]] = [:]
+        for (p, row) in rows[source.rawValue] {
+            for entry in BaseViews.indexEntries(of: row, at: p) { tables[entry.table.rawValue, default: []].append((entry.key, entry.value)) }
+        }
+        for index in BaseTable.allCases where !index.holdsRows && BaseViews.rowTable(of: index) == source {
+            derived[index.rawValue] = sortedByKey(tables[index.rawValue] ?? [])
+        }
+        return derived[table] ?? []
+    }
+}
+
+/// Entries in key order, as LMDB lists them; keys compare as `ViewKey` words, not bytes.
+func sortedByKey(_ entries: [(key: [UInt8], value: [UInt8])]) -> [(key: [UInt8], value: [UInt8])] {
+    let keys = entries.map { ViewKey($0.key) }
+    return keys.indices.sorted { keys[$0] < keys[$1] }.map { entries[$0] }
+}
