@@ -64,11 +64,20 @@ extension Store {
         var fold = ViewFold(proxies: proxies)
         let views = MemoryViews(tableCount: fold.tableCount)
         guard position > 0 else { return views }
-        try forEachEvent(to: position) { event in
-            views.noteCreation(of: event)
-            try fold.apply(event, to: views)
-            if event.position % 65_536 == 0 { progress?(event.position, position) }
-            return true
+        // Reading and decoding here, folding on a second core.
+        try Pipeline<[RecordedEvent]>.run(consume: { batch in
+            for event in batch {
+                views.noteCreation(of: event)
+                try fold.apply(event, to: views)
+            }
+        }) { send in
+            var next: UInt64 = 1
+            while next <= position {
+                let events = try env.read { txn in try log.events(from: next, to: position, limit: 4096, txn) }
+                guard let last = events.last, send(events) else { return }
+                if next / 65_536 != (last.position + 1) / 65_536 { progress?(last.position, position) }
+                next = last.position + 1
+            }
         }
         progress?(position, position)
         return views

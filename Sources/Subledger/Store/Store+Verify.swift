@@ -64,58 +64,73 @@ extension Store {
         let streamCursor = try txn.cursor(log.streams)
         let events = try txn.scan(log.events, from: nil, to: nil, reverse: false)
         var expected: UInt64 = 1
-        while let (key, value) = try events.nextEntry() {
-            guard key.count == 8 else { return fault(nil, "log", "a key of \(key.count) bytes is not a position") }
-            let p = Keys.readPosition(key)
-            guard p == expected else {
-                return fault(expected, "log", "position \(expected) is missing (the next stored event is at \(p))")
-            }
-            let event: RecordedEvent
-            do { event = try EventCodec.decode(value) } catch {
-                return fault(p, "log", "the stored event does not decode: \(error)")
-            }
-            guard event.position == p else { return fault(p, "log", "the event stored here says position \(event.position)") }
-            let body = UnsafeRawBufferPointer(rebasing: value[0..<(value.count - EventCodec.hashSize)])
-            let computed = EventCodec.chainHash(previous: previous, body: body)
-            guard computed == event.hash else {
-                return fault(p, "hash chain", "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
-            }
-            previous = computed
-            let known = streams[event.stream.id]
-            if let known, known.kind != event.stream.kind {
-                return fault(p, "log", "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
-            }
-            guard event.version == (known?.version ?? 0) + 1 else {
-                return fault(p, "log", "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
-            }
-            streams[event.stream.id] = (event.stream.kind, event.version)
-            let indexed = try streamCursor.seek(event.stream.id.raw, value: key)
-            guard let indexed, indexed.key.elementsEqual(event.stream.id.raw), indexed.value.elementsEqual(key) else {
-                return fault(p, "stream index", "stream \(event.stream) does not list this event")
-            }
-            if let commandID = event.commandID {
-                commands += 1
-                guard let at = try log.commandPosition(commandID, txn), at == p else {
-                    return fault(p, "command index", "command_id \(quoted(commandID)) does not point at this event")
-                }
-            }
-            folded.noteCreation(of: event)
-            try fold.apply(event, to: folded)
-            if let snapshots, p % snapshots.interval == 0 {
-                let changes = folded.takeChanges()
-                if p <= snapshots.checkpoint {
-                    var digest = SnapshotDigest()
-                    for (table, position, row) in changes {
-                        digest.add(SnapshotKeys.key(table, position: position, at: p), SnapshotKeys.value(row))
+        // The fresh fold runs on a second core, behind the checks of the log on this one.
+        let logFault = try Pipeline<[RecordedEvent]>.run(consume: { batch in
+            for event in batch {
+                folded.noteCreation(of: event)
+                try fold.apply(event, to: folded)
+                if let snapshots, event.position % snapshots.interval == 0 {
+                    let changes = folded.takeChanges()
+                    if event.position <= snapshots.checkpoint {
+                        var digest = SnapshotDigest()
+                        for (table, position, row) in changes {
+                            digest.add(SnapshotKeys.key(table, position: position, at: event.position), SnapshotKeys.value(row))
+                        }
+                        expectedSnapshots[event.position] = digest
                     }
-                    expectedSnapshots[p] = digest
                 }
             }
-            report.events = p
-            if p % 65_536 == 0 { progress?(p, head.position) }
-            expected += 1
+        }) { send -> VerifyReport? in
+            var batch: [RecordedEvent] = []
+            while let (key, value) = try events.nextEntry() {
+                guard key.count == 8 else { return fault(nil, "log", "a key of \(key.count) bytes is not a position") }
+                let p = Keys.readPosition(key)
+                guard p == expected else {
+                    return fault(expected, "log", "position \(expected) is missing (the next stored event is at \(p))")
+                }
+                let event: RecordedEvent
+                do { event = try EventCodec.decode(value) } catch {
+                    return fault(p, "log", "the stored event does not decode: \(error)")
+                }
+                guard event.position == p else { return fault(p, "log", "the event stored here says position \(event.position)") }
+                let body = UnsafeRawBufferPointer(rebasing: value[0..<(value.count - EventCodec.hashSize)])
+                let computed = EventCodec.chainHash(previous: previous, body: body)
+                guard computed == event.hash else {
+                    return fault(p, "hash chain", "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
+                }
+                previous = computed
+                let known = streams[event.stream.id]
+                if let known, known.kind != event.stream.kind {
+                    return fault(p, "log", "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
+                }
+                guard event.version == (known?.version ?? 0) + 1 else {
+                    return fault(p, "log", "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
+                }
+                streams[event.stream.id] = (event.stream.kind, event.version)
+                let indexed = try streamCursor.seek(event.stream.id.raw, value: key)
+                guard let indexed, indexed.key.sameBytes(as: event.stream.id.raw), indexed.value.sameBytes(as: key) else {
+                    return fault(p, "stream index", "stream \(event.stream) does not list this event")
+                }
+                if let commandID = event.commandID {
+                    commands += 1
+                    guard let at = try log.commandPosition(commandID, txn), at == p else {
+                        return fault(p, "command index", "command_id \(quoted(commandID)) does not point at this event")
+                    }
+                }
+                batch.append(event)
+                if batch.count == 1024 {
+                    guard send(batch) else { return nil }
+                    batch = []
+                }
+                report.events = p
+                if p % 65_536 == 0 { progress?(p, head.position) }
+                expected += 1
+            }
+            if let error = events.error { throw error }
+            _ = send(batch)
+            return nil
         }
-        if let error = events.error { throw error }
+        if let logFault { return logFault }
         guard report.events == head.position else {
             return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
         }
@@ -139,13 +154,13 @@ extension Store {
                 guard i < want.count else {
                     return fault(nil, "view \(names[t])", "stored entry \(hex(Array(key))) is not in a fresh fold of the log")
                 }
-                guard key.elementsEqual(want[i].key) else {
+                guard key.sameBytes(as: want[i].key) else {
                     let (a, b) = (Array(key), want[i].key)
                     return a.lexicographicallyPrecedes(b)
                         ? fault(nil, "view \(names[t])", "stored entry \(hex(a)) is not in a fresh fold of the log")
                         : fault(nil, "view \(names[t])", "entry \(hex(b)) of a fresh fold is missing")
                 }
-                guard value.elementsEqual(want[i].value) else {
+                guard value.sameBytes(as: want[i].value) else {
                     return fault(nil, "view \(names[t])", "entry \(hex(Array(key))) differs from a fresh fold of the log")
                 }
                 i += 1

@@ -1,0 +1,66 @@
+import Dispatch
+import Synchronization
+
+/// Two stages of one pass on two cores: the caller's thread produces batches (reading and
+/// checking the log) while a thread of its own consumes them in order (folding the views), at
+/// most `depth` batches behind.
+///
+/// The consumer's state is handed to it for the run and back when `run` returns: nothing else
+/// touches it meanwhile, which is what makes the unchecked sendability below sound.
+final class Pipeline<Batch: Sendable>: @unchecked Sendable {
+    private let queue = Mutex<[Batch?]>([])
+    private let free: DispatchSemaphore
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    /// The consumer's first error; once set, batches are dropped unconsumed.
+    private let failure = Mutex<(any Error)?>(nil)
+
+    private init(depth: Int) { free = DispatchSemaphore(value: depth) }
+
+    /// Runs `produce` here, handing each batch it sends to `consume` on another thread, and
+    /// returns once both are done. The consumer's error is thrown first (it is at an earlier
+    /// point of the input than anything the producer saw after it), then the producer's.
+    static func run<T>(depth: Int = 4, consume: @escaping (Batch) throws -> Void,
+                       produce: (_ send: (Batch) -> Bool) throws -> T) throws -> T {
+        let pipe = Pipeline(depth: depth)
+        let consumer = UncheckedBox(consume)
+        DispatchQueue.global().async { pipe.drain(consumer.value) }
+        let result = Result { try produce(pipe.send) }
+        pipe.push(nil)
+        pipe.finished.wait()
+        if let error = pipe.failure.withLock({ $0 }) { throw error }
+        return try result.get()
+    }
+
+    /// Queues a batch; false once the consumer failed (the producer may stop early).
+    private func send(_ batch: Batch) -> Bool {
+        guard failure.withLock({ $0 == nil }) else { return false }
+        push(batch)
+        return true
+    }
+
+    private func push(_ batch: Batch?) {
+        free.wait()
+        queue.withLock { $0.append(batch) }
+        ready.signal()
+    }
+
+    private func drain(_ consume: (Batch) throws -> Void) {
+        while true {
+            ready.wait()
+            let next = queue.withLock { $0.removeFirst() }
+            free.signal()
+            guard let batch = next else { break }
+            if failure.withLock({ $0 == nil }) {
+                do { try consume(batch) } catch { failure.withLock { $0 = error } }
+            }
+        }
+        finished.signal()
+    }
+}
+
+/// A value moved to another thread for the length of a `Pipeline` run.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
