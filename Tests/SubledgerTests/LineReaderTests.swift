@@ -7,7 +7,7 @@ import Testing
     /// The lines `bytes` read as, with a small limit: the text, or nil for a line over it.
     func lines(_ bytes: [UInt8], limit: Int = 8) throws -> [String?] {
         let path = FileManager.default.temporaryDirectory.path + "/lines-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let fd = open(path, O_RDONLY)
         defer { close(fd) }

@@ -1,5 +1,10 @@
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Two stages of one pass on two cores: the caller's thread produces batches (reading and
 /// checking the log) while a thread of its own consumes them in order (folding the views), at
@@ -11,7 +16,6 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     private let queue = Mutex<[Batch?]>([])
     private let free: DispatchSemaphore
     private let ready = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
     /// The consumer's first error; once set, batches are dropped unconsumed.
     private let failure = Mutex<(any Error)?>(nil)
 
@@ -23,11 +27,37 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     static func run<T>(depth: Int = 4, consume: @escaping (Batch) throws -> Void,
                        produce: (_ send: (Batch) -> Bool) throws -> T) throws -> T {
         let pipe = Pipeline(depth: depth)
-        let consumer = UncheckedBox(consume)
-        DispatchQueue.global().async { pipe.drain(consumer.value) }
+        // A thread of its own, not a pool's: a pool whose threads all wait here could starve it.
+        let body = Unmanaged.passRetained(UncheckedBox { pipe.drain(consume) })
+        #if canImport(Glibc)
+        var thread = pthread_t()
+        #else
+        var thread: pthread_t?
+        #endif
+        guard pthread_create(&thread, nil, { arg in
+            Unmanaged<UncheckedBox<() -> Void>>.fromOpaque(arg!).takeRetainedValue().value()
+            return nil
+        }, body.toOpaque()) == 0 else {
+            body.release()
+            // No thread to be had: one core, in order, with the same errors.
+            var failed: (any Error)?
+            let result = Result {
+                try produce { batch in
+                    guard failed == nil else { return false }
+                    do { try consume(batch) } catch { failed = error }
+                    return failed == nil
+                }
+            }
+            if let failed { throw failed }
+            return try result.get()
+        }
         let result = Result { try produce(pipe.send) }
         pipe.push(nil)
-        pipe.finished.wait()
+        #if canImport(Glibc)
+        pthread_join(thread, nil)
+        #else
+        pthread_join(thread!, nil)
+        #endif
         if let error = pipe.failure.withLock({ $0 }) { throw error }
         return try result.get()
     }
@@ -55,12 +85,11 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
                 do { try consume(batch) } catch { failure.withLock { $0 = error } }
             }
         }
-        finished.signal()
     }
 }
 
 /// A value moved to another thread for the length of a `Pipeline` run.
-private struct UncheckedBox<T>: @unchecked Sendable {
+private final class UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
