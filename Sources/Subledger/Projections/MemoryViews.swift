@@ -19,7 +19,7 @@ final class MemoryViews: ViewWriting {
     private let tracksChanges: Bool
     private var changedRows: [Set<UInt64>]
     /// Index tables derived from the rows, sorted, dropped at the next row change.
-    private var derived: [Int: [(key: [UInt8], value: [UInt8])]] = [:]
+    private var derived: [Int: PackedTable] = [:]
 
     init(tableCount: Int, tracksChanges: Bool = false) {
         rows = Array(repeating: [:], count: BaseTable.allCases.count)
@@ -133,9 +133,12 @@ final class MemoryViews: ViewWriting {
             let entries = (related[relation.rawValue][id] ?? []).compactMap { p in
                 source[p].flatMap { row in BaseViews.indexEntries(of: row, at: p).first { $0.table == t } }
             }.filter { $0.key.starts(with: prefix) }
-            return sortedByKey(entries.map { ($0.key, $0.value) })
+            return entries.sorted { ViewKey($0.key) < ViewKey($1.key) }.map { ($0.key, $0.value) }
         }
-        return sortedEntries(table).filter { $0.key.starts(with: prefix) }
+        let packed = self.packed(table)
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for i in 0..<packed.count where packed.withEntry(i, { key, _ in key.starts(with: prefix) }) { out.append(packed.entry(i)) }
+        return out
     }
 
     func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
@@ -181,30 +184,31 @@ final class MemoryViews: ViewWriting {
 
     /// The entries of `table` in key order, as LMDB lists them: rows encoded, index entries
     /// derived from the rows, proxy keys.
-    func sortedEntries(_ table: Int) -> [(key: [UInt8], value: [UInt8])] {
+    func packed(_ table: Int) -> PackedTable {
         guard let t = BaseTable(rawValue: table) else {
-            return sortedByKey(proxyKeys[table - BaseTable.allCases.count].values.map { ($0, []) })
+            let keys = proxyKeys[table - BaseTable.allCases.count]
+            var out = PackedTable.Builder(capacity: keys.count)
+            for key in keys.values { out.append(key: key, value: []) }
+            return out.sorted()
         }
         if t.holdsRows {
             let rows = rows[table]
-            return rows.keys.sorted().map { (Keys.position($0), rows[$0]!.encoded) }
+            var out = PackedTable.Builder(capacity: rows.count)
+            for p in rows.keys.sorted() { out.append(position: p) { rows[p]!.encode(into: &$0) } }
+            return out.inOrder()
         }
         if let done = derived[table] { return done }
         // One pass over the source rows derives each index table they stand for.
         let source = BaseViews.rowTable(of: t)
-        var tables: [Int: [(key: [UInt8], value: [UInt8])]] = [:]
+        let indexes = BaseTable.allCases.filter { !$0.holdsRows && BaseViews.rowTable(of: $0) == source }
+        var tables = indexes.map { _ in PackedTable.Builder(capacity: rows[source.rawValue].count) }
         for (p, row) in rows[source.rawValue] {
-            for entry in BaseViews.indexEntries(of: row, at: p) { tables[entry.table.rawValue, default: []].append((entry.key, entry.value)) }
+            for entry in BaseViews.indexEntries(of: row, at: p) {
+                guard let i = indexes.firstIndex(of: entry.table) else { continue }
+                tables[i].append(key: entry.key, value: entry.value)
+            }
         }
-        for index in BaseTable.allCases where !index.holdsRows && BaseViews.rowTable(of: index) == source {
-            derived[index.rawValue] = sortedByKey(tables[index.rawValue] ?? [])
-        }
-        return derived[table] ?? []
+        for (i, index) in indexes.enumerated() { derived[index.rawValue] = tables[i].sorted() }
+        return derived[table] ?? PackedTable()
     }
-}
-
-/// Entries in key order, as LMDB lists them; keys compare as `ViewKey` words, not bytes.
-func sortedByKey(_ entries: [(key: [UInt8], value: [UInt8])]) -> [(key: [UInt8], value: [UInt8])] {
-    let keys = entries.map { ViewKey($0.key) }
-    return keys.indices.sorted { keys[$0] < keys[$1] }.map { entries[$0] }
 }

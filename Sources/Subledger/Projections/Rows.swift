@@ -78,13 +78,19 @@ enum CachedRow {
     }
 
     var encoded: [UInt8] {
+        var w = BinaryWriter(capacity: 64)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    func encode(into w: inout BinaryWriter) {
         switch self {
-        case .user(let r): r.encoded
-        case .plan(let r): r.encoded
-        case .teamPlan(let r): r.encoded
-        case .group(let r): r.encoded
-        case .membership(let r): r.encoded
-        case .subscription(let r): r.encoded
+        case .user(let r): r.encode(into: &w)
+        case .plan(let r): r.encode(into: &w)
+        case .teamPlan(let r): r.encode(into: &w)
+        case .group(let r): r.encode(into: &w)
+        case .membership(let r): r.encode(into: &w)
+        case .subscription(let r): r.encode(into: &w)
         }
     }
 }

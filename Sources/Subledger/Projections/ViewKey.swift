@@ -11,16 +11,19 @@ struct ViewKey: Hashable, Comparable {
     static let inlineBytes = 40
 
     init(_ bytes: [UInt8]) {
-        count = bytes.count
-        if count > ViewKey.inlineBytes { long = bytes }
-        bytes.withUnsafeBytes { b in
-            func word(_ i: Int) -> UInt64 {
-                var v: UInt64 = 0
-                for j in i * 8..<(i * 8 + 8) { v = v << 8 | (j < b.count ? UInt64(b[j]) : 0) }
-                return v
-            }
-            w0 = word(0); w1 = word(1); w2 = word(2); w3 = word(3); w4 = word(4)
+        self = bytes.withUnsafeBytes { ViewKey($0) }
+    }
+
+    init(_ b: UnsafeRawBufferPointer) {
+        count = b.count
+        if count > ViewKey.inlineBytes { long = Array(b) }
+        func word(_ i: Int) -> UInt64 {
+            if i * 8 + 8 <= b.count { return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
+            var v: UInt64 = 0
+            for j in i * 8..<(i * 8 + 8) { v = v << 8 | (j < b.count ? UInt64(b[j]) : 0) }
+            return v
         }
+        w0 = word(0); w1 = word(1); w2 = word(2); w3 = word(3); w4 = word(4)
     }
 
     /// The id its first 16 bytes hold: what keys of a table scanned by entity are grouped by.

@@ -31,18 +31,20 @@ extension Store {
             let folded = try foldedViews(through: start, progress: progress)
             // Each table is sorted and encoded here while the one before it is written, sorted,
             // with append, in bounded transactions on a second core; one sync at the end.
-            try Pipeline<(table: Database, entries: [(key: [UInt8], value: [UInt8])])>.run(depth: 1, consume: { job in
+            try Pipeline<(table: Database, entries: PackedTable)>.run(depth: 1, consume: { job in
                 var i = 0
                 while i < job.entries.count {
                     let end = min(i + 50_000, job.entries.count)
                     try self.env.write(durable: false) { txn in
                         try self.checkClaim(token, txn)
-                        for entry in job.entries[i..<end] { try txn.put(job.table, entry.key, entry.value, flags: .append) }
+                        for e in i..<end {
+                            try job.entries.withEntry(e) { key, value in try txn.put(job.table, key, value, flags: .append) }
+                        }
                     }
                     i = end
                 }
             }) { send in
-                for (t, table) in target.enumerated() where !send((table, folded.sortedEntries(t))) { return }
+                for (t, table) in target.enumerated() where !send((table, folded.packed(t))) { return }
             }
             try env.sync()
             // Catch up with what was appended meanwhile, then switch, all under the write lock.

@@ -148,26 +148,27 @@ extension Store {
         let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy \($0.name)" }
         for (t, table) in try viewTables(txn).enumerated() {
             let stored = try txn.scan(table, from: nil, to: nil, reverse: false)
-            let want = folded.sortedEntries(t)
+            let want = folded.packed(t)
             var i = 0
             while let (key, value) = try stored.nextEntry() {
                 guard i < want.count else {
                     return fault(nil, "view \(names[t])", "stored entry \(hex(Array(key))) is not in a fresh fold of the log")
                 }
-                guard key.sameBytes(as: want[i].key) else {
-                    let (a, b) = (Array(key), want[i].key)
+                let (sameKey, sameValue) = want.withEntry(i) { k, v in (key.sameBytes(as: k), value.sameBytes(as: v)) }
+                guard sameKey else {
+                    let (a, b) = (Array(key), want.entry(i).key)
                     return a.lexicographicallyPrecedes(b)
                         ? fault(nil, "view \(names[t])", "stored entry \(hex(a)) is not in a fresh fold of the log")
                         : fault(nil, "view \(names[t])", "entry \(hex(b)) of a fresh fold is missing")
                 }
-                guard value.sameBytes(as: want[i].value) else {
+                guard sameValue else {
                     return fault(nil, "view \(names[t])", "entry \(hex(Array(key))) differs from a fresh fold of the log")
                 }
                 i += 1
             }
             if let error = stored.error { throw error }
             guard i == want.count else {
-                return fault(nil, "view \(names[t])", "entry \(hex(want[i].key)) of a fresh fold is missing")
+                return fault(nil, "view \(names[t])", "entry \(hex(want.entry(i).key)) of a fresh fold is missing")
             }
             report.tables += 1
         }

@@ -1,0 +1,70 @@
+/// A table's entries in key order, packed into one buffer: how a whole-log fold hands a table
+/// over to be written or compared, with no allocation per entry (a table of a long log holds
+/// hundreds of thousands).
+struct PackedTable: Sendable {
+    private var bytes: [UInt8] = []
+    /// Where each entry's key and value start and where it ends in `bytes`, in key order.
+    private var spans: [Span] = []
+
+    struct Span: Sendable {
+        var key: Int, value: Int, end: Int
+    }
+
+    var count: Int { spans.count }
+
+    /// Calls `body` with the bytes of entry `i` (valid only inside it).
+    func withEntry<T>(_ i: Int, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let s = spans[i]
+        return try bytes.withUnsafeBytes { b in
+            try body(UnsafeRawBufferPointer(rebasing: b[s.key..<s.value]), UnsafeRawBufferPointer(rebasing: b[s.value..<s.end]))
+        }
+    }
+
+    /// Entry `i`, copied out.
+    func entry(_ i: Int) -> (key: [UInt8], value: [UInt8]) {
+        withEntry(i) { (Array($0), Array($1)) }
+    }
+
+    /// Builds a table entry by entry: in key order already, or sorted at the end.
+    struct Builder {
+        private var table = PackedTable()
+        /// Writes a value straight into the buffer.
+        private var writer = BinaryWriter(capacity: 0)
+
+        init(capacity: Int) {
+            table.spans.reserveCapacity(capacity)
+        }
+
+        mutating func append(key: [UInt8], value: [UInt8]) {
+            let k = table.bytes.count
+            table.bytes += key
+            let v = table.bytes.count
+            table.bytes += value
+            table.spans.append(Span(key: k, value: v, end: table.bytes.count))
+        }
+
+        /// Appends an entry keyed by a position (big-endian) whose value `encode` writes.
+        mutating func append(position: UInt64, encode: (inout BinaryWriter) -> Void) {
+            let k = table.bytes.count
+            withUnsafeBytes(of: position.bigEndian) { table.bytes.append(contentsOf: $0) }
+            let v = table.bytes.count
+            swap(&writer.bytes, &table.bytes)
+            encode(&writer)
+            swap(&writer.bytes, &table.bytes)
+            table.spans.append(Span(key: k, value: v, end: table.bytes.count))
+        }
+
+        /// The entries as appended (the caller appended them in key order).
+        func inOrder() -> PackedTable { table }
+
+        /// The entries sorted by key, as LMDB orders them; keys compare as `ViewKey` words.
+        func sorted() -> PackedTable {
+            var out = table
+            let keys = table.bytes.withUnsafeBytes { b in
+                table.spans.map { ViewKey(UnsafeRawBufferPointer(rebasing: b[$0.key..<$0.value])) }
+            }
+            out.spans = keys.indices.sorted { keys[$0] < keys[$1] }.map { table.spans[$0] }
+            return out
+        }
+    }
+}
