@@ -241,8 +241,12 @@ private enum Reference {
         for v in values {
             var w = BinaryWriter(capacity: 10)
             w.varint(v)
-            // Every prefix (truncated ones included), alone and followed by more bytes.
-            for n in 0...w.bytes.count { inputs += [Array(w.bytes[..<n]), Array(w.bytes[..<n]) + [0xAA, 0x01]] }
+            // Every prefix (truncated ones included), alone and followed by more bytes: ending
+            // within a word load, and with 8 more continuation bytes after it.
+            for n in 0...w.bytes.count {
+                let prefix = Array(w.bytes[..<n])
+                inputs += [prefix, prefix + [0xAA, 0x01], prefix + [UInt8](repeating: 0x80, count: 8) + [0x00]]
+            }
         }
         for input in inputs {
             let (expected, expectedOffset) = referenceVarint(input)
