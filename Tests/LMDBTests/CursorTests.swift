@@ -101,6 +101,30 @@ struct CursorTests {
         }
     }
 
+    @Test("warmBlock reads around entries of every page and leaves the walk as it was")
+    func warmBlockKeepsTheWalk() throws {
+        try withEnvironment { env, _ throws in
+            let db = try env.database("many")
+            // Values of 300 bytes: about a dozen to a page, so the walk crosses many pages.
+            try env.write { txn in for n: UInt16 in 0..<2000 { try txn.put(db, withUnsafeBytes(of: n.bigEndian) { Array($0) }, [UInt8](repeating: UInt8(n & 0xFF), count: 300)) } }
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                cursor.warmBlock(of: UnsafeRawBufferPointer(start: nil, count: 0))
+                var entry = try cursor.first()
+                var n: UInt16 = 0
+                while let (key, value) = entry {
+                    cursor.warmBlock(of: key)
+                    cursor.warmBlock(of: value)
+                    #expect(Array(key) == withUnsafeBytes(of: n.bigEndian) { Array($0) })
+                    #expect(value.count == 300 && value.allSatisfy { $0 == UInt8(n & 0xFF) })
+                    n += 1
+                    entry = try cursor.next()
+                }
+                #expect(n == 2000)
+            }
+        }
+    }
+
     @Test("cursor moves: first, last, next, previous, seek, seekExact")
     func cursorMoves() throws {
         try withTens { env, db throws in

@@ -208,4 +208,51 @@ private enum Reference {
             #expect(EntityID(raw: UnsafeRawBufferPointer(rebasing: raw[3..<19])) == id)
         }
     }
+
+    /// The byte-at-a-time varint reader that `BinaryReader.varint` replaced: value or error,
+    /// and the offset after it.
+    private func referenceVarint(_ bytes: [UInt8]) -> (Result<UInt64, DecodingError>, offset: Int) {
+        var offset = 0, result: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count else { return (.failure(DecodingError(offset: offset, reason: "truncated")), offset) }
+            let b = bytes[offset]
+            offset += 1
+            if shift == 63 && b > 1 { return (.failure(DecodingError(offset: offset, reason: "varint overflow")), offset) }
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return (.success(result), offset) }
+            shift += 7
+            if shift > 63 { return (.failure(DecodingError(offset: offset, reason: "varint overflow")), offset) }
+        }
+    }
+
+    private func readVarint(_ bytes: [UInt8]) -> (Result<UInt64, DecodingError>, offset: Int) {
+        bytes.withUnsafeBytes { raw in
+            var r = BinaryReader(raw)
+            let result = Result { () throws(DecodingError) in try r.varint() }
+            return (result, r.offset)
+        }
+    }
+
+    @Test func varintsReadAsTheByteAtATimeReaderDid() {
+        var values: [UInt64] = [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, UInt64(Int64.max), .max - 1, .max]
+        for shift in 0..<64 { values += [1 << shift, (1 << shift) - 1] }
+        var inputs: [[UInt8]] = [[], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02],
+                                 [UInt8](repeating: 0x80, count: 9) + [0x7F], [UInt8](repeating: 0x80, count: 12)]
+        for v in values {
+            var w = BinaryWriter(capacity: 10)
+            w.varint(v)
+            // Every prefix (truncated ones included), alone and followed by more bytes: ending
+            // within a word load, and with 8 more continuation bytes after it.
+            for n in 0...w.bytes.count {
+                let prefix = Array(w.bytes[..<n])
+                inputs += [prefix, prefix + [0xAA, 0x01], prefix + [UInt8](repeating: 0x80, count: 8) + [0x00]]
+            }
+        }
+        for input in inputs {
+            let (expected, expectedOffset) = referenceVarint(input)
+            let (got, offset) = readVarint(input)
+            #expect(got == expected, "\(input)")
+            #expect(offset == expectedOffset, "\(input)")
+        }
+    }
 }

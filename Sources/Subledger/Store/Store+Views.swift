@@ -56,13 +56,17 @@ extension Store {
             if let asOf {
                 let position = try position(of: asOf)
                 return try env.read { txn in
+                    // A view had at most one row per event by then: no more than `position`.
+                    let expected = min(try expectedRows(view, filter: filter, txn), Int(clamping: position))
                     let views = try viewsAsOf(position, txn)
-                    return try collectRows(view, filter: filter, limit: limit, views: views, proxiesIndexed: false) { _ in nil }
+                    return try collectRows(view, filter: filter, limit: limit, expected: expected, views: views,
+                                           proxiesIndexed: false) { _ in nil }
                 }
             }
             return try env.read { txn in
                 let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
-                return try collectRows(view, filter: filter, limit: limit, views: views, proxiesIndexed: true) {
+                return try collectRows(view, filter: filter, limit: limit, expected: try expectedRows(view, filter: filter, txn),
+                                       views: views, proxiesIndexed: true) {
                     try self.lastSeen(of: $0, txn)
                 }
             }
@@ -71,15 +75,27 @@ extension Store {
         }
     }
 
+    /// How many rows an unfiltered `view` holds now (an O(1) count of its LMDB table), to size
+    /// the result once: growing an array of 10^5 rows step by step copies it and faults in
+    /// fresh pages at every step. 0 when a filter makes the count meaningless.
+    private func expectedRows(_ view: String, filter: ViewFilter, _ txn: ReadTransaction) throws -> Int {
+        guard filter.isEmpty else { return 0 }
+        let table: BaseTable
+        if let base = BaseView(rawValue: view) { table = base.table } else if view == "team_plans" { table = .teamPlans } else { return 0 }
+        return try txn.entries(try viewTables(txn)[table.rawValue])
+    }
+
     /// The rows of `view` read through `views`, whichever storage holds them. Without
     /// `proxiesIndexed` (views folded for `--as-of`), a proxy is derived from its base view:
-    /// filtered and sorted here.
-    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, views: some ViewReading, proxiesIndexed: Bool,
-                             lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
+    /// filtered and sorted here. `expected` sizes the result; it is a hint, not a bound.
+    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, expected: Int, views: some ViewReading,
+                             proxiesIndexed: Bool, lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
         let match = try RowMatcher(view: view, filter: filter, views: views)
         var out: [ViewRow] = []
         let limit = limit ?? .max
         guard limit > 0 else { return [] }
+        // Untouched capacity costs address space only: the pages are faulted in as rows arrive.
+        out.reserveCapacity(min(expected, limit))
         func take(_ row: AnyRow, _ shown: @autoclosure () throws -> ViewRow?) throws -> Bool {
             guard try match.matches(row) else { return true }
             if let shown = try shown() { out.append(shown) }
