@@ -105,7 +105,8 @@ final class MemoryViews: ViewWriting {
     private func relink(_ relation: Relation, _ p: UInt64, _ before: CachedRow?, _ after: CachedRow?) {
         let from = before.flatMap(relation.entity(of:)), to = after.flatMap(relation.entity(of:))
         guard from != to else { return }
-        if let from { related[relation.rawValue][from]?.removeAll { $0 == p } }
+        // Order does not matter (scans sort): the last one takes the place of the one leaving.
+        if let from { related[relation.rawValue][from]?.removeUnordered(p) }
         if let to { related[relation.rawValue][to, default: []].append(p) }
     }
 
@@ -210,5 +211,14 @@ final class MemoryViews: ViewWriting {
         }
         for (i, index) in indexes.enumerated() { derived[index.rawValue] = tables[i].sorted() }
         return derived[table] ?? PackedTable()
+    }
+}
+
+extension [UInt64] {
+    /// Removes the first `p`, moving the last element into its place.
+    mutating func removeUnordered(_ p: UInt64) {
+        guard let i = firstIndex(of: p) else { return }
+        swapAt(i, count - 1)
+        removeLast()
     }
 }
