@@ -65,9 +65,10 @@ enum CommandStreams {
         case 8: fields = [("command", "DeletePlan"), ("plan", planRef(a))]
         case 9: fields = [("command", "CreateGroup"), ("name", groupNames[a % 3])] + createdID(3, a % 3)
         case 10: fields = [("command", "DeleteGroup"), ("group", groupRef(a))]
-        // Subscriptions and memberships use 3 users and 3 plans (the team plan, 2 seats, among
-        // them) or 2 groups, so that plan changes, cancels and leaves find what they name.
-        case 11, 12, 13: fields = [("command", "Subscribe"), ("user", userRef(a % 3)), ("plan", planRef(b % 3))] + createdID(4, c)
+        // Subscriptions and memberships use 3 users and 3 plans (the team plan, 1 seat, among
+        // them, half of the subscribes go to it so that it fills) or 2 groups, so that plan
+        // changes, cancels and leaves find what they name.
+        case 11, 12, 13: fields = [("command", "Subscribe"), ("user", userRef(a % 3)), ("plan", planRef([0, 1, 2, 2][b]))] + createdID(4, c)
         case 14, 15, 24, 25:
             fields = [("command", "ChangePlan"), ("to", planRef(c))]
             fields += flavour % 3 == 0 ? [("subscription", id(4, a))] : [("user", userRef(a % 3)), ("plan", planRef(b % 3))]
@@ -128,14 +129,14 @@ enum CommandStreams {
         }.joined(separator: ",") + "}"
     }
 
-    /// Most streams start from a store that has every user, plan (the team plan with 2 seats)
+    /// Most streams start from a store that has every user, plan (the team plan with 1 seat)
     /// and group, so that their steps reach subscriptions, seats, plan changes and cascades;
     /// a stream whose first step is a multiple of 4 starts empty (and a shrunk one does).
     static let setup: [String] = emails.indices.map { i in
         json([("command", "RegisterUser"), ("email", emails[i]), ("id", id(1, i)), ("command_id", "s-u\(i)"), ("at", time(-100 + i))])
     } + planNames.indices.map { i in
         json([("command", "CreatePlan"), ("name", planNames[i]), ("price_cents", [0, 900, 4000, 100][i]), ("id", id(2, i))]
-             + (i == 2 ? [("seats", 2)] : []) + [("command_id", "s-p\(i)"), ("at", time(-90 + i))])
+             + (i == 2 ? [("seats", 1)] : []) + [("command_id", "s-p\(i)"), ("at", time(-90 + i))])
     } + groupNames.indices.map { i in
         json([("command", "CreateGroup"), ("name", groupNames[i]), ("id", id(3, i)), ("command_id", "s-g\(i)"), ("at", time(-80 + i))])
     }
