@@ -89,6 +89,7 @@ final class Suite {
             ("mix", mix.joined(separator: ", ")),
         ]
 
+        try measureLimits()
         let fixture = path("fixture.db"), rawFixture = path("raw-fixture.db")
         let sizes = path("sizes.bin")
         try measureExec(name: "exec \(format(Double(n))) commands, empty store", input: workload, commands: n,
@@ -109,6 +110,37 @@ final class Suite {
                       path("sizes-\(grownN).bin"), path("sizes-grown.bin")] { removeTree(p) }
         }
         if args.has("json") { print(jsonReport()) } else { print(table()) }
+    }
+
+    // MARK: raw limits
+
+    /// The raw limits of LMDB on this machine, which every figure below is set beside: 10^6
+    /// appends of 100-byte values in one transaction, a cursor scan of them, and 1-put synced
+    /// commits.
+    func measureLimits() throws {
+        let count = 1_000_000
+        let sizes = path("sizes-limits.bin"), raw = path("raw-limits.db")
+        try writeSizes(sizes, Array(repeating: 100, count: count))
+        var puts = ResultRow(name: "raw LMDB: 10^6 appends of 100 bytes, 1 txn", unit: "puts/s")
+        var scan = ResultRow(name: "raw LMDB: cursor scan of them", unit: "entries/s")
+        var commits = ResultRow(name: "raw LMDB: 1-put synced commits (\(format(Double(singleN))))", unit: "commits/s")
+        for r in 1...runs {
+            removeTree(raw)
+            let put = try runChild(["--only", "raw-put", "--raw", raw, "--sizes", sizes, "--per-txn", String(count)])
+            puts.runs.append(put.double("entries") / put.double("seconds"))
+            puts.rssKiB.append(put.maxRSSKiB)
+            let read = try runChild(["--only", "raw-scan", "--raw", raw])
+            scan.runs.append(read.double("entries") / read.double("seconds"))
+            scan.rssKiB.append(read.maxRSSKiB)
+            removeTree(raw)
+            let single = try runChild(["--only", "raw-put", "--raw", raw, "--sizes", sizes, "--limit", String(singleN), "--per-txn", "1"])
+            commits.runs.append(single.double("entries") / single.double("seconds"))
+            commits.rssKiB.append(single.maxRSSKiB)
+            removeTree(raw)
+            progress("raw limits run \(r)/\(runs): \(format(puts.runs.last!)) puts/s, scan \(format(scan.runs.last!)) entries/s, \(format(commits.runs.last!)) synced commits/s")
+        }
+        removeTree(sizes)
+        rows += [puts, scan, commits]
     }
 
     // MARK: exec
