@@ -120,6 +120,8 @@ final class MemoryViews: ViewWriting {
 
     // MARK: Key-value entries
 
+    /// Index tables other than the cascades' relations are derived whole for a read (and
+    /// again after any row change): nothing reads them during a fold, only afterwards.
     func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
         if let t = BaseTable(rawValue: table), t.holdsRows { return rows[table][Keys.readPosition(key)]?.encoded }
         let entries = try scan(table, prefix: key)
