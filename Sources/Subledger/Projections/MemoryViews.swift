@@ -44,15 +44,6 @@ final class MemoryViews: ViewWriting {
             }
         }
 
-        var table: BaseTable {
-            switch self {
-            case .membershipsByUser: .membershipsByUser
-            case .membershipsByGroup: .membershipsByGroup
-            case .subscriptionsByUser: .subscriptionsByUser
-            case .subscriptionsByPlan: .subscriptionsByPlan
-            }
-        }
-
         /// The entity a row is listed under in this relation, if the row belongs to it.
         func entity(of row: CachedRow) -> EntityID? {
             switch (self, row) {

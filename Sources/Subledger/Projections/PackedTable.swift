@@ -27,44 +27,40 @@ struct PackedTable: Sendable {
 
     /// Builds a table entry by entry: in key order already, or sorted at the end.
     struct Builder {
-        private var table = PackedTable()
-        /// Writes a value straight into the buffer.
-        private var writer = BinaryWriter(capacity: 0)
+        /// The buffer, written through directly by `encode` callers.
+        private var w = BinaryWriter(capacity: 0)
+        private var spans: [Span] = []
 
         init(capacity: Int) {
-            table.spans.reserveCapacity(capacity)
+            spans.reserveCapacity(capacity)
         }
 
         mutating func append(key: [UInt8], value: [UInt8]) {
-            let k = table.bytes.count
-            table.bytes += key
-            let v = table.bytes.count
-            table.bytes += value
-            table.spans.append(Span(key: k, value: v, end: table.bytes.count))
+            append({ $0.bytes += key }, { $0.bytes += value })
         }
 
         /// Appends an entry keyed by a position (big-endian) whose value `encode` writes.
         mutating func append(position: UInt64, encode: (inout BinaryWriter) -> Void) {
-            let k = table.bytes.count
-            withUnsafeBytes(of: position.bigEndian) { table.bytes.append(contentsOf: $0) }
-            let v = table.bytes.count
-            swap(&writer.bytes, &table.bytes)
-            encode(&writer)
-            swap(&writer.bytes, &table.bytes)
-            table.spans.append(Span(key: k, value: v, end: table.bytes.count))
+            append({ $0.bigEndian(position) }, encode)
+        }
+
+        private mutating func append(_ key: (inout BinaryWriter) -> Void, _ value: (inout BinaryWriter) -> Void) {
+            let k = w.bytes.count
+            key(&w)
+            let v = w.bytes.count
+            value(&w)
+            spans.append(Span(key: k, value: v, end: w.bytes.count))
         }
 
         /// The entries as appended (the caller appended them in key order).
-        func inOrder() -> PackedTable { table }
+        func inOrder() -> PackedTable { PackedTable(bytes: w.bytes, spans: spans) }
 
         /// The entries sorted by key, as LMDB orders them; keys compare as `ViewKey` words.
         func sorted() -> PackedTable {
-            var out = table
-            let keys = table.bytes.withUnsafeBytes { b in
-                table.spans.map { ViewKey(UnsafeRawBufferPointer(rebasing: b[$0.key..<$0.value])) }
+            let keys = w.bytes.withUnsafeBytes { b in
+                spans.map { ViewKey(UnsafeRawBufferPointer(rebasing: b[$0.key..<$0.value])) }
             }
-            out.spans = keys.indices.sorted { keys[$0] < keys[$1] }.map { table.spans[$0] }
-            return out
+            return PackedTable(bytes: w.bytes, spans: keys.indices.sorted { keys[$0] < keys[$1] }.map { spans[$0] })
         }
     }
 }

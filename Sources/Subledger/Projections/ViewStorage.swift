@@ -33,6 +33,11 @@ extension BaseTable {
         }
     }
 
+    /// The row table of a base view or of `team_plans` (nil for proxies).
+    init?(rowsOf view: String) {
+        if view == "team_plans" { self = .teamPlans } else if let base = BaseView(rawValue: view) { self = base.table } else { return nil }
+    }
+
     /// Index tables whose keys start with an entity id, scanned by that prefix (a user's
     /// memberships, a plan's subscriptions, ...).
     var isScannedByEntity: Bool {

@@ -71,12 +71,10 @@ extension Store {
                 try fold.apply(event, to: views)
             }
         }) { send in
-            var next: UInt64 = 1
-            while next <= position {
-                let events = try env.read { txn in try log.events(from: next, to: position, limit: 4096, txn) }
-                guard let last = events.last, send(events) else { return }
-                if next / 65_536 != (last.position + 1) / 65_536 { progress?(last.position, position) }
-                next = last.position + 1
+            try forEachBatch(to: position) { events in
+                guard let first = events.first, let last = events.last, send(events) else { return false }
+                if last.position / 65_536 > (first.position - 1) / 65_536 { progress?(last.position, position) }
+                return true
             }
         }
         progress?(position, position)

@@ -57,15 +57,16 @@ extension Store {
                 let position = try position(of: asOf)
                 return try env.read { txn in
                     // A view had at most one row per event by then: no more than `position`.
-                    let expected = min(try expectedRows(view, filter: filter, txn), Int(clamping: position))
+                    let expected = min(try expectedRows(view, filter: filter, try viewTables(txn), txn), Int(clamping: position))
                     let views = try viewsAsOf(position, txn)
                     return try collectRows(view, filter: filter, limit: limit, expected: expected, views: views,
                                            proxiesIndexed: false) { _ in nil }
                 }
             }
             return try env.read { txn in
-                let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
-                return try collectRows(view, filter: filter, limit: limit, expected: try expectedRows(view, filter: filter, txn),
+                let tables = try viewTables(txn)
+                let views = LMDBViews(txn, tables: tables, streams: log.streams)
+                return try collectRows(view, filter: filter, limit: limit, expected: try expectedRows(view, filter: filter, tables, txn),
                                        views: views, proxiesIndexed: true) {
                     try self.lastSeen(of: $0, txn)
                 }
@@ -78,11 +79,9 @@ extension Store {
     /// How many rows an unfiltered `view` holds now (an O(1) count of its LMDB table), to size
     /// the result once: growing an array of 10^5 rows step by step copies it and faults in
     /// fresh pages at every step. 0 when a filter makes the count meaningless.
-    private func expectedRows(_ view: String, filter: ViewFilter, _ txn: ReadTransaction) throws -> Int {
-        guard filter.isEmpty else { return 0 }
-        let table: BaseTable
-        if let base = BaseView(rawValue: view) { table = base.table } else if view == "team_plans" { table = .teamPlans } else { return 0 }
-        return try txn.entries(try viewTables(txn)[table.rawValue])
+    private func expectedRows(_ view: String, filter: ViewFilter, _ tables: [Database], _ txn: ReadTransaction) throws -> Int {
+        guard filter.isEmpty, let table = BaseTable(rowsOf: view) else { return 0 }
+        return try txn.entries(tables[table.rawValue])
     }
 
     /// The rows of `view` read through `views`, whichever storage holds them. Without
@@ -152,7 +151,7 @@ extension Store {
                 let tables = try viewTables(txn)
                 var out: [ProjectionInfo] = []
                 for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
-                    let table: BaseTable = name == "team_plans" ? .teamPlans : BaseView(rawValue: name)!.table
+                    guard let table = BaseTable(rowsOf: name) else { continue }
                     out.append(ProjectionInfo(name: name, kind: name == "team_plans" ? .child : .base,
                                               checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(tables[table.rawValue]),
                                               version: BaseViews.version))

@@ -157,14 +157,23 @@ public final class Store: @unchecked Sendable {
             }
             return
         }
+        try forEachBatch(from: from, to: to, batchSize: batchSize) { events in
+            for e in events where type == nil || e.type == type {
+                if try !body(e) { return false }
+            }
+            return true
+        }
+    }
+
+    /// Calls `body` with the events of `from...to` in log order, a batch (one read transaction)
+    /// at a time, until it returns false.
+    func forEachBatch(from: UInt64 = 1, to: UInt64? = nil, batchSize: Int = 4096,
+                      _ body: ([RecordedEvent]) throws -> Bool) throws {
         var next = max(from, 1)
         let last = to ?? .max
         while next <= last {
             let events = try env.read { txn in try log.events(from: next, to: last, limit: batchSize, txn) }
-            guard let end = events.last?.position else { return }
-            for e in events where type == nil || e.type == type {
-                if try !body(e) { return }
-            }
+            guard let end = events.last?.position, try body(events) else { return }
             next = end + 1
         }
     }
