@@ -22,6 +22,19 @@ enum Output {
 
     static func line(_ s: String) { line(Array(s.utf8)) }
 
+    /// One JSON array on a line, each element written by `body` straight into the buffer and
+    /// flushed every 64 KiB: a view of 10^5 rows never exists as one string.
+    static func jsonArray<S: Sequence>(_ elements: S, _ body: (S.Element, inout JSONWriter) -> Void) {
+        buffer.beginArray()
+        for element in elements {
+            body(element, &buffer)
+            if buffer.bytes.count >= 1 << 16 { flush() }
+        }
+        buffer.endArray()
+        buffer.endLine()
+        if buffer.bytes.count >= 1 << 16 { flush() }
+    }
+
     /// One JSON Lines record, which `body` writes into the buffer in place.
     static func jsonLine(_ body: (inout JSONWriter) -> Void) {
         body(&buffer)
@@ -56,30 +69,46 @@ enum Output {
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
-    /// A cell as a terminal shows it safely: control characters (a newline, an escape
-    /// sequence) written as `\u{..}`, as `replay` and the error messages write them.
-    static func printable(_ cell: String) -> String {
-        guard cell.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return cell }
+    /// A cell as a terminal shows it safely, and the columns it takes: control characters (a
+    /// newline, an escape sequence) written as `\u{..}`, as `replay` and the error messages
+    /// write them. One scan of the bytes answers both for most cells (ASCII, no control).
+    static func shown(_ cell: String) -> (text: String, width: Int) {
+        var bytes = cell
+        let (control, ascii) = bytes.withUTF8 { utf8 in
+            var control = false, high: UInt8 = 0
+            for b in utf8 {
+                control = control || b < 0x20 || b == 0x7F
+                high |= b
+            }
+            return (control, high < 0x80)
+        }
+        guard control else { return (cell, ascii ? cell.utf8.count : cell.count) }
         var out = ""
         for scalar in cell.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
         }
-        return out
+        return (out, out.count)
     }
 
-    /// An aligned table with a header, for people.
+    /// An aligned table with a header, for people. Each line is written straight into the
+    /// buffer, cell by cell: a view of 10^5 rows is printed without a string per line.
     static func table(_ header: [String], _ rows: [[String]]) {
-        let rows = rows.map { $0.map(printable) }
-        var widths = header.map { $0.count }
-        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
-        func render(_ cells: [String]) -> String {
-            var s = ""
-            for (i, cell) in cells.enumerated() {
-                if i == cells.count - 1 { s += cell } else { s += cell + String(repeating: " ", count: widths[i] - cell.count + 2) }
-            }
-            return s
+        var widths = header.map { shown($0).width }
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], shown(cell).width) }
         }
-        line(render(header))
-        for row in rows { line(render(row)) }
+        func write(_ cells: [String]) {
+            for (i, cell) in cells.enumerated() {
+                let (text, width) = shown(cell)
+                buffer.bytes.append(contentsOf: text.utf8)
+                guard i < cells.count - 1 else { break }
+                let pad = (i < widths.count ? widths[i] - width : 0) + 2
+                buffer.bytes.append(contentsOf: repeatElement(0x20, count: pad))
+            }
+            buffer.bytes.append(0x0A)
+            if buffer.bytes.count >= 1 << 16 { flush() }
+        }
+        write(header)
+        for row in rows { write(row) }
     }
 }

@@ -42,11 +42,7 @@ struct Show: ParsableCommand {
             throw Failure(message: error.description)
         }
         if json {
-            var w = JSONWriter(capacity: 256 * max(rows.count, 1))
-            w.beginArray()
-            for row in rows { row.write(to: &w) }
-            w.endArray()
-            Output.line(w.bytes)
+            Output.jsonArray(rows) { row, w in row.write(to: &w) }
         } else {
             let header = rows.first?.fields.map(\.key) ?? []
             if rows.isEmpty { Output.info("(no rows)") } else { Output.table(header, rows.map { $0.fields.map { $0.value.text } }) }

@@ -39,6 +39,35 @@ import Testing
         #expect(r.stdout.contains("line 1: ok, position 1"))
     }
 
+    @Test func showAlignsWideAndControlCellsAndStreamsLargeJSON() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        // A name with non-ASCII letters and an escape sequence, then enough rows that the JSON
+        // array crosses the 64 KiB output buffer many times.
+        var input = #"{"command":"RegisterUser","email":"zoe@example.com","full_name":"Zoë Ünal\u001b[31m"}"# + "\n"
+        input += #"{"command":"RegisterUser","email":"ulla@example.com","full_name":"Ülla Öztürk-Çelik"}"# + "\n"
+        for i in 0..<1499 { input += #"{"command":"RegisterUser","email":"u\#(i)@example.com","full_name":"User \#(i)"}"# + "\n" }
+        #expect(try cli.run(["exec"], input: input).status == 0)
+
+        let table = try cli.run("show", "users")
+        #expect(table.status == 0)
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 1502)
+        #expect(lines[1].contains("Zoë Ünal\\u{1b}[31m"), "control characters are shown escaped: \(lines[1])")
+        // The registered column starts at the same character on every line: widths count
+        // characters (not bytes), and the escaped name as shown.
+        let offset = lines[0].distance(from: lines[0].startIndex, to: lines[0].range(of: "registered")!.lowerBound)
+        for line in lines.dropFirst() {
+            let chars = Array(line)
+            #expect(chars.count > offset && chars[offset - 2] == " " && chars[offset - 1] == " " && chars[offset] == "2", "misaligned: \(line)")
+        }
+
+        let json = try cli.json("show", "users", "--json") as! [[String: Any]]
+        #expect(json.count == 1501)
+        #expect(json[0]["full_name"] as? String == "Zoë Ünal\u{1b}[31m")
+        #expect(Set(json.map { $0["email"] as! String }).count == 1501)
+    }
+
     @Test func commandsOtherThanInitAndExecNeedAStore() throws {
         let cli = CLI()
         defer { cli.cleanUp() }

@@ -21,6 +21,7 @@ enum Child {
         case "rebuild": try rebuild(args)
         case "verify": try verify(args)
         case "asof": try asOf(args)
+        case "show-now": try showNow(args)
         default: throw BenchError("unknown measurement \(name)")
         }
     }
@@ -266,6 +267,24 @@ enum Child {
         }
         report("p50_ms", percentile(latencies, 50) * 1000)
         report("p99_ms", percentile(latencies, 99) * 1000)
+        report("first_ms", (latencies.first ?? .nan) * 1000)
+        report("rows", rows)
+    }
+
+    /// `show subscriptions` as it is now, the whole view, `count` times in one process: what
+    /// reading the view costs without time travel, first (cold: the process maps the pages and
+    /// the result's memory afresh) and after.
+    static func showNow(_ args: Arguments) throws {
+        let store = try Store.open(path: args.require("store"), options: StoreOptions(create: false))
+        var latencies: [Double] = []
+        var rows = 0
+        for _ in 0..<max(args.int("count") ?? 5, 2) {
+            let start = monotonicSeconds()
+            rows = try store.rows(of: "subscriptions").count
+            latencies.append(monotonicSeconds() - start)
+        }
+        report("first_ms", latencies[0] * 1000)
+        report("next_p50_ms", percentile(Array(latencies.dropFirst()), 50) * 1000)
         report("rows", rows)
     }
 }

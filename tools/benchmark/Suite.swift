@@ -347,7 +347,9 @@ final class Suite {
     func measureAsOf(fixture: String, rawFixture: String) throws {
         var row = ResultRow(name: "show subscriptions --as-of (\(asOfN) random positions)", unit: "ms",
                             baselineName: "raw scan of the prefix", baselineUnit: "ms")
-        var p99: [Double] = [], baseP99: [Double] = []
+        var p99: [Double] = [], baseP99: [Double] = [], first: [Double] = []
+        var now = ResultRow(name: "show subscriptions now, whole view (no --as-of)", unit: "ms")
+        var nowNext: [Double] = [], nowRows = 0.0
         let head = try headOf(fixture)
         for r in 1...runs {
             let seedText = String(seed &+ UInt64(r))
@@ -358,7 +360,13 @@ final class Suite {
             }
             row.runs.append(rep.double("p50_ms"))
             p99.append(rep.double("p99_ms"))
+            first.append(rep.double("first_ms"))
             row.rssKiB.append(rep.maxRSSKiB)
+            let shown = try runChild(["--only", "show-now", "--store", fixture])
+            now.runs.append(shown.double("first_ms"))
+            nowNext.append(shown.double("next_p50_ms"))
+            nowRows = shown.double("rows")
+            now.rssKiB.append(shown.maxRSSKiB)
             let base = try runChild(["--only", "raw-scan-prefix", "--raw", rawFixture, "--count", String(asOfN),
                                      "--seed", seedText, "--head", String(head)])
             row.baselineRuns.append(base.double("p50_ms"))
@@ -367,13 +375,18 @@ final class Suite {
             progress("as-of run \(r)/\(runs): p50 \(format(row.runs.last!, decimals: 2)) ms, p99 \(format(p99.last!, decimals: 2)) ms")
         }
         if !row.runs.isEmpty {
-            row.display = "p50 \(format(median(row.runs), decimals: 1)) ms, p99 \(format(median(p99), decimals: 1)) ms"
+            row.display = "p50 \(format(median(row.runs), decimals: 1)) ms, p99 \(format(median(p99), decimals: 1)) ms, first query \(format(median(first), decimals: 1)) ms"
             row.baselineDisplay = "p50 \(format(median(row.baselineRuns), decimals: 2)) ms, p99 \(format(median(baseP99), decimals: 2)) ms (\(row.baselineName))"
             row.invertRatio = true
             row.extra = [("p50_ms", median(row.runs)), ("p99_ms", median(p99)),
-                         ("baseline_p50_ms", median(row.baselineRuns)), ("baseline_p99_ms", median(baseP99))]
+                         ("baseline_p50_ms", median(row.baselineRuns)), ("baseline_p99_ms", median(baseP99)),
+                         ("first_query_ms", median(first))]
+            now.name = "show subscriptions now, whole view of \(format(nowRows)) rows (no --as-of)"
+            now.display = "first query \(format(median(now.runs), decimals: 1)) ms, next p50 \(format(median(nowNext), decimals: 1)) ms"
+            now.extra = [("first_query_ms", median(now.runs)), ("next_p50_ms", median(nowNext)), ("rows", nowRows)]
         }
         rows.append(row)
+        if !now.runs.isEmpty { rows.append(now) }
     }
 
     // MARK: Output

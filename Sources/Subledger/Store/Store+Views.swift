@@ -94,7 +94,7 @@ extension Store {
         let limit = limit ?? .max
         guard limit > 0 else { return [] }
         // Untouched capacity costs address space only: the pages are faulted in as rows arrive.
-        out.reserveCapacity(min(expected, limit))
+        out.reserveCapacity(hugePagesFor: min(expected, limit))
         func take(_ row: AnyRow, _ shown: @autoclosure () throws -> ViewRow?) throws -> Bool {
             guard try match.matches(row) else { return true }
             if let shown = try shown() { out.append(shown) }
