@@ -156,6 +156,29 @@ import Testing
         #expect(try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } } == before)
     }
 
+    /// `--as-of` reading the upper rows of a snapshot on a second core gives the rows of one
+    /// core, for every view at every position, and a limit stops it early (its thread too).
+    @Test func readAheadGivesTheRowsOfOneCore() throws {
+        var lines = RulesTests.setup
+        for i in 0..<40 {
+            lines.append(#"{"command":"RegisterUser","email":"r\#(i)@example.com","full_name":"R \#(i)"}"#)
+            lines.append(#"{"command":"Subscribe","user":"r\#(i)@example.com","plan":"\#(i % 2 == 0 ? "pro" : "free")"}"#)
+            if i % 3 == 0 { lines.append(#"{"command":"Cancel","user":"r\#(i)@example.com","plan":"\#(i % 2 == 0 ? "pro" : "free")"}"#) }
+        }
+        let ahead = try TempStore(snapshotInterval: 4, readAheadMinimum: 1)
+        let single = try TempStore(snapshotInterval: 4)
+        for t in [ahead, single] { _ = try t.store.execute(batch: lines.map { CommandDecoder.decode(line: $0) }) }
+        let head = try ahead.store.head().position
+        let singleHead = try single.store.head().position
+        #expect(head > 100 && head == singleHead)
+        for p in UInt64(1)...head {
+            #expect(try IntegrityProperties.allViews(ahead.store, asOf: .position(p)) == IntegrityProperties.allViews(single.store, asOf: .position(p)),
+                    "as of \(p)")
+            let all = try ahead.store.rows(of: "subscriptions", asOf: .position(p))
+            #expect(try ahead.store.rows(of: "subscriptions", limit: 2, asOf: .position(p)) == Array(all.prefix(2)))
+        }
+    }
+
     @Test func aChangedIntervalTakesTheSnapshotsAgain() throws {
         let t = try snapshotted()
         let path = t.store.path

@@ -11,11 +11,12 @@ final class TempStore {
     /// A store whose clock stands still at 2026-01-01T00:00:00Z and whose generated ids count up
     /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.
     init(proxies: [Proxy] = [], clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
-         snapshotInterval: Int? = nil) throws {
+         snapshotInterval: Int? = nil, readAheadMinimum: UInt64? = nil) throws {
         dir = TempStore.makeDirectory()
         let ids = IDCounter()
-        store = try Store.open(path: dir + "/store", options: StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() },
-                                                                         snapshotInterval: snapshotInterval))
+        var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
+        if let readAheadMinimum { options.readAheadMinimum = readAheadMinimum }
+        store = try Store.open(path: dir + "/store", options: options)
     }
 
     static func makeDirectory() -> String {

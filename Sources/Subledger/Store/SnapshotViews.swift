@@ -1,4 +1,5 @@
 import LMDB
+import Synchronization
 
 /// How view snapshots are stored: every `interval` events, the rows of the base views that
 /// changed since the previous snapshot, each under its table, its position and the snapshot's
@@ -37,6 +38,28 @@ enum SnapshotKeys {
         default: throw StoreError.corrupt("snapshot entry \(hex(Array(key))) has a malformed value")
         }
     }
+
+    /// Calls `body` with the rows of `table` at snapshot `at` whose positions lie in `range`, in
+    /// position order; false when `body` stopped the walk.
+    static func walk(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64, _ cursor: Cursor,
+                     _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        var entry = try cursor.seek([UInt8(table.rawValue)] + Keys.position(range.lowerBound))
+        var last: UInt64?
+        while let (key, value) = entry, key.count == SnapshotKeys.size, key[0] == UInt8(table.rawValue) {
+            // Versions of 10^5 rows, in a page's node order: warming each page once is cheaper
+            // than a cache miss per entry (a tenth of the CPU time of a late --as-of).
+            cursor.warmBlock(of: key)
+            let position = Keys.readPosition(key, at: 1)
+            // Rows are keyed by the position that created them: none after this snapshot existed in it.
+            if position > range.upperBound { return true }
+            entry = try cursor.next()
+            guard SnapshotKeys.snapshot(of: key) <= at else { continue }
+            if position == last { continue }  // an older version of a row already taken
+            last = position
+            if let row = try SnapshotKeys.row(value, key: key), try !body(position, row) { return false }
+        }
+        return true
+    }
 }
 
 /// The base view tables as they were at snapshot position `at`: rows read from the snapshot
@@ -51,11 +74,15 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     /// Index tables derived so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
 
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64) throws {
+    /// Rows of one table being read on a second core, for `walk`.
+    private let ahead: SnapshotReadAhead?
+
+    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ahead: SnapshotReadAhead? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
         self.at = at
+        self.ahead = ahead
         cursor = try txn.cursor(snapshots)
     }
 
@@ -68,26 +95,24 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return try body(row)
     }
 
-    /// Calls `body` with every row of `table` at this snapshot, in position order.
+    /// Calls `body` with every row of `table` at this snapshot, in position order. The rows
+    /// the read-ahead holds are taken from it once the walk gets there.
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws {
         guard at > 0 else { return }
         // A cursor of its own: `body` may read other rows meanwhile.
         let cursor = try txn.cursor(snapshots)
         defer { cursor.close() }
-        var entry = try cursor.seek([UInt8(table.rawValue)])
-        var last: UInt64?
-        while let (key, value) = entry, key.count == SnapshotKeys.size, key[0] == UInt8(table.rawValue) {
-            // Versions of 10^5 rows, in a page's node order: warming each page once is cheaper
-            // than a cache miss per entry (a tenth of the CPU time of a late --as-of).
-            cursor.warmBlock(of: key)
-            let position = Keys.readPosition(key, at: 1)
-            // Rows are keyed by the position that created them: none after this snapshot existed in it.
-            if position > at { return }
-            entry = try cursor.next()
-            guard SnapshotKeys.snapshot(of: key) <= at else { continue }
-            if position == last { continue }  // an older version of a row already taken
-            last = position
-            if let row = try SnapshotKeys.row(value, key: key), try !body(position, row) { return }
+        guard let ahead, ahead.table == table, ahead.split < at else {
+            _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
+            return
+        }
+        if ahead.split > 0, try !SnapshotKeys.walk(table, 1...ahead.split, at: at, cursor, body) { return }
+        guard let rows = try ahead.rows() else {
+            _ = try SnapshotKeys.walk(table, (ahead.split + 1)...at, at: at, cursor, body)
+            return
+        }
+        for i in 0..<rows.count {
+            guard try rows.withEntry(i, { key, row in try body(Keys.readPosition(key), row) }) else { return }
         }
     }
 
@@ -161,4 +186,48 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         guard let first = try txn.get(streams, id.raw) else { return nil }
         return Keys.readPosition(first)
     }
+}
+
+/// The rows of one table at a snapshot above `split`, read and copied out on a thread of
+/// its own while the caller folds the events after the snapshot and reads the rows below.
+/// Dropped unread (and the thread stopped at its next row) when the walk ends early.
+final class SnapshotReadAhead {
+    let table: BaseTable
+    let split: UInt64
+    private let stop = StopFlag()
+    private let thread: JoinableThread<PackedTable?>
+
+    /// Starts `read`, which returns the rows (nil: the caller reads them itself) and gives up
+    /// once its flag says so; nil when no thread can be had.
+    init?(table: BaseTable, split: UInt64, _ read: @escaping (StopFlag) throws -> PackedTable?) {
+        let stop = self.stop
+        guard let thread = JoinableThread.start({ try read(stop) }) else { return nil }
+        self.table = table
+        self.split = split
+        self.thread = thread
+    }
+
+    /// The rows, once read (this waits for them).
+    func rows() throws -> PackedTable? { try thread.join() }
+
+    deinit { stop.set() }
+
+    /// The rows of `table` at snapshot `at` in `range`, as (position, row bytes) in
+    /// position order; nil when `stop` was set before the end.
+    static func collect(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64, _ cursor: Cursor,
+                        _ stop: StopFlag) throws -> PackedTable? {
+        var rows = PackedTable.Builder(capacity: 0)
+        let done = try SnapshotKeys.walk(table, range, at: at, cursor) { position, row in
+            rows.append(position: position) { $0.bytes.append(contentsOf: row) }
+            return !stop.isSet
+        }
+        return done ? rows.inOrder() : nil
+    }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }

@@ -135,9 +135,14 @@ extension Store {
 
     /// The base views after `position`: the newest snapshot at or before it, and the events
     /// since, folded in memory over it. Proxies are not folded: `collectRows` derives them.
-    func viewsAsOf(_ position: UInt64, _ txn: ReadTransaction) throws -> CachedViews<SnapshotViews<ReadTransaction>> {
-        let from = try log.snapshotState(txn)?.snapshot(atOrBefore: position) ?? 0
-        let views = CachedViews(base: try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from),
+    /// With `readingAhead`, the rows of that table in the upper part of a large snapshot are
+    /// read on a second core meanwhile.
+    func viewsAsOf(_ position: UInt64, _ txn: ReadTransaction,
+                   readingAhead table: BaseTable? = nil) throws -> CachedViews<SnapshotViews<ReadTransaction>> {
+        let state = try log.snapshotState(txn)
+        let from = state?.snapshot(atOrBefore: position) ?? 0
+        let ahead = table.flatMap { table in state.flatMap { readAhead(table, at: from, $0) } }
+        let views = CachedViews(base: try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from, ahead: ahead),
                                 tableCount: BaseTable.allCases.count)
         var fold = ViewFold(proxies: [])
         var p = from + 1
@@ -148,5 +153,25 @@ extension Store {
             p = last.position + 1
         }
         return views
+    }
+
+    /// Starts reading the rows of `table` at snapshot `at` above 2/5 of it on a thread and in a
+    /// read transaction of its own, while this thread folds the events after the snapshot and
+    /// then reads the rows below (about as much work again per row as the reading). Its rows
+    /// are used only if its transaction sees the same snapshots: `rebuildSnapshots` may have
+    /// taken them again meanwhile, and with another interval they would differ.
+    private func readAhead(_ table: BaseTable, at: UInt64, _ state: SnapshotState) -> SnapshotReadAhead? {
+        guard at >= options.readAheadMinimum else { return nil }
+        let split = at / 5 * 2
+        let env = self.env, log = self.log
+        return SnapshotReadAhead(table: table, split: split) { stop in
+            try env.read { txn in
+                guard let seen = try log.snapshotState(txn), seen.interval == state.interval, seen.version == state.version,
+                      seen.checkpoint >= at else { return nil }
+                let cursor = try txn.cursor(log.snapshots)
+                defer { cursor.close() }
+                return try SnapshotReadAhead.collect(table, (split + 1)...at, at: at, cursor, stop)
+            }
+        }
     }
 }

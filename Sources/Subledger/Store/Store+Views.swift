@@ -58,7 +58,7 @@ extension Store {
                 return try env.read { txn in
                     // A view had at most one row per event by then: no more than `position`.
                     let expected = min(try expectedRows(view, filter: filter, try viewTables(txn), txn), Int(clamping: position))
-                    let views = try viewsAsOf(position, txn)
+                    let views = try viewsAsOf(position, txn, readingAhead: rowTable(of: view))
                     return try collectRows(view, filter: filter, limit: limit, expected: expected, views: views,
                                            proxiesIndexed: false) { _ in nil }
                 }
@@ -135,6 +135,11 @@ extension Store {
             }
         }
         return out
+    }
+
+    /// The table whose rows a read of `view` walks: its own, or its base view's for a proxy.
+    private func rowTable(of view: String) -> BaseTable? {
+        BaseTable(rowsOf: view) ?? proxies.first { $0.name == view }?.base.table
     }
 
     func lastSeen(of id: EntityID, _ txn: some ReadableTransaction) throws -> Timestamp? {

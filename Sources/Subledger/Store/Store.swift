@@ -16,6 +16,9 @@ public struct StoreOptions: Sendable {
     /// (`Store.defaultSnapshotInterval` for a new store); another value drops the store's
     /// snapshots and takes them again at the new interval.
     public var snapshotInterval: Int?
+    /// From this snapshot position on, `--as-of` reads the upper part of a view's rows on a
+    /// second core (below it the rows are too few to be worth a thread). Tests lower it.
+    var readAheadMinimum: UInt64 = 32_768
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,

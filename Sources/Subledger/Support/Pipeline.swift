@@ -1,10 +1,5 @@
 import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Two stages of one pass on two cores: the caller's thread produces batches (reading and
 /// checking the log) while a thread of its own consumes them in order (folding the views), at
@@ -27,18 +22,7 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     static func run<T>(depth: Int = 4, consume: @escaping (Batch) throws -> Void,
                        produce: (_ send: (Batch) -> Bool) throws -> T) throws -> T {
         let pipe = Pipeline(depth: depth)
-        // A thread of its own, not a pool's: a pool whose threads all wait here could starve it.
-        let body = Unmanaged.passRetained(UncheckedBox { pipe.drain(consume) })
-        #if canImport(Glibc)
-        var thread = pthread_t()
-        #else
-        var thread: pthread_t?
-        #endif
-        guard pthread_create(&thread, nil, { arg in
-            Unmanaged<UncheckedBox<() -> Void>>.fromOpaque(arg!).takeRetainedValue().value()
-            return nil
-        }, body.toOpaque()) == 0 else {
-            body.release()
+        guard let consumer = JoinableThread.start({ pipe.drain(consume) }) else {
             // No thread to be had: one core, in order, with the same errors.
             var failed: (any Error)?
             let result = Result {
@@ -53,11 +37,8 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
         }
         let result = Result { try produce(pipe.send) }
         pipe.push(nil)
-        #if canImport(Glibc)
-        pthread_join(thread, nil)
-        #else
-        pthread_join(thread!, nil)
-        #endif
+        // `drain` keeps its errors in `failure`: the join itself cannot throw.
+        try? consumer.join()
         if let error = pipe.failure.withLock({ $0 }) { throw error }
         return try result.get()
     }
@@ -86,10 +67,4 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
             }
         }
     }
-}
-
-/// A value moved to another thread for the length of a `Pipeline` run.
-private final class UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
