@@ -77,7 +77,8 @@ import Testing
     }
 
     @Test func verifyFindsEachKindOfFault() throws {
-        #expect(try seeded().store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
+        let clean = try seeded()
+        #expect(try clean.store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
         let row = try tampered { s, txn in
             let tables = try s.viewTables(txn)
             var bytes = try txn.getBytes(tables[BaseTable.users.rawValue], Keys.position(1))!
@@ -203,7 +204,9 @@ import Testing
         let lines = try IntegrityProperties.exportLines(source.store)
         #expect(try importing(lines).1.get() == 8)
         func rejects(_ broken: [String], line: Int, _ words: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-            let (store, result, _) = try importing(broken)
+            let (store, result, temp) = try importing(broken)
+            // The store closes with its temporary directory.
+            defer { withExtendedLifetime(temp) {} }
             guard case .failure(.importFault(let at, let message)) = result else {
                 Issue.record("accepted: \(result)", sourceLocation: sourceLocation)
                 return

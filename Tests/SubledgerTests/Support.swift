@@ -25,7 +25,12 @@ final class TempStore {
         return base
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: dir) }
+    deinit {
+        // The process keeps an environment open until it is closed (one per path): without
+        // this, every store a property shrinks through would hold its three descriptors.
+        store.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 
     /// Executes JSON lines (one per element) and returns their outcomes.
     @discardableResult

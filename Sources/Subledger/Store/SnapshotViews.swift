@@ -1,3 +1,4 @@
+import Dispatch
 import LMDB
 import Synchronization
 
@@ -95,9 +96,16 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return try body(row)
     }
 
-    /// Calls `body` with every row of `table` at this snapshot, in position order. The rows
-    /// the read-ahead holds are taken from it once the walk gets there.
+    /// Calls `body` with every row of `table` at this snapshot, in position order (the rows the
+    /// read-ahead decoded are encoded again for it).
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws {
+        try walk(table, body) { position, row in try row.encoded.withUnsafeBytes { try body(position, $0) } }
+    }
+
+    /// Calls `body` with every row of `table` at this snapshot, in position order; the rows the
+    /// read-ahead holds, decoded already, go to `decoded` once the walk gets there.
+    private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool,
+                      decoded: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
         guard at > 0 else { return }
         // A cursor of its own: `body` may read other rows meanwhile.
         let cursor = try txn.cursor(snapshots)
@@ -107,13 +115,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
             return
         }
         if ahead.split > 0, try !SnapshotKeys.walk(table, 1...ahead.split, at: at, cursor, body) { return }
-        guard let rows = try ahead.rows() else {
-            _ = try SnapshotKeys.walk(table, (ahead.split + 1)...at, at: at, cursor, body)
-            return
-        }
-        for i in 0..<rows.count {
-            guard try rows.withEntry(i, { key, row in try body(Keys.readPosition(key), row) }) else { return }
-        }
+        let usable = try ahead.forEachRow(decoded)
+        if !usable { _ = try SnapshotKeys.walk(table, (ahead.split + 1)...at, at: at, cursor, body) }
     }
 
     /// An index table as the snapshot's rows give it, sorted by key.
@@ -179,7 +182,10 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        try walk(table) { position, row in try body(position, try R.decode(row)) }
+        try walk(table, { position, row in try body(position, try R.decode(row)) }, decoded: { position, row in
+            guard let typed = R(cached: row) else { throw StoreError.corrupt("row \(position) of \(table.name) has another table's type") }
+            return try body(position, typed)
+        })
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
@@ -188,40 +194,97 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     }
 }
 
-/// The rows of one table at a snapshot above `split`, read and copied out on a thread of
-/// its own while the caller folds the events after the snapshot and reads the rows below.
-/// Dropped unread (and the thread stopped at its next row) when the walk ends early.
+/// The rows of one table at a snapshot above `split`, read and decoded on a thread of its
+/// own and handed over in batches as they are ready: the caller folds the events after the
+/// snapshot and reads the rows below meanwhile, then takes these while the rest are read.
+/// Dropped (and the thread stopped at its next row) when the walk ends early.
 final class SnapshotReadAhead {
+    typealias Rows = [(position: UInt64, row: CachedRow)]
+    enum Message {
+        case rows(Rows)
+        /// The thread's transaction saw other snapshots: the caller reads the rows itself.
+        case unusable
+        case failed(any Error)
+        case end
+    }
+
     let table: BaseTable
     let split: UInt64
     private let stop = StopFlag()
-    private let thread: JoinableThread<PackedTable?>
+    private let channel = Channel()
+    private var thread: JoinableThread<Void>?
+    /// The batches taken so far, kept for a second walk of the table.
+    private var taken: [Rows] = []
+    private var ended: Message?
 
-    /// Starts `read`, which returns the rows (nil: the caller reads them itself) and gives up
-    /// once its flag says so; nil when no thread can be had.
-    init?(table: BaseTable, split: UInt64, _ read: @escaping (StopFlag) throws -> PackedTable?) {
-        let stop = self.stop
-        guard let thread = JoinableThread.start({ try read(stop) }) else { return nil }
+    /// Starts `read`, which sends the rows in batches (or `.unusable` first) and gives up once
+    /// the flag is set; nil when no thread can be had.
+    init?(table: BaseTable, split: UInt64, _ read: @escaping (_ send: (Message) -> Void, _ stop: StopFlag) throws -> Void) {
         self.table = table
         self.split = split
+        let stop = self.stop, channel = self.channel
+        guard let thread = JoinableThread.start({
+            do { try read(channel.send, stop) } catch { channel.send(.failed(error)) }
+            channel.send(.end)
+        }) else { return nil }
         self.thread = thread
     }
 
-    /// The rows, once read (this waits for them).
-    func rows() throws -> PackedTable? { try thread.join() }
+    /// Calls `body` with each row in order, waiting for batches not yet read; false when the
+    /// rows are unusable (the caller then reads them itself).
+    func forEachRow(_ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws -> Bool {
+        for rows in taken { for (p, row) in rows where try !body(p, row) { return true } }
+        while ended == nil {
+            switch channel.receive() {
+            case .rows(let rows):
+                taken.append(rows)
+                for (p, row) in rows where try !body(p, row) { return true }
+            case let message: ended = message
+            }
+        }
+        switch ended {
+        case .unusable: return false
+        case .failed(let error): throw error
+        default: return true
+        }
+    }
 
-    deinit { stop.set() }
+    deinit {
+        stop.set()
+        _ = try? thread?.join()
+    }
 
-    /// The rows of `table` at snapshot `at` in `range`, as (position, row bytes) in
-    /// position order; nil when `stop` was set before the end.
+    /// Sends the rows of `table` at snapshot `at` in `range`, decoded, in position order, in
+    /// batches of 4,096; stops early once `stop` is set.
     static func collect(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64, _ cursor: Cursor,
-                        _ stop: StopFlag) throws -> PackedTable? {
-        var rows = PackedTable.Builder(capacity: 0)
-        let done = try SnapshotKeys.walk(table, range, at: at, cursor) { position, row in
-            rows.append(position: position) { $0.bytes.append(contentsOf: row) }
+                        _ send: (Message) -> Void, _ stop: StopFlag) throws {
+        var rows: Rows = []
+        rows.reserveCapacity(4096)
+        _ = try SnapshotKeys.walk(table, range, at: at, cursor) { position, row in
+            rows.append((position, try CachedRow(decoding: row, table: table)))
+            if rows.count == 4096 {
+                send(.rows(rows))
+                rows.removeAll(keepingCapacity: true)
+            }
             return !stop.isSet
         }
-        return done ? rows.inOrder() : nil
+        if !rows.isEmpty { send(.rows(rows)) }
+    }
+
+    /// Messages from the reading thread, unbounded: a view's rows are held whole anyway.
+    private final class Channel: @unchecked Sendable {
+        private let queue = Mutex<[Message]>([])
+        private let ready = DispatchSemaphore(value: 0)
+
+        func send(_ message: Message) {
+            queue.withLock { $0.append(message) }
+            ready.signal()
+        }
+
+        func receive() -> Message {
+            ready.wait()
+            return queue.withLock { $0.removeFirst() }
+        }
     }
 }
 

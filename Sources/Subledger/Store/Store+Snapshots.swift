@@ -155,22 +155,24 @@ extension Store {
         return views
     }
 
-    /// Starts reading the rows of `table` at snapshot `at` above 2/5 of it on a thread and in a
-    /// read transaction of its own, while this thread folds the events after the snapshot and
-    /// then reads the rows below (about as much work again per row as the reading). Its rows
-    /// are used only if its transaction sees the same snapshots: `rebuildSnapshots` may have
-    /// taken them again meanwhile, and with another interval they would differ.
+    /// Starts reading the rows of `table` at snapshot `at` above a quarter of it on a thread
+    /// and in a read transaction of its own, while this thread folds the events after the
+    /// snapshot and reads the rows below; then it takes that thread's batches as they come.
+    /// (Reading and decoding a row costs about twice what showing it does: a quarter keeps
+    /// both cores busy to the end.) Its rows are used only if its transaction sees the same
+    /// snapshots: `rebuildSnapshots` may have taken them again meanwhile, and with another
+    /// interval they would differ.
     private func readAhead(_ table: BaseTable, at: UInt64, _ state: SnapshotState) -> SnapshotReadAhead? {
         guard at >= options.readAheadMinimum else { return nil }
-        let split = at / 5 * 2
+        let split = at / 4
         let env = self.env, log = self.log
-        return SnapshotReadAhead(table: table, split: split) { stop in
+        return SnapshotReadAhead(table: table, split: split) { send, stop in
             try env.read { txn in
                 guard let seen = try log.snapshotState(txn), seen.interval == state.interval, seen.version == state.version,
-                      seen.checkpoint >= at else { return nil }
+                      seen.checkpoint >= at else { return send(.unusable) }
                 let cursor = try txn.cursor(log.snapshots)
                 defer { cursor.close() }
-                return try SnapshotReadAhead.collect(table, (split + 1)...at, at: at, cursor, stop)
+                try SnapshotReadAhead.collect(table, (split + 1)...at, at: at, cursor, send, stop)
             }
         }
     }
