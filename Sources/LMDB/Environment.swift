@@ -128,6 +128,21 @@ public final class Environment: @unchecked Sendable {
         return try body(transaction)
     }
 
+    /// Runs `body` in a read transaction if one can begin without waiting; nil when a map resize or a
+    /// close in this process is pending, or a map grown by another process must first be adopted. For a
+    /// thread that helps another one holding a transaction: a wait here could be a wait for that
+    /// thread (a resize waits for every open transaction), while it waits for this one.
+    ///
+    /// ```swift
+    /// let ahead = try env.readWithoutWaiting { txn in try txn.entries(events) } ?? 0
+    /// ```
+    public func readWithoutWaiting<R>(_ body: (ReadTransaction) throws -> R) throws -> R? {
+        guard let handle = try begin(flags: UInt32(MDB_RDONLY), waiting: false) else { return nil }
+        let transaction = ReadTransaction(environment: self, handle: handle)
+        defer { transaction.finish() }
+        return try body(transaction)
+    }
+
     /// Runs `body` in a write transaction: commits when it returns, aborts when it throws (leaving nothing).
     /// Writes of this process run one at a time; the transaction stays on this thread.
     ///
@@ -339,9 +354,14 @@ public final class Environment: @unchecked Sendable {
 
     /// Begins an LMDB transaction while holding the gate shared; adopts a map grown by another process.
     private func begin(flags: UInt32) throws(LMDBError) -> OpaquePointer {
+        try begin(flags: flags, waiting: true)!
+    }
+
+    /// `begin`; without `waiting`, nil where it would wait for the gate or adopt a grown map.
+    private func begin(flags: UInt32, waiting: Bool) throws(LMDBError) -> OpaquePointer? {
         var clearedReaders = false
         while true {
-            gate.enter()
+            if waiting { gate.enter() } else if !gate.tryEnter() { return nil }
             guard let env = handle else {
                 endTransaction()
                 throw .closed
@@ -352,6 +372,7 @@ public final class Environment: @unchecked Sendable {
             switch rc {
             case MDB_MAP_RESIZED:
                 endTransaction()
+                guard waiting else { return nil }
                 try adoptMapSize()
             case MDB_READERS_FULL where !clearedReaders:
                 // Slots of crashed processes may be what fills the table.

@@ -92,6 +92,15 @@ final class TransactionGate: @unchecked Sendable {
         thread = state
     }
 
+    /// `enter` if it needs no wait: false while the gate is held or awaited exclusively.
+    func tryEnter() -> Bool {
+        var state = thread
+        if state.depth == 0, pthread_rwlock_tryrdlock(rwlock) != 0 { return false }
+        state.depth += 1
+        thread = state
+        return true
+    }
+
     /// Releases what `enter` took; returns true when this ended the thread's outermost transaction and a close
     /// was requested inside it.
     func leave() -> Bool {

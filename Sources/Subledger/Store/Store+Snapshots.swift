@@ -167,13 +167,16 @@ extension Store {
         let split = at / 4
         let env = self.env, log = self.log
         return SnapshotReadAhead(table: table, split: split) { send, stop in
-            try env.read { txn in
+            // Never a wait for the gate: a resize pending in this process waits for the caller's
+            // transaction, and the caller waits for these rows.
+            let read: Void? = try env.readWithoutWaiting { txn in
                 guard let seen = try log.snapshotState(txn), seen.interval == state.interval, seen.version == state.version,
                       seen.checkpoint >= at else { return send(.unusable) }
                 let cursor = try txn.cursor(log.snapshots)
                 defer { cursor.close() }
                 try SnapshotReadAhead.collect(table, (split + 1)...at, at: at, cursor, send, stop)
             }
+            if read == nil { send(.unusable) }
         }
     }
 }
