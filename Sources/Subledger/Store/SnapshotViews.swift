@@ -51,7 +51,8 @@ enum SnapshotKeys {
             // than a cache miss per entry (a tenth of the CPU time of a late --as-of).
             cursor.warmBlock(of: key)
             let position = Keys.readPosition(key, at: 1)
-            // Rows are keyed by the position that created them: none after this snapshot existed in it.
+            // Rows are keyed by the position that created them, so the walk ends at the range's
+            // end (at the latest the snapshot's: no row created after it existed in it).
             if position > range.upperBound { return true }
             entry = try cursor.next()
             guard SnapshotKeys.snapshot(of: key) <= at else { continue }
@@ -212,7 +213,7 @@ final class SnapshotReadAhead {
     let split: UInt64
     private let stop = StopFlag()
     private let channel = Channel()
-    private var thread: JoinableThread<Void>?
+    private let thread: JoinableThread<Void>
     /// The batches taken so far, kept for a second walk of the table.
     private var taken: [Rows] = []
     private var ended: Message?
@@ -251,7 +252,7 @@ final class SnapshotReadAhead {
 
     deinit {
         stop.set()
-        _ = try? thread?.join()
+        _ = try? thread.join()
     }
 
     /// Sends the rows of `table` at snapshot `at` in `range`, decoded, in position order, in
