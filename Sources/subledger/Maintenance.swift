@@ -56,6 +56,37 @@ struct Verify: ParsableCommand {
     @Flag(help: "Machine output: one JSON object.") var json = false
 
     func run() throws {
+        // In a child process: a damaged page can crash the process that reads it, and a crash
+        // is then one more fault found, said in one line.
+        if !Child.isChild, let ending = Child.rerun() {
+            switch ending {
+            case .exited(let code):
+                if code != 0 { throw Failure(message: "", code: code) }
+                return
+            case .killed(let signal):
+                Output.clearStderrLine()
+                let message = "the process reading the store died of \(Child.signalName(signal)) on a damaged page: "
+                    + "the file is corrupt; restore a backup, or import an export into a new store"
+                if json {
+                    var w = JSONWriter()
+                    w.beginObject()
+                    w.key("ok"); w.bool(false)
+                    w.key("events"); w.null()
+                    w.key("tables"); w.null()
+                    w.key("fault"); w.beginObject()
+                    w.key("position"); w.null()
+                    w.key("area"); w.string("pages")
+                    w.key("message"); w.string(message)
+                    w.endObject()
+                    w.endObject()
+                    Output.line(w.bytes)
+                    Output.flush()
+                } else {
+                    Output.error("fault: pages: " + message)
+                }
+                throw Failure(message: "", code: 1)
+            }
+        }
         let store = try location.open()
         let bar = Progress(enabled: !json && Output.stderrIsTerminal, unit: "events")
         let report: VerifyReport

@@ -69,6 +69,13 @@ enum Output {
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
+    /// Clears a progress bar another process left on the terminal's current line.
+    static func clearStderrLine() {
+        guard stderrIsTerminal else { return }
+        let clear: [UInt8] = Array("\r\u{1B}[K".utf8)
+        _ = clear.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+    }
+
     /// A cell as a terminal shows it safely, and the columns it takes: control characters (a
     /// newline, an escape sequence) written as `\u{..}`, as `replay` and the error messages
     /// write them. One scan of the bytes answers both for most cells (ASCII, no control).

@@ -114,6 +114,50 @@ import Testing
         #expect(fault["fault"] != nil)
     }
 
+    /// verify does its work in a child process: when a damaged page kills it (here a SIGSEGV
+    /// sent to the child, as a damaged page would raise it), the parent reports one fault line
+    /// and exits 1, with `--json` too.
+    @Test func verifyReportsItsChildDyingOfASignalAsOneFault() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(300, prefix: "g")).status == 0)
+        func killedChild(_ extra: [String]) throws -> CLI.Result? {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = ["--store", cli.store, "verify"] + extra
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            var killed = false
+            let children = "/proc/\(p.processIdentifier)/task/\(p.processIdentifier)/children"
+            while p.isRunning && !killed {
+                if let text = try? String(contentsOfFile: children, encoding: .utf8),
+                   let child = text.split(separator: " ").first.flatMap({ Int32($0) }) {
+                    killed = kill(child, SIGSEGV) == 0
+                }
+            }
+            let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard killed else { return nil }  // the child ended first: try again
+            return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        }
+        var plain: CLI.Result?, json: CLI.Result?
+        for _ in 0..<50 where plain == nil { plain = try killedChild([]) }
+        for _ in 0..<50 where json == nil { json = try killedChild(["--json"]) }
+        let r = try #require(plain), j = try #require(json)
+        #expect(r.status == 1)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("subledger: fault: pages: ") && lines[0].contains("SIGSEGV"), "\(r.stderr)")
+        #expect(j.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
+        #expect(report["ok"] as? Bool == false)
+        #expect((report["fault"] as? [String: Any])?["area"] as? String == "pages")
+        // Undamaged, the child's verdict is the command's.
+        let clean = try cli.run("verify")
+        #expect(clean.status == 0 && clean.stdout.hasPrefix("ok: 300 events"))
+    }
+
     @Test func exportImportExportIsByteIdenticalThroughTheCLI() throws {
         let cli = CLI()
         defer { cli.cleanUp() }
