@@ -158,10 +158,9 @@ extension Store {
     /// Starts reading the rows of `table` at snapshot `at` above a quarter of it on a thread
     /// and in a read transaction of its own, while this thread folds the events after the
     /// snapshot and reads the rows below; then it takes that thread's batches as they come.
-    /// (Reading and decoding a row costs about twice what showing it does: a quarter keeps
-    /// both cores busy to the end.) Its rows are used only if its transaction sees the same
-    /// snapshots: `rebuildSnapshots` may have taken them again meanwhile, and with another
-    /// interval they would differ.
+    /// (Splits from none to 40% measured within noise of each other at 10^6 events.) Its rows
+    /// are used only if its transaction sees the same snapshots: `rebuildSnapshots` may have
+    /// taken them again meanwhile, and with another interval they would differ.
     private func readAhead(_ table: BaseTable, at: UInt64, _ state: SnapshotState) -> SnapshotReadAhead? {
         guard at >= options.readAheadMinimum else { return nil }
         let split = at / 4
