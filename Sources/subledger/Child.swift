@@ -12,7 +12,7 @@ enum Child {
     static var isChild: Bool { getenv(marker) != nil }
 
     /// How the child ended.
-    enum Ending: Equatable {
+    enum Ending {
         case exited(Int32)
         case killed(signal: Int32)
     }

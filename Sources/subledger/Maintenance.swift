@@ -67,24 +67,8 @@ struct Verify: ParsableCommand {
                 Output.clearStderrLine()
                 let message = "the process reading the store died of \(Child.signalName(signal)) on a damaged page: "
                     + "the file is corrupt; restore a backup, or import an export into a new store"
-                if json {
-                    var w = JSONWriter()
-                    w.beginObject()
-                    w.key("ok"); w.bool(false)
-                    w.key("events"); w.null()
-                    w.key("tables"); w.null()
-                    w.key("fault"); w.beginObject()
-                    w.key("position"); w.null()
-                    w.key("area"); w.string("pages")
-                    w.key("message"); w.string(message)
-                    w.endObject()
-                    w.endObject()
-                    Output.line(w.bytes)
-                    Output.flush()
-                } else {
-                    Output.error("fault: pages: " + message)
-                }
-                throw Failure(message: "", code: 1)
+                try show(events: nil, tables: nil, fault: VerifyFault(area: "pages", message: message))
+                return
             }
         }
         let store = try location.open()
@@ -92,13 +76,19 @@ struct Verify: ParsableCommand {
         let report: VerifyReport
         do { report = try store.verify { bar.update(done: $0, total: $1) } } catch { throw Failure(message: error.description) }
         bar.finish()
+        try show(events: report.events, tables: report.tables, fault: report.fault)
+    }
+
+    /// Prints the verdict and exits 1 on a fault. nil counts (null in JSON) are those of a
+    /// child that died before it could report them.
+    private func show(events: UInt64?, tables: Int?, fault: VerifyFault?) throws {
         if json {
             var w = JSONWriter()
             w.beginObject()
-            w.key("ok"); w.bool(report.fault == nil)
-            w.key("events"); w.int(Int64(report.events))
-            w.key("tables"); w.int(Int64(report.tables))
-            if let fault = report.fault {
+            w.key("ok"); w.bool(fault == nil)
+            w.key("events"); if let events { w.int(Int64(events)) } else { w.null() }
+            w.key("tables"); if let tables { w.int(Int64(tables)) } else { w.null() }
+            if let fault {
                 w.key("fault"); w.beginObject()
                 w.key("position"); if let p = fault.position { w.int(Int64(p)) } else { w.null() }
                 w.key("area"); w.string(fault.area)
@@ -108,11 +98,11 @@ struct Verify: ParsableCommand {
             w.endObject()
             Output.line(w.bytes)
             Output.flush()
-        } else if report.fault == nil {
-            Output.line("ok: \(report.events) events, hash chain, stream and command indexes, and \(report.tables) view tables verified")
+        } else if fault == nil, let events, let tables {
+            Output.line("ok: \(events) events, hash chain, stream and command indexes, and \(tables) view tables verified")
             Output.flush()
         }
-        if let fault = report.fault {
+        if let fault {
             if !json { Output.error("fault: \(fault)") }
             throw Failure(message: "", code: 1)
         }

@@ -11,13 +11,13 @@ enum Output {
 
     static func write(_ bytes: [UInt8]) {
         buffer.bytes.append(contentsOf: bytes)
-        if buffer.bytes.count >= 1 << 16 { flush() }
+        flushIfFull()
     }
 
     static func line(_ bytes: [UInt8]) {
         write(bytes)
         buffer.bytes.append(0x0A)
-        if buffer.bytes.count >= 1 << 16 { flush() }
+        flushIfFull()
     }
 
     static func line(_ s: String) { line(Array(s.utf8)) }
@@ -28,17 +28,22 @@ enum Output {
         buffer.beginArray()
         for element in elements {
             body(element, &buffer)
-            if buffer.bytes.count >= 1 << 16 { flush() }
+            flushIfFull()
         }
         buffer.endArray()
         buffer.endLine()
-        if buffer.bytes.count >= 1 << 16 { flush() }
+        flushIfFull()
     }
 
     /// One JSON Lines record, which `body` writes into the buffer in place.
     static func jsonLine(_ body: (inout JSONWriter) -> Void) {
         body(&buffer)
         buffer.endLine()
+        flushIfFull()
+    }
+
+    /// Writes the buffer out once it holds 64 KiB.
+    private static func flushIfFull() {
         if buffer.bytes.count >= 1 << 16 { flush() }
     }
 
@@ -58,22 +63,22 @@ enum Output {
 
     static func error(_ message: String) {
         flush()
-        let line = Array(("subledger: " + message + "\n").utf8)
-        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+        writeStderr("subledger: " + message + "\n")
     }
 
-    static func info(_ message: String) {
-        let line = Array((message + "\n").utf8)
-        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+    static func info(_ message: String) { writeStderr(message + "\n") }
+
+    /// Unbuffered: stderr carries one-line messages and progress, which must show at once.
+    private static func writeStderr(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
     /// Clears a progress bar another process left on the terminal's current line.
     static func clearStderrLine() {
-        guard stderrIsTerminal else { return }
-        let clear: [UInt8] = Array("\r\u{1B}[K".utf8)
-        _ = clear.withUnsafeBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+        if stderrIsTerminal { writeStderr("\r\u{1B}[K") }
     }
 
     /// A cell as a terminal shows it safely, and the columns it takes: control characters (a
@@ -113,7 +118,7 @@ enum Output {
                 buffer.bytes.append(contentsOf: repeatElement(0x20, count: pad))
             }
             buffer.bytes.append(0x0A)
-            if buffer.bytes.count >= 1 << 16 { flush() }
+            flushIfFull()
         }
         write(header)
         for row in rows { write(row) }

@@ -62,33 +62,32 @@ struct EnvironmentTests {
 
     @Test("readWithoutWaiting reads, and gives up while a close waits for another thread's transaction")
     func readWithoutWaiting() throws {
-        let scratch = Scratch()
-        defer { scratch.remove() }
-        let env = try Environment.open(path: scratch.sub("env"))
-        let db = try env.database("kv")
-        try env.write { txn in try txn.put(db, bytes("k"), bytes("v")) }
-        #expect(try env.readWithoutWaiting { try $0.getBytes(db, bytes("k")) } == bytes("v"))
+        try withEnvironment { env, _ in
+            let db = try env.database("kv")
+            try env.write { txn in try txn.put(db, bytes("k"), bytes("v")) }
+            #expect(try env.readWithoutWaiting { try $0.getBytes(db, bytes("k")) } == bytes("v"))
 
-        // One thread holds a read; another asks to close, and waits for it. A read that waited now
-        // would wait for the close, which waits for the first thread: it must give up instead.
-        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), closed = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            try? env.read { _ in
-                holding.signal()
-                release.wait()
+            // One thread holds a read; another asks to close, and waits for it. A read that waited now
+            // would wait for the close, which waits for the first thread: it must give up instead.
+            let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), closed = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                try? env.read { _ in
+                    holding.signal()
+                    release.wait()
+                }
             }
+            holding.wait()
+            Thread.detachNewThread {
+                env.close()
+                closed.signal()
+            }
+            Thread.sleep(forTimeInterval: 0.3)  // the close is waiting for the read by now
+            let during = try env.readWithoutWaiting { _ in true }
+            release.signal()
+            closed.wait()
+            #expect(during == nil)
+            #expect(throws: LMDBError.closed) { try env.readWithoutWaiting { _ in true } }
         }
-        holding.wait()
-        Thread.detachNewThread {
-            env.close()
-            closed.signal()
-        }
-        Thread.sleep(forTimeInterval: 0.3)  // the close is waiting for the read by now
-        let during = try env.readWithoutWaiting { _ in true }
-        release.signal()
-        closed.wait()
-        #expect(during == nil)
-        #expect(throws: LMDBError.closed) { try env.readWithoutWaiting { _ in true } }
     }
 
     @Test("copy(to:compact:) makes a store that opens with the same data")

@@ -103,6 +103,11 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         try walk(table, body) { position, row in try row.encoded.withUnsafeBytes { try body(position, $0) } }
     }
 
+    /// `walk` with every row decoded: the read-ahead's as they come, the others here.
+    private func walkRows(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
+        try walk(table, { position, bytes in try body(position, try CachedRow(decoding: bytes, table: table)) }, decoded: body)
+    }
+
     /// Calls `body` with every row of `table` at this snapshot, in position order; the rows the
     /// read-ahead holds, decoded already, go to `decoded` once the walk gets there.
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool,
@@ -125,8 +130,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         if let done = derived[table] { return done }
         let source = BaseViews.rowTable(of: table)
         var entries: [(key: [UInt8], value: [UInt8])] = []
-        try walk(source) { position, bytes in
-            let row = try CachedRow(decoding: bytes, table: source)
+        try walkRows(source) { position, row in
             for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table { entries.append((entry.key, entry.value)) }
             return true
         }

@@ -8,6 +8,12 @@ public struct VerifyFault: Sendable, Equatable, CustomStringConvertible {
     public var area: String
     public var message: String
 
+    public init(position: UInt64? = nil, area: String, message: String) {
+        self.position = position
+        self.area = area
+        self.message = message
+    }
+
     public var description: String {
         (position.map { "position \($0): " } ?? "") + "\(area): \(message)"
     }
