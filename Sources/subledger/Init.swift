@@ -14,7 +14,7 @@ struct Init: ParsableCommand {
         """)
 
     @OptionGroup var location: StoreLocation
-    @Option(help: "Events between two view snapshots (default: the store's, 2048 for a new store).")
+    @Option(help: "Events between two view snapshots (default: the store's, 512 for a new store).")
     var snapshotInterval: Int?
 
     func validate() throws {

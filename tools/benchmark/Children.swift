@@ -43,7 +43,7 @@ enum Child {
     /// each result written as its `exec --json` line into a buffer that is discarded.
     static func exec(_ args: Arguments) throws {
         try preopen(args)
-        let store = try Store.open(path: args.require("store"))
+        let store = try Store.open(path: args.require("store"), options: StoreOptions(snapshotInterval: args.int("snapshot-interval")))
         let input = args.require("input")
         let fd = open(input, O_RDONLY)
         guard fd >= 0 else { throw BenchError("cannot open \(input)") }
@@ -261,7 +261,7 @@ enum Child {
         for _ in 0..<(args.int("count") ?? 20) {
             let p = 1 + rng.next() % head
             let start = monotonicSeconds()
-            rows += try store.rows(of: "subscriptions", asOf: .position(p)).count
+            rows += try store.rows(of: args.values["view"] ?? "subscriptions", asOf: .position(p)).count
             latencies.append(monotonicSeconds() - start)
             if args.has("verbose") { printErr("as-of \(p): \(format((monotonicSeconds() - start) * 1000, decimals: 1)) ms") }
         }

@@ -82,6 +82,12 @@ public struct ViewRow: Equatable, Sendable {
 
     mutating func appendDerived(_ key: String, _ value: FieldValue) { derived.append((key, value)) }
 
+    /// The stored row a base view's row shows (nil for other rows).
+    var cachedRow: CachedRow? {
+        guard case .row(let row, _) = source, derived.isEmpty else { return nil }
+        return CachedRow(row)
+    }
+
     public subscript(key: String) -> FieldValue? { fields.first { $0.key == key }?.value }
 
     /// Shows each field to `visitor`, in order: the built-in shapes with literal keys (what
@@ -163,6 +169,32 @@ private struct FieldWriter: FieldVisitor {
         case .id(let id): w.id(id)
         case .time(let t): w.time(t)
         case .null: w.null()
+        }
+    }
+}
+
+extension CachedRow {
+    /// A base view's row as stored (a plan without its child row).
+    init(_ row: AnyRow) {
+        switch row {
+        case .user(let r): self = .user(r)
+        case .plan(let r, _): self = .plan(r)
+        case .group(let r): self = .group(r)
+        case .membership(let r): self = .membership(r)
+        case .subscription(let r): self = .subscription(r)
+        }
+    }
+
+    /// The row as a base view holds it (nil for a team plan's child row, which is no view's
+    /// row alone).
+    var anyRow: AnyRow? {
+        switch self {
+        case .user(let r): .user(r)
+        case .plan(let r): .plan(r, nil)
+        case .teamPlan: nil
+        case .group(let r): .group(r)
+        case .membership(let r): .membership(r)
+        case .subscription(let r): .subscription(r)
         }
     }
 }

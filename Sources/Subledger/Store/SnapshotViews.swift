@@ -76,15 +76,15 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     /// Index tables derived so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
 
-    /// Rows of one table being read on a second core, for `walk`.
-    private let ahead: SnapshotReadAhead?
+    /// The rows of one table, read in ranges on two cores, for `walk`.
+    let ranges: SnapshotRowRanges?
 
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ahead: SnapshotReadAhead? = nil) throws {
+    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ranges: SnapshotRowRanges? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
         self.at = at
-        self.ahead = ahead
+        self.ranges = ranges.flatMap { $0.at == at ? $0 : nil }
         cursor = try txn.cursor(snapshots)
     }
 
@@ -97,32 +97,51 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return try body(row)
     }
 
-    /// Calls `body` with every row of `table` at this snapshot, in position order (the rows the
-    /// read-ahead decoded are encoded again for it).
+    /// Calls `body` with every row of `table` at this snapshot, in position order (the rows
+    /// read in ranges are encoded again for it).
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws {
         try walk(table, body) { position, row in try row.encoded.withUnsafeBytes { try body(position, $0) } }
     }
 
-    /// `walk` with every row decoded: the read-ahead's as they come, the others here.
+    /// `walk` with every row decoded: the ranges' as they come, the others here.
     private func walkRows(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
         try walk(table, { position, bytes in try body(position, try CachedRow(decoding: bytes, table: table)) }, decoded: body)
     }
 
-    /// Calls `body` with every row of `table` at this snapshot, in position order; the rows the
-    /// read-ahead holds, decoded already, go to `decoded` once the walk gets there.
+    /// Calls `body` with every row of `table` at this snapshot, in position order; when the
+    /// table is read in ranges, its rows go to `decoded` instead.
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool,
                       decoded: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
         guard at > 0 else { return }
-        // A cursor of its own: `body` may read other rows meanwhile.
-        let cursor = try txn.cursor(snapshots)
-        defer { cursor.close() }
-        guard let ahead, ahead.table == table, ahead.split < at else {
+        guard ranges?.table == table else {
+            // A cursor of its own: `body` may read other rows meanwhile.
+            let cursor = try txn.cursor(snapshots)
+            defer { cursor.close() }
             _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
             return
         }
-        if ahead.split > 0, try !SnapshotKeys.walk(table, 1...ahead.split, at: at, cursor, body) { return }
-        let usable = try ahead.forEachRow(decoded)
-        if !usable { _ = try SnapshotKeys.walk(table, (ahead.split + 1)...at, at: at, cursor, body) }
+        try forEachRange(of: table) { positions, rows in
+            for (position, row) in zip(positions, rows) {
+                guard let cached = row.cachedRow else { throw StoreError.corrupt("row \(position) of \(table.name) has no stored form") }
+                if try !decoded(position, cached) { return false }
+            }
+            return true
+        }
+    }
+
+    /// Calls `body` with the rows of `table` range by range, in position order, as the view
+    /// shows them, until it returns false; false when the table is not read in ranges. With
+    /// `dropping`, each range is let go once `body` has it.
+    @discardableResult
+    func forEachRange(of table: BaseTable, dropping: Bool = false,
+                      _ body: (_ positions: [UInt64], _ rows: [ViewRow]) throws -> Bool) throws -> Bool {
+        guard let ranges, ranges.table == table else { return false }
+        let cursor = try txn.cursor(snapshots)
+        defer { cursor.close() }
+        try ranges.forEachRange(dropping: dropping, read: { try SnapshotRowRanges.read(table, $0, at: at, cursor) }) {
+            try body($0.positions, $0.rows)
+        }
+        return true
     }
 
     /// An index table as the snapshot's rows give it, sorted by key.
@@ -199,97 +218,130 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     }
 }
 
-/// The rows of one table at a snapshot above `split`, read and decoded on a thread of its
-/// own and handed over in batches as they are ready: the caller folds the events after the
-/// snapshot and reads the rows below meanwhile, then takes these while the rest are read.
-/// Dropped (and the thread stopped at its next row) when the walk ends early.
-final class SnapshotReadAhead {
-    typealias Rows = [(position: UInt64, row: CachedRow)]
-    enum Message {
-        case rows(Rows)
-        /// The thread's transaction saw other snapshots: the caller reads the rows itself.
-        case unusable
-        case failed(any Error)
-        case end
-    }
+/// The rows of one table at a snapshot, read in position ranges on two cores: a helper
+/// thread, in a read transaction of its own, starts on the first range at once; the caller
+/// joins in when it asks for the rows (once it has folded the window after the snapshot),
+/// reading itself each range nobody has taken, and a later one while the helper finishes the
+/// range it waits for. Each range comes as the rows the view shows, so a whole view is the
+/// ranges appended.
+final class SnapshotRowRanges {
+    typealias Rows = (positions: [UInt64], rows: [ViewRow])
 
     let table: BaseTable
-    let split: UInt64
-    private let stop = StopFlag()
-    private let channel = Channel()
-    private let thread: JoinableThread<Void>
-    /// The batches taken so far, kept for a second walk of the table.
-    private var taken: [Rows] = []
-    private var ended: Message?
+    let at: UInt64
+    private let shared: Shared
+    private var thread: JoinableThread<Void>?
+    /// The ranges taken so far (nil: not yet), kept for a second walk of the table.
+    private var taken: [Rows?]
 
-    /// Starts `read`, which sends the rows in batches (or `.unusable` first) and gives up once
-    /// the flag is set; nil when no thread can be had.
-    init?(table: BaseTable, split: UInt64, _ read: @escaping (_ send: (Message) -> Void, _ stop: StopFlag) throws -> Void) {
-        self.table = table
-        self.split = split
-        let stop = self.stop, channel = self.channel
-        guard let thread = JoinableThread.start({
-            do { try read(channel.send, stop) } catch { channel.send(.failed(error)) }
-            channel.send(.end)
-        }) else { return nil }
-        self.thread = thread
+    /// What both threads see: the ranges, the next one nobody has taken, the helper's results.
+    private final class Shared: @unchecked Sendable {
+        let bounds: [ClosedRange<UInt64>]
+        private let next = Atomic<Int>(0)
+        let stop = StopFlag()
+        /// The helper's result for each range it took, published by the slot's semaphore.
+        let results: [Slot]
+
+        final class Slot: @unchecked Sendable {
+            let ready = DispatchSemaphore(value: 0)
+            var result: Result<Rows, any Error>?
+        }
+
+        init(_ bounds: [ClosedRange<UInt64>]) {
+            self.bounds = bounds
+            results = bounds.map { _ in Slot() }
+        }
+
+        /// Takes the next range nobody has: its index, or nil when all are taken.
+        func take() -> Int? {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            return i < bounds.count ? i : nil
+        }
+
+        var nextUntaken: Int { next.load(ordering: .relaxed) }
     }
 
-    /// Calls `body` with each row in order, waiting for batches not yet read; false when the
-    /// rows are unusable (the caller then reads them itself).
-    func forEachRow(_ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws -> Bool {
-        for rows in taken { for (p, row) in rows where try !body(p, row) { return true } }
-        while ended == nil {
-            switch channel.receive() {
-            case .rows(let rows):
-                taken.append(rows)
-                for (p, row) in rows where try !body(p, row) { return true }
-            case let message: ended = message
+    /// Starts `helper`, which opens its transaction and calls its argument with a reader of
+    /// ranges in it (or returns without, when its transaction cannot serve: the caller then
+    /// reads every range). `count` ranges of equal position spans, at most one a position.
+    init(table: BaseTable, at: UInt64, count: Int,
+         helper: @escaping (_ work: (_ read: (ClosedRange<UInt64>, StopFlag) throws -> Rows) -> Void) throws -> Void) {
+        self.table = table
+        self.at = at
+        let n = UInt64(max(1, min(UInt64(count), at)))
+        let bounds = (0..<n).map { i in (at * i / n + 1)...(at * (i + 1) / n) }
+        let shared = Shared(bounds)
+        self.shared = shared
+        taken = Array(repeating: nil, count: bounds.count)
+        thread = JoinableThread.start {
+            try helper { read in
+                while !shared.stop.isSet, let i = shared.take() {
+                    let slot = shared.results[i]
+                    slot.result = Result { try read(shared.bounds[i], shared.stop) }
+                    slot.ready.signal()
+                }
             }
-        }
-        switch ended {
-        case .unusable: return false
-        case .failed(let error): throw error
-        default: return true
         }
     }
 
     deinit {
-        stop.set()
-        _ = try? thread.join()
+        shared.stop.set()
+        _ = try? thread?.join()
     }
 
-    /// Sends the rows of `table` at snapshot `at` in `range`, decoded, in position order, in
-    /// batches of 4,096; stops early once `stop` is set.
-    static func collect(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64, _ cursor: Cursor,
-                        _ send: (Message) -> Void, _ stop: StopFlag) throws {
-        var rows: Rows = []
-        rows.reserveCapacity(4096)
-        _ = try SnapshotKeys.walk(table, range, at: at, cursor) { position, row in
-            rows.append((position, try CachedRow(decoding: row, table: table)))
-            if rows.count == 4096 {
-                send(.rows(rows))
-                rows.removeAll(keepingCapacity: true)
+    /// Calls `body` with each range's rows in position order until it returns false; `read`
+    /// reads a range here. With `dropping`, a range is let go once `body` has it (no second walk).
+    func forEachRange(dropping: Bool = false, read: (ClosedRange<UInt64>) throws -> Rows,
+                      _ body: (Rows) throws -> Bool) throws {
+        for i in taken.indices {
+            let rows = try self.rows(i, read)
+            if dropping { taken[i] = nil }
+            guard try body(rows) else { return }
+        }
+    }
+
+    private func rows(_ i: Int, _ read: (ClosedRange<UInt64>) throws -> Rows) throws -> Rows {
+        while true {
+            if let rows = taken[i] { return rows }
+            if shared.nextUntaken <= i, let mine = shared.take() {
+                // Ranges are taken in order and the earlier ones are had: this is range i.
+                taken[mine] = try read(shared.bounds[mine])
+                continue
             }
-            return !stop.isSet
+            let slot = shared.results[i]
+            if slot.ready.wait(timeout: .now()) == .timedOut {
+                // The helper is on it: read a later range meanwhile, or wait when none is left.
+                if let later = shared.take() {
+                    taken[later] = try read(shared.bounds[later])
+                    continue
+                }
+                slot.ready.wait()
+            }
+            guard let result = slot.result else { throw StoreError.corrupt("range \(i) of \(table.name) was never read") }
+            taken[i] = try result.get()
         }
-        if !rows.isEmpty { send(.rows(rows)) }
     }
 
-    /// Messages from the reading thread, unbounded: a view's rows are held whole anyway.
-    private final class Channel: @unchecked Sendable {
-        private let queue = Mutex<[Message]>([])
-        private let ready = DispatchSemaphore(value: 0)
-
-        func send(_ message: Message) {
-            queue.withLock { $0.append(message) }
-            ready.signal()
+    /// The rows of `table` at snapshot `at` in `range`, in position order, as a view shows
+    /// them; stops early (with what it has) once `stop` is set.
+    static func read(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64, _ cursor: Cursor,
+                     stop: StopFlag? = nil) throws -> Rows {
+        var positions: [UInt64] = [], rows: [ViewRow] = []
+        _ = try SnapshotKeys.walk(table, range, at: at, cursor) { position, bytes in
+            // Decoded straight into the shown row: no copy of it in between.
+            let row: AnyRow = switch table {
+            case .users: .user(try UserRow.decode(bytes))
+            case .plans: .plan(try PlanRow.decode(bytes), nil)
+            case .groups: .group(try GroupRow.decode(bytes))
+            case .memberships: .membership(try MembershipRow.decode(bytes))
+            case .subscriptions: .subscription(try SubscriptionRow.decode(bytes))
+            default: throw StoreError.corrupt("row \(position) of \(table.name) is not a view's row")
+            }
+            positions.append(position)
+            rows.append(row.viewRow())
+            return !(stop?.isSet ?? false)
         }
-
-        func receive() -> Message {
-            ready.wait()
-            return queue.withLock { $0.removeFirst() }
-        }
+        return (positions, rows)
     }
 }
 

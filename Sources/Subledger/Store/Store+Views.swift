@@ -59,6 +59,10 @@ extension Store {
                     // A view had at most one row per event by then: no more than `position`.
                     let expected = min(try expectedRows(view, filter: filter, try viewTables(txn), txn), Int(clamping: position))
                     let views = try viewsAsOf(position, txn, readingAhead: rowTable(of: view))
+                    if filter.isEmpty, let base = BaseView(rawValue: view),
+                       let shown = try shownRows(of: base, views, limit: limit, expected: expected) {
+                        return shown
+                    }
                     return try collectRows(view, filter: filter, limit: limit, expected: expected, views: views,
                                            proxiesIndexed: false) { _ in nil }
                 }
@@ -134,6 +138,39 @@ extension Store {
                 for member in members where try !take(member.row, show(member.row)) { break }
             }
         }
+        return out
+    }
+
+    /// A whole base view as of a snapshot read in ranges (`SnapshotRowRanges`): each range's
+    /// rows appended as they are, but where the fold of the window after the snapshot holds
+    /// rows of its own. nil when the view's rows are not read in ranges.
+    private func shownRows(of view: BaseView, _ views: CachedViews<SnapshotViews<ReadTransaction>>,
+                           limit: Int?, expected: Int) throws -> [ViewRow]? {
+        guard views.base.ranges?.table == view.table else { return nil }
+        let limit = limit ?? .max
+        guard limit > 0 else { return [] }
+        let folded = views.cachedRows(of: view.table)
+        var merge = PositionMerge(folded.keys.sorted())
+        var out: [ViewRow] = []
+        out.reserveCapacity(hugePagesFor: min(expected, limit))
+        func takeFolded(_ p: UInt64) {
+            if let row = folded[p].flatMap({ $0 })?.anyRow { out.append(row.viewRow()) }
+        }
+        try views.base.forEachRange(of: view.table, dropping: true) { positions, rows in
+            guard let first = positions.first, let last = positions.last else { return true }
+            while let p = merge.next(before: first) { takeFolded(p) }
+            if merge.upcoming.map({ $0 > last }) ?? true {
+                out.append(contentsOf: rows)
+            } else {
+                for (i, p) in positions.enumerated() {
+                    while let q = merge.next(before: p) { takeFolded(q) }
+                    if merge.take(p) { takeFolded(p) } else { out.append(rows[i]) }
+                }
+            }
+            return out.count < limit
+        }
+        while out.count < limit, let p = merge.next() { takeFolded(p) }
+        if out.count > limit { out.removeSubrange(limit...) }
         return out
     }
 
