@@ -348,6 +348,10 @@ final class Suite {
         var row = ResultRow(name: "show subscriptions --as-of (\(asOfN) random positions)", unit: "ms",
                             baselineName: "raw scan of the prefix", baselineUnit: "ms")
         var p99: [Double] = [], baseP99: [Double] = [], first: [Double] = []
+        // The largest view, and the one whose rows hold strings: the same positions.
+        var users = ResultRow(name: "show users --as-of (the same positions)", unit: "ms",
+                              baselineName: "raw scan of the prefix", baselineUnit: "ms")
+        var usersP99: [Double] = [], usersFirst: [Double] = []
         var now = ResultRow(name: "show subscriptions now, whole view (no --as-of)", unit: "ms")
         var nowNext: [Double] = [], nowRows = 0.0
         let head = try headOf(fixture)
@@ -362,6 +366,11 @@ final class Suite {
             p99.append(rep.double("p99_ms"))
             first.append(rep.double("first_ms"))
             row.rssKiB.append(rep.maxRSSKiB)
+            let u = try runChild(["--only", "asof", "--store", fixture, "--count", String(asOfN), "--seed", seedText, "--view", "users"])
+            users.runs.append(u.double("p50_ms"))
+            usersP99.append(u.double("p99_ms"))
+            usersFirst.append(u.double("first_ms"))
+            users.rssKiB.append(u.maxRSSKiB)
             let shown = try runChild(["--only", "show-now", "--store", fixture])
             now.runs.append(shown.double("first_ms"))
             nowNext.append(shown.double("next_p50_ms"))
@@ -372,6 +381,8 @@ final class Suite {
             row.baselineRuns.append(base.double("p50_ms"))
             baseP99.append(base.double("p99_ms"))
             row.baselineRSSKiB.append(base.maxRSSKiB)
+            users.baselineRuns.append(base.double("p50_ms"))
+            users.baselineRSSKiB.append(base.maxRSSKiB)
             progress("as-of run \(r)/\(runs): p50 \(format(row.runs.last!, decimals: 2)) ms, p99 \(format(p99.last!, decimals: 2)) ms")
         }
         if !row.runs.isEmpty {
@@ -381,11 +392,16 @@ final class Suite {
             row.extra = [("p50_ms", median(row.runs)), ("p99_ms", median(p99)),
                          ("baseline_p50_ms", median(row.baselineRuns)), ("baseline_p99_ms", median(baseP99)),
                          ("first_query_ms", median(first))]
+            users.display = "p50 \(format(median(users.runs), decimals: 1)) ms, p99 \(format(median(usersP99), decimals: 1)) ms, first query \(format(median(usersFirst), decimals: 1)) ms"
+            users.baselineDisplay = row.baselineDisplay
+            users.invertRatio = true
+            users.extra = [("p50_ms", median(users.runs)), ("p99_ms", median(usersP99)), ("first_query_ms", median(usersFirst))]
             now.name = "show subscriptions now, whole view of \(format(nowRows)) rows (no --as-of)"
             now.display = "first query \(format(median(now.runs), decimals: 1)) ms, next p50 \(format(median(nowNext), decimals: 1)) ms"
             now.extra = [("first_query_ms", median(now.runs)), ("next_p50_ms", median(nowNext)), ("rows", nowRows)]
         }
         rows.append(row)
+        if !users.runs.isEmpty { rows.append(users) }
         if !now.runs.isEmpty { rows.append(now) }
     }
 
