@@ -157,7 +157,7 @@ enum Child {
         var rng = SplitMix64(seed: UInt64(args.int("seed") ?? 1))
         var latencies: [Double] = []
         for _ in 0..<(args.int("count") ?? 20) {
-            let p = 1 + rng.next() % head
+            let p = args.int("at").map(UInt64.init) ?? 1 + rng.next() % head
             latencies.append(try env.scan(limit: Int(p)).seconds)
         }
         report("p50_ms", percentile(latencies, 50) * 1000)
@@ -259,9 +259,10 @@ enum Child {
         var latencies: [Double] = []
         var rows = 0
         for _ in 0..<(args.int("count") ?? 20) {
-            let p = 1 + rng.next() % head
+            let p = args.int("at").map(UInt64.init) ?? 1 + rng.next() % head
             let start = monotonicSeconds()
-            rows += try store.rows(of: args.values["view"] ?? "subscriptions", asOf: .position(p)).count
+            let filter = ViewFilter(user: args.values["user"].map { Reference($0) })
+            rows += try store.rows(of: args.values["view"] ?? "subscriptions", filter: filter, asOf: .position(p)).count
             latencies.append(monotonicSeconds() - start)
             if args.has("verbose") { printErr("as-of \(p): \(format((monotonicSeconds() - start) * 1000, decimals: 1)) ms") }
         }

@@ -95,6 +95,25 @@ enum CachedRow {
     }
 }
 
+extension CachedRow {
+    /// The two entities a through model's row relates: a membership's user and group, a
+    /// subscription's user and plan (nil for other rows).
+    var related: (EntityID, EntityID)? {
+        switch self {
+        case .membership(let m): (m.user, m.group)
+        case .subscription(let s): (s.user, s.plan)
+        default: nil
+        }
+    }
+
+    /// `related` read from a stored membership or subscription at its fixed offsets (both
+    /// encode their id, then the two related ids), without decoding the rest.
+    static func related(stored bytes: UnsafeRawBufferPointer) throws(DecodingError) -> (EntityID, EntityID) {
+        guard bytes.count >= 48 else { throw DecodingError(offset: bytes.count, reason: "a through row shorter than its ids") }
+        return (EntityID(raw: bytes, at: 16), EntityID(raw: bytes, at: 32))
+    }
+}
+
 extension StoredRow {
     var encoded: [UInt8] {
         var w = BinaryWriter(capacity: 64)

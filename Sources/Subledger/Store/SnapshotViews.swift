@@ -65,25 +65,33 @@ enum SnapshotKeys {
 }
 
 /// The base view tables as they were at snapshot position `at`: rows read from the snapshot
-/// table, index tables derived from them when first asked for (only `--as-of` folds whose
-/// window deletes something, or filters, ask). Creation positions come from the stream index.
+/// table, index entries derived from them when asked for (only `--as-of` folds whose window
+/// deletes something, or filters, ask). Creation positions come from the stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     let txn: Txn
     let snapshots: Database
     let streams: Database
     let at: UInt64
     private let cursor: Cursor
-    /// Index tables derived so far, sorted by key.
+    /// Index tables derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
+    /// For each through table not read in ranges, once a look-up has walked it: each row's
+    /// position and the two entities it relates, read from the stored bytes.
+    private var related: [BaseTable: [(position: UInt64, first: EntityID, second: EntityID)]] = [:]
 
     /// The rows of one table, read in ranges on two cores, for `walk`.
     let ranges: SnapshotRowRanges?
 
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ranges: SnapshotRowRanges? = nil) throws {
+    /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
+    private let live: [Database]?
+
+    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ranges: SnapshotRowRanges? = nil,
+         live: [Database]? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
         self.at = at
+        self.live = live
         self.ranges = ranges.flatMap { $0.at == at ? $0 : nil }
         cursor = try txn.cursor(snapshots)
     }
@@ -158,6 +166,65 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return entries
     }
 
+    /// The positions of the rows of a through table (memberships, subscriptions) with the two
+    /// entities each relates, walked once and then held.
+    private func relatedRows(_ table: BaseTable) throws -> [(position: UInt64, first: EntityID, second: EntityID)] {
+        if let done = related[table] { return done }
+        var rows: [(position: UInt64, first: EntityID, second: EntityID)] = []
+        if at > 0 {
+            let cursor = try txn.cursor(snapshots)
+            defer { cursor.close() }
+            _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor) { position, bytes in
+                let (first, second) = try CachedRow.related(stored: bytes)
+                rows.append((position, first, second))
+                return true
+            }
+        }
+        related[table] = rows
+        return rows
+    }
+
+    /// The entries of an index scanned by entity that start with `prefix` (16 bytes or more:
+    /// one entity's), sorted by key, from the rows that name that entity: a cascade's look-up
+    /// passes over rows in memory (the ranges', or the related ids held here) and decodes only
+    /// the rows it finds, instead of deriving the index of every row.
+    private func entries(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
+        let source = BaseViews.rowTable(of: table), first = BaseViews.leadsWithFirst(table)
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        func add(_ position: UInt64, _ row: CachedRow) {
+            for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table && entry.key.starts(with: prefix) {
+                out.append((entry.key, entry.value))
+            }
+        }
+        if ranges?.table == source {
+            try walkRows(source) { position, row in
+                if let (a, b) = row.related, (first ? a : b) == id { add(position, row) }
+                return true
+            }
+        } else {
+            for r in try relatedRows(source) where (first ? r.first : r.second) == id {
+                if let row = try withRow(source, at: r.position, { try CachedRow(decoding: $0, table: source) }) { add(r.position, row) }
+            }
+        }
+        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        return out
+    }
+
+    /// A unique name's entry (an email, a plan's or group's name) found through the index as it
+    /// is now: the row it names there, if that row existed at this snapshot under the same
+    /// name. Names are unique among the rows of one moment, so that row is the answer; nil
+    /// (ask the snapshot's own rows) when the name now names nothing, or a later row.
+    private func liveHint(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? {
+        guard let live, table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
+              value.count == 8 else { return nil }
+        let position = Keys.readPosition(value)
+        let source = BaseViews.rowTable(of: table)
+        guard position <= at, let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }),
+              BaseViews.indexEntries(of: row, at: position).contains(where: { $0.table == table && $0.key == key }) else { return nil }
+        return Keys.position(position)
+    }
+
     /// The first index of `entries` whose key is not below `key`.
     private func lowerBound(_ entries: [(key: [UInt8], value: [UInt8])], _ key: [UInt8]) -> Int {
         var low = 0, high = entries.count
@@ -171,6 +238,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
         guard let t = BaseTable(rawValue: table) else { return nil }
         if t.holdsRows { return try withRow(t, at: Keys.readPosition(key)) { Array($0) } }
+        if t.isScannedByEntity, key.count >= 16 { return try entries(t, prefix: key).first { $0.key == key }?.value }
+        if let hinted = try liveHint(t, key) { return hinted }
         let entries = try index(t)
         let i = lowerBound(entries, key)
         return i < entries.count && entries[i].key == key ? entries[i].value : nil
@@ -187,6 +256,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
             }
             return out
         }
+        if t.isScannedByEntity, prefix.count >= 16 { return try entries(t, prefix: prefix) }
         let entries = try index(t)
         var i = lowerBound(entries, prefix)
         var out: [(key: [UInt8], value: [UInt8])] = []

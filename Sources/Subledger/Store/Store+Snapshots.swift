@@ -145,8 +145,9 @@ extension Store {
         let state = try log.snapshotState(txn)
         let from = state?.snapshot(atOrBefore: position) ?? 0
         let ranges = table.flatMap { table in state.flatMap { readAhead(table, at: from, $0) } }
-        let views = CachedViews(base: try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from, ranges: ranges),
-                                tableCount: BaseTable.allCases.count)
+        let snapshot = try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from, ranges: ranges,
+                                         live: try viewTables(txn))
+        let views = CachedViews(base: snapshot, tableCount: BaseTable.allCases.count)
         var fold = ViewFold(proxies: [])
         var p = from + 1
         while p <= position {
