@@ -261,7 +261,7 @@ enum Child {
         for _ in 0..<(args.int("count") ?? 20) {
             let p = args.int("at").map(UInt64.init) ?? 1 + rng.next() % head
             let start = monotonicSeconds()
-            let filter = ViewFilter(user: args.values["user"].map { Reference($0) })
+            let filter = ViewFilter(user: args.values["user"].map { Reference($0) }, plan: args.values["plan"].map { Reference($0) })
             rows += try store.rows(of: args.values["view"] ?? "subscriptions", filter: filter, asOf: .position(p)).count
             latencies.append(monotonicSeconds() - start)
             if args.has("verbose") { printErr("as-of \(p): \(format((monotonicSeconds() - start) * 1000, decimals: 1)) ms") }

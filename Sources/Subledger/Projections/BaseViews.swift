@@ -66,10 +66,10 @@ enum BaseViews {
             try updateUser(user, s, &changes) { $0.lastLogin = at }
         case .userDeleted(let user):
             guard let (up, row) = try s.row(UserRow.self, .users, id: user) else { return }
-            for entry in try s.scan(.membershipsByUser, prefix: Keys.ids(user)) {
+            for entry in try s.scanDeleted(.membershipsByUser, prefix: Keys.ids(user)) {
                 try removeMembership(at: Keys.readPosition(entry.value), s, &changes)
             }
-            for entry in try s.scan(.subscriptionsByUser, prefix: Keys.ids(user)) {
+            for entry in try s.scanDeleted(.subscriptionsByUser, prefix: Keys.ids(user)) {
                 try removeSubscription(at: Keys.readPosition(entry.key, at: 32), s, &changes)
             }
             try s.replaceRow(.users, at: up, old: row, new: nil)
@@ -82,7 +82,7 @@ enum BaseViews {
             changes.append(.plans, at: p, old: nil, new: .plan(row, team))
         case .planDeleted(let plan):
             guard let (pp, row) = try s.row(PlanRow.self, .plans, id: plan) else { return }
-            for entry in try s.scan(.subscriptionsByPlan, prefix: Keys.ids(plan)) {
+            for entry in try s.scanDeleted(.subscriptionsByPlan, prefix: Keys.ids(plan)) {
                 try removeSubscription(at: Keys.readPosition(entry.key, at: 16), s, &changes)
             }
             let team = try s.row(TeamPlanRow.self, .teamPlans, at: pp)
@@ -95,7 +95,7 @@ enum BaseViews {
             changes.append(.groups, at: p, old: nil, new: .group(row))
         case .groupDeleted(let group):
             guard let (gp, row) = try s.row(GroupRow.self, .groups, id: group) else { return }
-            for entry in try s.scan(.membershipsByGroup, prefix: Keys.ids(group)) {
+            for entry in try s.scanDeleted(.membershipsByGroup, prefix: Keys.ids(group)) {
                 try removeMembership(at: Keys.readPosition(entry.key, at: 16), s, &changes)
             }
             try s.replaceRow(.groups, at: gp, old: row, new: nil)

@@ -136,9 +136,17 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     }
 
     func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        try merged(table, prefix: prefix, theirs: try base.scan(table, prefix: prefix))
+    }
+
+    func scanDeleted(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        try merged(table, prefix: prefix, theirs: try base.scanDeleted(table, prefix: prefix))
+    }
+
+    /// The base's entries under `prefix` with this cache's over them (its version wins).
+    private func merged(_ table: Int, prefix: [UInt8], theirs: [(key: [UInt8], value: [UInt8])]) throws -> [(key: [UInt8], value: [UInt8])] {
         let keys = cachedKeys(table, prefix: prefix)
         let mine = keys.map(\.bytes)
-        let theirs = try base.scan(table, prefix: prefix)
         var out: [(key: [UInt8], value: [UInt8])] = []
         out.reserveCapacity(max(mine.count, theirs.count))
         var i = 0, j = 0

@@ -105,13 +105,6 @@ extension CachedRow {
         default: nil
         }
     }
-
-    /// `related` read from a stored membership or subscription at its fixed offsets (both
-    /// encode their id, then the two related ids), without decoding the rest.
-    static func related(stored bytes: UnsafeRawBufferPointer) throws(DecodingError) -> (EntityID, EntityID) {
-        guard bytes.count >= 48 else { throw DecodingError(offset: bytes.count, reason: "a through row shorter than its ids") }
-        return (EntityID(raw: bytes, at: 16), EntityID(raw: bytes, at: 32))
-    }
 }
 
 extension StoredRow {

@@ -61,6 +61,9 @@ protocol ViewReading {
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R?
     /// Calls `body` with every row of a row table in position order until it returns false.
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (_ position: UInt64, _ row: R) throws -> Bool) throws
+    /// `scan` of an index scanned by entity, under an entity the fold is deleting (a cascade):
+    /// a snapshot finds its rows among those deleted after it. Others scan.
+    func scanDeleted(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
 }
 
 /// Write access: what a fold needs.
@@ -75,9 +78,14 @@ protocol ViewWriting: ViewReading {
 }
 
 extension ViewReading {
+    func scanDeleted(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] { try scan(table, prefix: prefix) }
+
     func get(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? { try get(table.rawValue, key) }
     func scan(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         try scan(table.rawValue, prefix: prefix)
+    }
+    func scanDeleted(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        try scanDeleted(table.rawValue, prefix: prefix)
     }
 
     /// The row of entity `id` in `table`, with its key: nil when it never existed or is gone.

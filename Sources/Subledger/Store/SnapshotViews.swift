@@ -11,8 +11,17 @@ import Synchronization
 /// - key: `[table][row position: 8][~S: 8]`, big-endian; the complement puts a row's newest
 ///   version first, so a seek to `~S` lands on the newest at or before S.
 /// - value: `[1]` and the row's bytes, or `[0]` for a row deleted in the window.
+///
+/// Each row deleted in a window is also listed by window: `[0x80 | table][S: 8][row position: 8]`
+/// → empty. A cascade folded after snapshot S finds the deleted entity's rows among those.
 enum SnapshotKeys {
     static let size = 17
+    /// The layout of the entries; bump it when what a snapshot stores changes.
+    static let layout = 2
+    /// What a store's snapshot record holds: the fold's version and this layout. Snapshots
+    /// of another are taken again on open.
+    static var version: Int { BaseViews.version << 8 | layout }
+    private static let listed: UInt8 = 0x80
 
     static func key(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
         var k = [UInt8]()
@@ -28,8 +37,40 @@ enum SnapshotKeys {
         return [1] + row
     }
 
+    /// The key listing the row at `position` among those deleted in the window of `snapshot`.
+    static func deletedKey(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
+        [listed | UInt8(table.rawValue)] + Keys.position(snapshot) + Keys.position(position)
+    }
+
+    /// The entries a snapshot stores for the rows its window changed (nil: deleted).
+    static func entries(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)],
+                        at snapshot: UInt64) -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        out.reserveCapacity(changes.count)
+        for (table, position, row) in changes {
+            out.append((key(table, position: position, at: snapshot), value(row)))
+            if row == nil { out.append((deletedKey(table, position: position, at: snapshot), [])) }
+        }
+        return out
+    }
+
+    /// The row table a stored key belongs to, if it is a snapshot key at all.
+    static func table(of key: UnsafeRawBufferPointer) -> BaseTable? {
+        guard key.count == size, let table = BaseTable(rawValue: Int(key[0] & ~listed)), table.holdsRows else { return nil }
+        return table
+    }
+
     /// The snapshot position of a stored key.
-    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 { ~Keys.readPosition(key, at: 9) }
+    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 {
+        key[0] & listed != 0 ? Keys.readPosition(key, at: 1) : ~Keys.readPosition(key, at: 9)
+    }
+
+    /// The positions of the rows of `table` deleted in the window that ends at `snapshot`.
+    static func deleted(_ table: BaseTable, at snapshot: UInt64, _ txn: some ReadableTransaction, _ db: Database) throws -> [UInt64] {
+        let first = [listed | UInt8(table.rawValue)]
+        return try txn.scan(db, from: first + Keys.position(snapshot), to: first + Keys.position(snapshot + 1), reverse: false)
+            .map { Keys.readPosition($0.key, at: 9) }
+    }
 
     /// The row a stored value holds (nil: deleted); corrupt bytes throw.
     static func row(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
@@ -75,23 +116,31 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     private let cursor: Cursor
     /// Index tables derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
-    /// For each through table not read in ranges, once a look-up has walked it: each row's
-    /// position and the two entities it relates, read from the stored bytes.
-    private var related: [BaseTable: [(position: UInt64, first: EntityID, second: EntityID)]] = [:]
+    /// Indexes scanned by entity, derived so far for filters, grouped by their leading entity.
+    private var grouped: [BaseTable: [EntityID: [(key: [UInt8], value: [UInt8])]]] = [:]
 
     /// The rows of one table, read in ranges on two cores, for `walk`.
     let ranges: SnapshotRowRanges?
 
     /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
     private let live: [Database]?
+    /// Where the rows changed after `at` are listed: the deletions of the next snapshot, when it
+    /// is taken, else the rows waiting for it.
+    private let changedAfter: ChangedAfter?
+
+    enum ChangedAfter {
+        case deletedIn(snapshot: UInt64)
+        case pending(Database)
+    }
 
     init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ranges: SnapshotRowRanges? = nil,
-         live: [Database]? = nil) throws {
+         live: [Database]? = nil, changedAfter: ChangedAfter? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
         self.at = at
         self.live = live
+        self.changedAfter = changedAfter
         self.ranges = ranges.flatMap { $0.at == at ? $0 : nil }
         cursor = try txn.cursor(snapshots)
     }
@@ -166,45 +215,49 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return entries
     }
 
-    /// The positions of the rows of a through table (memberships, subscriptions) with the two
-    /// entities each relates, walked once and then held.
-    private func relatedRows(_ table: BaseTable) throws -> [(position: UInt64, first: EntityID, second: EntityID)] {
-        if let done = related[table] { return done }
-        var rows: [(position: UInt64, first: EntityID, second: EntityID)] = []
-        if at > 0 {
-            let cursor = try txn.cursor(snapshots)
-            defer { cursor.close() }
-            _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor) { position, bytes in
-                let (first, second) = try CachedRow.related(stored: bytes)
-                rows.append((position, first, second))
+    /// The entries of an index scanned by entity that start with `prefix` (16 bytes or more:
+    /// one entity's), sorted by key. The index is derived once from the rows, grouped by the
+    /// entity that leads its keys, so each look-up of a filter (one per row shown) takes one
+    /// group instead of a pass over every row.
+    private func entries(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        if grouped[table] == nil {
+            var groups: [EntityID: [(key: [UInt8], value: [UInt8])]] = [:]
+            try walkRows(BaseViews.rowTable(of: table)) { position, row in
+                for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table {
+                    groups[entry.key.withUnsafeBytes { EntityID(raw: $0) }, default: []].append((entry.key, entry.value))
+                }
                 return true
             }
+            grouped[table] = groups.mapValues { $0.sorted { $0.key.lexicographicallyPrecedes($1.key) } }
         }
-        related[table] = rows
-        return rows
+        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
+        return (grouped[table]?[id] ?? []).filter { $0.key.starts(with: prefix) }
     }
 
-    /// The entries of an index scanned by entity that start with `prefix` (16 bytes or more:
-    /// one entity's), sorted by key, from the rows that name that entity: a cascade's look-up
-    /// passes over rows in memory (the ranges', or the related ids held here) and decodes only
-    /// the rows it finds, instead of deriving the index of every row.
-    private func entries(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-        let source = BaseViews.rowTable(of: table), first = BaseViews.leadsWithFirst(table)
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        func add(_ position: UInt64, _ row: CachedRow) {
-            for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table && entry.key.starts(with: prefix) {
-                out.append((entry.key, entry.value))
-            }
+    /// A cascade's scan: the entries under an entity the fold deletes in the window after this
+    /// snapshot. Every row naming it here is gone by the end of the window (deleted with it,
+    /// or earlier), so the rows listed as deleted in the window (or waiting for the next
+    /// snapshot) hold them all; a row the window changed instead (a subscription moved to
+    /// another plan) has its entry overwritten in the fold's cache, so leaving it out changes
+    /// nothing. Without that list, the look-up of `scan`.
+    func scanDeleted(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard let t = BaseTable(rawValue: table), t.isScannedByEntity, prefix.count >= 16, let changedAfter else {
+            return try scan(table, prefix: prefix)
         }
-        if ranges?.table == source {
-            try walkRows(source) { position, row in
-                if let (a, b) = row.related, (first ? a : b) == id { add(position, row) }
-                return true
-            }
-        } else {
-            for r in try relatedRows(source) where (first ? r.first : r.second) == id {
-                if let row = try withRow(source, at: r.position, { try CachedRow(decoding: $0, table: source) }) { add(r.position, row) }
+        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
+        let source = BaseViews.rowTable(of: t), first = BaseViews.leadsWithFirst(t)
+        let positions: [UInt64] = switch changedAfter {
+        case .deletedIn(let snapshot): try SnapshotKeys.deleted(source, at: snapshot, txn, snapshots)
+        case .pending(let pending):
+            try txn.scan(pending, from: [UInt8(source.rawValue)], to: [UInt8(source.rawValue + 1)], reverse: false)
+                .map { Keys.readPosition($0.key, at: 1) }
+        }
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for position in positions {
+            guard let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }),
+                  let (a, b) = row.related, (first ? a : b) == id else { continue }
+            for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == t && entry.key.starts(with: prefix) {
+                out.append((entry.key, entry.value))
             }
         }
         out.sort { $0.key.lexicographicallyPrecedes($1.key) }

@@ -57,11 +57,11 @@ extension Store {
         let asked = options.snapshotInterval ?? stored.map { Int($0.interval) } ?? Store.defaultSnapshotInterval
         guard asked > 0 else { throw StoreError.invalidArgument("the snapshot interval must be at least 1, not \(asked)") }
         let interval = UInt64(asked)
-        if let stored, stored.version == BaseViews.version, stored.interval == interval {
+        if let stored, stored.version == SnapshotKeys.version, stored.interval == interval {
             if stored.isBehind(head: try log.head(txn).position) { try takeAllSnapshots(txn) }
             return
         }
-        try log.setSnapshotState(SnapshotState(interval: interval, version: BaseViews.version, checkpoint: 0), txn)
+        try log.setSnapshotState(SnapshotState(interval: interval, version: SnapshotKeys.version, checkpoint: 0), txn)
         try takeAllSnapshots(txn)
     }
 
@@ -100,9 +100,7 @@ extension Store {
 
     private func store(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
                        _ txn: WriteTransaction) throws {
-        for (table, position, row) in changes {
-            try txn.put(log.snapshots, SnapshotKeys.key(table, position: position, at: snapshot), SnapshotKeys.value(row))
-        }
+        for (key, value) in SnapshotKeys.entries(changes, at: snapshot) { try txn.put(log.snapshots, key, value) }
     }
 
     /// In a writer's transaction, right after the event at snapshot position `position`: stores
@@ -145,8 +143,12 @@ extension Store {
         let state = try log.snapshotState(txn)
         let from = state?.snapshot(atOrBefore: position) ?? 0
         let ranges = table.flatMap { table in state.flatMap { readAhead(table, at: from, $0) } }
+        let next = from + (state?.interval ?? 0)
+        let changedAfter: SnapshotViews<ReadTransaction>.ChangedAfter? = state.map {
+            next <= $0.checkpoint ? .deletedIn(snapshot: next) : .pending(log.pendingSnapshot)
+        }
         let snapshot = try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from, ranges: ranges,
-                                         live: try viewTables(txn))
+                                         live: try viewTables(txn), changedAfter: changedAfter)
         let views = CachedViews(base: snapshot, tableCount: BaseTable.allCases.count)
         var fold = ViewFold(proxies: [])
         var p = from + 1

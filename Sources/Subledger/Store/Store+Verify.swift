@@ -79,9 +79,7 @@ extension Store {
                     let changes = folded.takeChanges()
                     if event.position <= snapshots.checkpoint {
                         var digest = SnapshotDigest()
-                        for (table, position, row) in changes {
-                            digest.add(SnapshotKeys.key(table, position: position, at: event.position), SnapshotKeys.value(row))
-                        }
+                        for (key, value) in SnapshotKeys.entries(changes, at: event.position) { digest.add(key, value) }
                         expectedSnapshots[event.position] = digest
                     }
                 }
@@ -198,7 +196,7 @@ extension Store {
         var stored: [UInt64: SnapshotDigest] = [:]
         let entries = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
         while let (key, value) = try entries.nextEntry() {
-            guard key.count == SnapshotKeys.size, BaseTable(rawValue: Int(key[0]))?.holdsRows == true else {
+            guard SnapshotKeys.table(of: key) != nil else {
                 return (nil, "stored entry \(hex(Array(key))) is not a snapshot key")
             }
             let at = SnapshotKeys.snapshot(of: key)
