@@ -270,6 +270,21 @@ import Testing
         #expect(throws: StoreError.self) { _ = try Store.open(path: path, options: StoreOptions(snapshotInterval: 0)) }
     }
 
+    /// Snapshots of an older layout (version 1 listed no deletions) are taken again on open.
+    @Test func snapshotsOfAnOlderLayoutAreTakenAgain() throws {
+        let t = try snapshotted()
+        let path = t.store.path
+        try t.store.env.write { txn in
+            try t.store.log.setSnapshotState(SnapshotState(interval: 3, version: BaseViews.version, checkpoint: 6), txn)
+            try txn.clear(t.store.log.snapshots)
+        }
+        t.store.close()
+        let reopened = try Store.open(path: path)
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) } == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6))
+        #expect(try reopened.env.read { txn in try txn.entries(reopened.log.snapshots) } > 0)
+        #expect(try reopened.verify().fault == nil)
+    }
+
     func importing(_ lines: [String]) throws -> (Store, Result<UInt64, StoreError>, TempStore) {
         let t = try TempStore()
         let result = Result { () throws(StoreError) in
