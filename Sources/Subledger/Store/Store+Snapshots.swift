@@ -171,7 +171,7 @@ extension Store {
     /// transaction sees the same snapshots: `rebuildSnapshots` may have taken them again
     /// meanwhile, and with another interval they would differ.
     private func readAhead(_ table: BaseTable, at: UInt64, _ state: SnapshotState) -> SnapshotRowRanges? {
-        guard at >= options.readAheadMinimum, table != .teamPlans else { return nil }
+        guard at > 0, at >= options.readAheadMinimum, table != .teamPlans else { return nil }
         let env = self.env, log = self.log
         return SnapshotRowRanges(table: table, at: at, count: Store.snapshotRanges) { work in
             // Never a wait for the gate: a resize pending in this process waits for the caller's
