@@ -150,10 +150,6 @@ enum BaseViews {
         }
     }
 
-    /// Whether the first of a through row's two related entities (`CachedRow.related`: the
-    /// user) leads its key in an index scanned by entity, or the second (the group, the plan).
-    static func leadsWithFirst(_ index: BaseTable) -> Bool { index == .membershipsByUser || index == .subscriptionsByUser }
-
     /// Whether two versions of a row stand for the same index entries: the fields
     /// `indexEntries` reads are equal (most updates, a login or a rename, touch none).
     static func sameIndexEntries(_ a: CachedRow, _ b: CachedRow) -> Bool {

@@ -95,18 +95,6 @@ enum CachedRow {
     }
 }
 
-extension CachedRow {
-    /// The two entities a through model's row relates: a membership's user and group, a
-    /// subscription's user and plan (nil for other rows).
-    var related: (EntityID, EntityID)? {
-        switch self {
-        case .membership(let m): (m.user, m.group)
-        case .subscription(let s): (s.user, s.plan)
-        default: nil
-        }
-    }
-}
-
 extension StoredRow {
     var encoded: [UInt8] {
         var w = BinaryWriter(capacity: 64)

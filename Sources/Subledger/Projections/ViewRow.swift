@@ -200,6 +200,20 @@ extension CachedRow {
 }
 
 extension AnyRow {
+    /// Decodes the stored bytes of a row of `table` straight into a view's row: what reading a
+    /// whole view does per row, so without a `CachedRow` copied in between (nil for
+    /// `team_plans`, whose rows no view shows alone).
+    init?(decoding bytes: UnsafeRawBufferPointer, table: BaseTable) throws(DecodingError) {
+        switch table {
+        case .users: self = .user(try UserRow.decode(bytes))
+        case .plans: self = .plan(try PlanRow.decode(bytes), nil)
+        case .groups: self = .group(try GroupRow.decode(bytes))
+        case .memberships: self = .membership(try MembershipRow.decode(bytes))
+        case .subscriptions: self = .subscription(try SubscriptionRow.decode(bytes))
+        default: return nil
+        }
+    }
+
     /// The row as the base view prints it. `lastSeen` is the volatile property of users.
     func viewRow(lastSeen: Timestamp? = nil) -> ViewRow { ViewRow(.row(self, lastSeen: lastSeen)) }
 

@@ -141,7 +141,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         self.at = at
         self.live = live
         self.changedAfter = changedAfter
-        self.ranges = ranges.flatMap { $0.at == at ? $0 : nil }
+        self.ranges = ranges
         cursor = try txn.cursor(snapshots)
     }
 
@@ -177,7 +177,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
             _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
             return
         }
-        try forEachRange(of: table) { positions, rows in
+        try forEachRange { positions, rows in
             for (position, row) in zip(positions, rows) {
                 guard let cached = row.cachedRow else { throw StoreError.corrupt("row \(position) of \(table.name) has no stored form") }
                 if try !decoded(position, cached) { return false }
@@ -186,19 +186,16 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         }
     }
 
-    /// Calls `body` with the rows of `table` range by range, in position order, as the view
-    /// shows them, until it returns false; false when the table is not read in ranges. With
-    /// `dropping`, each range is let go once `body` has it.
-    @discardableResult
-    func forEachRange(of table: BaseTable, dropping: Bool = false,
-                      _ body: (_ positions: [UInt64], _ rows: [ViewRow]) throws -> Bool) throws -> Bool {
-        guard let ranges, ranges.table == table else { return false }
+    /// Calls `body` with the rows of the table read in ranges (`ranges.table`), range by range,
+    /// in position order, as the view shows them, until it returns false. With `dropping`,
+    /// each range is let go once `body` has it.
+    func forEachRange(dropping: Bool = false, _ body: (_ positions: [UInt64], _ rows: [ViewRow]) throws -> Bool) throws {
+        guard let ranges else { return }
         let cursor = try txn.cursor(snapshots)
         defer { cursor.close() }
-        try ranges.forEachRange(dropping: dropping, read: { try SnapshotRowRanges.read(table, $0, at: at, cursor) }) {
+        try ranges.forEachRange(dropping: dropping, read: { try SnapshotRowRanges.read(ranges.table, $0, at: at, cursor) }) {
             try body($0.positions, $0.rows)
         }
-        return true
     }
 
     /// An index table as the snapshot's rows give it, sorted by key.
@@ -244,8 +241,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         guard let t = BaseTable(rawValue: table), t.isScannedByEntity, prefix.count >= 16, let changedAfter else {
             return try scan(table, prefix: prefix)
         }
-        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-        let source = BaseViews.rowTable(of: t), first = BaseViews.leadsWithFirst(t)
+        let source = BaseViews.rowTable(of: t)
         let positions: [UInt64] = switch changedAfter {
         case .deletedIn(let snapshot): try SnapshotKeys.deleted(source, at: snapshot, txn, snapshots)
         case .pending(let pending):
@@ -253,9 +249,10 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
                 .map { Keys.readPosition($0.key, at: 1) }
         }
         var out: [(key: [UInt8], value: [UInt8])] = []
+        // The candidates are one window's deleted (or changed) rows: few enough to take their
+        // index entries whole.
         for position in positions {
-            guard let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }),
-                  let (a, b) = row.related, (first ? a : b) == id else { continue }
+            guard let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }) else { continue }
             for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == t && entry.key.starts(with: prefix) {
                 out.append((entry.key, entry.value))
             }
@@ -351,7 +348,6 @@ final class SnapshotRowRanges {
     typealias Rows = (positions: [UInt64], rows: [ViewRow])
 
     let table: BaseTable
-    let at: UInt64
     private let shared: Shared
     private var thread: JoinableThread<Void>?
     /// The ranges taken so far (nil: not yet), kept for a second walk of the table.
@@ -390,7 +386,6 @@ final class SnapshotRowRanges {
     init(table: BaseTable, at: UInt64, count: Int,
          helper: @escaping (_ work: (_ read: (ClosedRange<UInt64>, StopFlag) throws -> Rows) -> Void) throws -> Void) {
         self.table = table
-        self.at = at
         let n = UInt64(max(1, min(UInt64(count), at)))
         let bounds = (0..<n).map { i in (at * i / n + 1)...(at * (i + 1) / n) }
         let shared = Shared(bounds)
@@ -427,7 +422,8 @@ final class SnapshotRowRanges {
         while true {
             if let rows = taken[i] { return rows }
             if shared.nextUntaken <= i, let mine = shared.take() {
-                // Ranges are taken in order and the earlier ones are had: this is range i.
+                // Ranges are taken in order and the earlier ones are had: this is range i,
+                // or a later one when the helper took i just now.
                 taken[mine] = try read(shared.bounds[mine])
                 continue
             }
@@ -451,14 +447,8 @@ final class SnapshotRowRanges {
                      stop: StopFlag? = nil) throws -> Rows {
         var positions: [UInt64] = [], rows: [ViewRow] = []
         _ = try SnapshotKeys.walk(table, range, at: at, cursor) { position, bytes in
-            // Decoded straight into the shown row: no copy of it in between.
-            let row: AnyRow = switch table {
-            case .users: .user(try UserRow.decode(bytes))
-            case .plans: .plan(try PlanRow.decode(bytes), nil)
-            case .groups: .group(try GroupRow.decode(bytes))
-            case .memberships: .membership(try MembershipRow.decode(bytes))
-            case .subscriptions: .subscription(try SubscriptionRow.decode(bytes))
-            default: throw StoreError.corrupt("row \(position) of \(table.name) is not a view's row")
+            guard let row = try AnyRow(decoding: bytes, table: table) else {
+                throw StoreError.corrupt("row \(position) of \(table.name) is not a view's row")
             }
             positions.append(position)
             rows.append(row.viewRow())

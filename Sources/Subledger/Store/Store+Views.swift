@@ -156,7 +156,7 @@ extension Store {
         func takeFolded(_ p: UInt64) {
             if let row = folded[p].flatMap({ $0 })?.anyRow { out.append(row.viewRow()) }
         }
-        try views.base.forEachRange(of: view.table, dropping: true) { positions, rows in
+        try views.base.forEachRange(dropping: true) { positions, rows in
             guard let first = positions.first, let last = positions.last else { return true }
             while let p = merge.next(before: first) { takeFolded(p) }
             if merge.upcoming.map({ $0 > last }) ?? true {
