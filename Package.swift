@@ -28,7 +28,7 @@ let package = Package(
         .executableTarget(name: "subledger", dependencies: [
             "Subledger",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], path: "Sources/SubledgerCLI"),
         // Benchmarks, run by tools/bench.
         .executableTarget(name: "subledger-bench", dependencies: ["Subledger", "LMDB", "CLMDB"], path: "tools/benchmark",
                           exclude: ["RESULTS.md"]),
