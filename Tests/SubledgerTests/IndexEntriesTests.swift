@@ -29,11 +29,11 @@ import Testing
 
     @Test(arguments: variants)
     func sameEntriesMeansSameEntries(_ rows: [CachedRow]) {
-        func entries(_ r: CachedRow) -> [String] { BaseViews.indexEntries(of: r, at: 7).map { "\($0.table) \($0.key) \($0.value)" } }
+        func entries(_ r: CachedRow) -> [String] { KeyLayout.indexEntries(of: r, at: 7).map { "\($0.table) \($0.key) \($0.value)" } }
         var equalPairs = 0
         for x in rows {
             for y in rows {
-                if BaseViews.sameIndexEntries(x, y) {
+                if KeyLayout.sameIndexEntries(x, y) {
                     #expect(entries(x) == entries(y), "\(x) and \(y)")
                     equalPairs += 1
                 }

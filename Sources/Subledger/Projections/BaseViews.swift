@@ -43,15 +43,15 @@ extension BaseView {
 /// memberships and subscriptions, with the indexes that serve look-ups, uniqueness rules and
 /// cascades. Inline update, rebuild and as-of all run this one function.
 ///
-/// The fold writes rows; each row's index entries follow from it (`indexEntries`), so the
-/// indexes of any set of rows can be derived again (what a snapshot of rows relies on).
+/// The fold writes rows; what the storage derives from them (unique names, relations) is its
+/// own business. It reads through `ViewState` only.
 enum BaseViews {
     /// The version of this fold; bump it when what it stores changes, and stores rebuild.
     static let version = 1
     /// The name its checkpoint is kept under.
     static let name = "base"
 
-    static func apply(_ event: RecordedEvent, to s: some ViewWriting, changes: inout RowChanges) throws {
+    static func apply(_ event: RecordedEvent, to s: some ViewStateWriting, changes: inout RowChanges) throws {
         let p = event.position, at = event.at
         switch event.data.upcast {
         case .userRegistered(let id, let email, let fullName):
@@ -66,12 +66,8 @@ enum BaseViews {
             try updateUser(user, s, &changes) { $0.lastLogin = at }
         case .userDeleted(let user):
             guard let (up, row) = try s.row(UserRow.self, .users, id: user) else { return }
-            for entry in try s.scanDeleted(.membershipsByUser, prefix: Keys.ids(user)) {
-                try removeMembership(at: Keys.readPosition(entry.value), s, &changes)
-            }
-            for entry in try s.scanDeleted(.subscriptionsByUser, prefix: Keys.ids(user)) {
-                try removeSubscription(at: Keys.readPosition(entry.key, at: 32), s, &changes)
-            }
+            for mp in try s.positionsDeleting(.membershipsOfUser, of: user) { try removeMembership(at: mp, s, &changes) }
+            for sp in try s.positionsDeleting(.subscriptionsOfUser, of: user) { try removeSubscription(at: sp, s, &changes) }
             try s.replaceRow(.users, at: up, old: row, new: nil)
             changes.append(.users, at: up, old: .user(row), new: nil)
         case .planCreated(let id, let name, let price, let seats):
@@ -82,9 +78,7 @@ enum BaseViews {
             changes.append(.plans, at: p, old: nil, new: .plan(row, team))
         case .planDeleted(let plan):
             guard let (pp, row) = try s.row(PlanRow.self, .plans, id: plan) else { return }
-            for entry in try s.scanDeleted(.subscriptionsByPlan, prefix: Keys.ids(plan)) {
-                try removeSubscription(at: Keys.readPosition(entry.key, at: 16), s, &changes)
-            }
+            for sp in try s.positionsDeleting(.subscriptionsOfPlan, of: plan) { try removeSubscription(at: sp, s, &changes) }
             let team = try s.row(TeamPlanRow.self, .teamPlans, at: pp)
             try s.replaceRow(.plans, at: pp, old: row, new: nil)
             if team != nil { try s.replaceRow(.teamPlans, at: pp, old: team, new: nil) }
@@ -95,9 +89,7 @@ enum BaseViews {
             changes.append(.groups, at: p, old: nil, new: .group(row))
         case .groupDeleted(let group):
             guard let (gp, row) = try s.row(GroupRow.self, .groups, id: group) else { return }
-            for entry in try s.scanDeleted(.membershipsByGroup, prefix: Keys.ids(group)) {
-                try removeMembership(at: Keys.readPosition(entry.key, at: 16), s, &changes)
-            }
+            for mp in try s.positionsDeleting(.membershipsOfGroup, of: group) { try removeMembership(at: mp, s, &changes) }
             try s.replaceRow(.groups, at: gp, old: row, new: nil)
             changes.append(.groups, at: gp, old: .group(row), new: nil)
         case .subscribed(let id, let user, let plan):
@@ -135,48 +127,7 @@ enum BaseViews {
         }
     }
 
-    /// The index entries that a row at position `p` stands for: its unique name, its relations.
-    static func indexEntries(of row: CachedRow, at p: UInt64) -> [(table: BaseTable, key: [UInt8], value: [UInt8])] {
-        switch row {
-        case .user(let u): [(.usersByEmail, Keys.natural(u.email.emailKey), Keys.position(p))]
-        case .plan(let plan): [(.plansByName, Keys.natural(plan.name), Keys.position(p))]
-        case .teamPlan: []
-        case .group(let g): [(.groupsByName, Keys.natural(g.name), Keys.position(p))]
-        case .membership(let m):
-            [(.membershipsByUser, Keys.ids(m.user, m.group), Keys.position(p)), (.membershipsByGroup, Keys.id(m.group, position: p), [])]
-        case .subscription(let sub):
-            [(.subscriptionsByUser, Keys.ids(sub.user, sub.plan, position: p), [sub.isActive ? 1 : 0]),
-             (.subscriptionsByPlan, Keys.id(sub.plan, position: p), [])]
-        }
-    }
-
-    /// Whether two versions of a row stand for the same index entries: the fields
-    /// `indexEntries` reads are equal (most updates, a login or a rename, touch none).
-    static func sameIndexEntries(_ a: CachedRow, _ b: CachedRow) -> Bool {
-        switch (a, b) {
-        case (.user(let x), .user(let y)): x.email == y.email
-        case (.plan(let x), .plan(let y)): x.name == y.name
-        case (.teamPlan, .teamPlan): true
-        case (.group(let x), .group(let y)): x.name == y.name
-        case (.membership(let x), .membership(let y)): x.user == y.user && x.group == y.group
-        case (.subscription(let x), .subscription(let y)): x.user == y.user && x.plan == y.plan && x.isActive == y.isActive
-        default: false
-        }
-    }
-
-    /// The row table whose rows an index table is derived from.
-    static func rowTable(of index: BaseTable) -> BaseTable {
-        switch index {
-        case .usersByEmail: .users
-        case .plansByName: .plans
-        case .groupsByName: .groups
-        case .membershipsByUser, .membershipsByGroup: .memberships
-        case .subscriptionsByUser, .subscriptionsByPlan: .subscriptions
-        default: index
-        }
-    }
-
-    static func updateUser(_ id: EntityID, _ s: some ViewWriting, _ changes: inout RowChanges,
+    static func updateUser(_ id: EntityID, _ s: some ViewStateWriting, _ changes: inout RowChanges,
                            _ change: (inout UserRow) -> Void) throws {
         guard let (up, old) = try s.row(UserRow.self, .users, id: id) else { return }
         var row = old
@@ -185,21 +136,21 @@ enum BaseViews {
         changes.append(.users, at: up, old: .user(old), new: .user(row))
     }
 
-    static func removeMembership(at mp: UInt64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
+    static func removeMembership(at mp: UInt64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
         guard let row = try s.row(MembershipRow.self, .memberships, at: mp) else { return }
         try s.replaceRow(.memberships, at: mp, old: row, new: nil)
         try adjustMembers(group: row.group, by: -1, s, &changes)
         changes.append(.memberships, at: mp, old: .membership(row), new: nil)
     }
 
-    static func removeSubscription(at sp: UInt64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
+    static func removeSubscription(at sp: UInt64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
         guard let row = try s.row(SubscriptionRow.self, .subscriptions, at: sp) else { return }
         try s.replaceRow(.subscriptions, at: sp, old: row, new: nil)
         if row.isActive { try adjustSeats(plan: row.plan, by: -1, s, &changes) }
         changes.append(.subscriptions, at: sp, old: .subscription(row), new: nil)
     }
 
-    static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
+    static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
         guard let pp = try s.creationPosition(of: plan), var team = try s.row(TeamPlanRow.self, .teamPlans, at: pp) else { return }
         let old = team
         team.seatsUsed += delta
@@ -209,7 +160,7 @@ enum BaseViews {
         }
     }
 
-    static func adjustMembers(group: EntityID, by delta: Int64, _ s: some ViewWriting, _ changes: inout RowChanges) throws {
+    static func adjustMembers(group: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
         guard let (gp, old) = try s.row(GroupRow.self, .groups, id: group) else { return }
         var row = old
         row.memberCount += delta

@@ -5,7 +5,7 @@
 /// writes out `changes(in:)`, sorted. Rows are kept decoded, so a fold never encodes or
 /// decodes a row it already holds, and a row updated many times (a team plan's `seats_used`)
 /// is written once. Folds of the whole log from nothing run on `MemoryViews` instead.
-final class CachedViews<Base: ViewReading>: ViewWriting {
+final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
     let base: Base
     private var rows: [[UInt64: RowSlot]]
     private var entries: [[ViewKey: Slot]]
@@ -29,8 +29,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         groups = Array(repeating: [:], count: tableCount)
     }
 
-    private static func holdsRows(_ table: Int) -> Bool { BaseTable(rawValue: table)?.holdsRows ?? false }
-    private static func isGrouped(_ table: Int) -> Bool { BaseTable(rawValue: table)?.isScannedByEntity ?? false }
+    private static func isGrouped(_ table: ViewTable) -> Bool { table.base?.isScannedByEntity ?? false }
 
     func creationPosition(of id: EntityID) throws -> UInt64? { try base.creationPosition(of: id) }
 
@@ -89,62 +88,59 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
 
     // MARK: Key-value entries
 
-    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
-        if Self.holdsRows(table) {
-            return try cachedRow(BaseTable(rawValue: table)!, at: Keys.readPosition(key)).map(\.encoded)
-        }
+    func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
+        if case .rows(let t) = table { return try cachedRow(t, at: Keys.readPosition(key)).map(\.encoded) }
         let k = ViewKey(key)
-        if let slot = entries[table][k] { return slot.value }
+        if let slot = entries[table.slot][k] { return slot.value }
         let value = try base.get(table, key)
         store(table, k, Slot(value: value, dirty: false))
         return value
     }
 
-    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
-        if Self.holdsRows(table) {
-            let t = BaseTable(rawValue: table)!
+    func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
+        if case .rows(let t) = table {
             let row = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
-            rows[table][Keys.readPosition(key)] = RowSlot(row: row, dirty: true)
+            rows[t.rawValue][Keys.readPosition(key)] = RowSlot(row: row, dirty: true)
             return
         }
         store(table, ViewKey(key), Slot(value: value, dirty: true))
     }
 
-    func delete(_ table: Int, _ key: [UInt8]) throws {
-        if Self.holdsRows(table) {
-            rows[table][Keys.readPosition(key)] = RowSlot(row: nil, dirty: true)
+    func delete(_ table: ViewTable, _ key: [UInt8]) throws {
+        if case .rows(let t) = table {
+            rows[t.rawValue][Keys.readPosition(key)] = RowSlot(row: nil, dirty: true)
             return
         }
         store(table, ViewKey(key), Slot(value: nil, dirty: true))
     }
 
-    private func store(_ table: Int, _ key: ViewKey, _ slot: Slot) {
-        if entries[table].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.count > 16 {
-            groups[table][key.leadingID, default: []].insert(key)
+    private func store(_ table: ViewTable, _ key: ViewKey, _ slot: Slot) {
+        if entries[table.slot].updateValue(slot, forKey: key) == nil, Self.isGrouped(table), key.count > 16 {
+            groups[table.slot][key.leadingID, default: []].insert(key)
         }
     }
 
     /// The cached keys of `table` that start with `prefix`, sorted.
-    private func cachedKeys(_ table: Int, prefix: [UInt8]) -> [ViewKey] {
+    private func cachedKeys(_ table: ViewTable, prefix: [UInt8]) -> [ViewKey] {
         let candidates: any Sequence<ViewKey>
         if Self.isGrouped(table), prefix.count >= 16 {
-            candidates = groups[table][prefix.withUnsafeBytes { EntityID(raw: $0) }] ?? []
+            candidates = groups[table.slot][prefix.withUnsafeBytes { EntityID(raw: $0) }] ?? []
         } else {
-            candidates = entries[table].keys
+            candidates = entries[table.slot].keys
         }
         return candidates.filter { $0.starts(with: prefix) }.sorted(by: <)
     }
 
-    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+    func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         try merged(table, prefix: prefix, theirs: try base.scan(table, prefix: prefix))
     }
 
-    func scanDeleted(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         try merged(table, prefix: prefix, theirs: try base.scanDeleted(table, prefix: prefix))
     }
 
     /// The base's entries under `prefix` with this cache's over them (its version wins).
-    private func merged(_ table: Int, prefix: [UInt8], theirs: [(key: [UInt8], value: [UInt8])]) throws -> [(key: [UInt8], value: [UInt8])] {
+    private func merged(_ table: ViewTable, prefix: [UInt8], theirs: [(key: [UInt8], value: [UInt8])]) throws -> [(key: [UInt8], value: [UInt8])] {
         let keys = cachedKeys(table, prefix: prefix)
         let mine = keys.map(\.bytes)
         var out: [(key: [UInt8], value: [UInt8])] = []
@@ -154,7 +150,7 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
             if j == theirs.count || (i < mine.count && !theirs[j].key.lexicographicallyPrecedes(mine[i])) {
                 // This cache's version wins over the base's for the same key.
                 if j < theirs.count, theirs[j].key == mine[i] { j += 1 }
-                if let value = entries[table][keys[i]]?.value { out.append((mine[i], value)) }
+                if let value = entries[table.slot][keys[i]]?.value { out.append((mine[i], value)) }
                 i += 1
             } else {
                 out.append(theirs[j])
@@ -164,12 +160,12 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
         return out
     }
 
-    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        guard BaseTable(rawValue: table)?.holdsRows == true else {
+    func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        guard case .rows(let t) = table else {
             for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
             return
         }
-        let cached = rows[table]
+        let cached = rows[t.rawValue]
         var mine = PositionMerge(cached.keys.sorted())
         func emitCached(_ p: UInt64) throws -> Bool { try cached[p]?.row == nil || body(Keys.position(p)) }
         var stopped = false
@@ -189,12 +185,12 @@ final class CachedViews<Base: ViewReading>: ViewWriting {
     // MARK: Writing out
 
     /// What this cache changed in `table`, sorted by key: a value to put, or nil to delete.
-    func changes(in table: Int) -> [(key: [UInt8], value: [UInt8]?)] {
-        if Self.holdsRows(table) {
-            return rows[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }
+    func changes(in table: ViewTable) -> [(key: [UInt8], value: [UInt8]?)] {
+        if case .rows(let t) = table {
+            return rows[t.rawValue].filter { $0.value.dirty }.sorted { $0.key < $1.key }
                 .map { (Keys.position($0.key), $0.value.row?.encoded) }
         }
-        return entries[table].filter { $0.value.dirty }.sorted { $0.key < $1.key }.map { ($0.key.bytes, $0.value.value) }
+        return entries[table.slot].filter { $0.value.dirty }.sorted { $0.key < $1.key }.map { ($0.key.bytes, $0.value.value) }
     }
 }
 

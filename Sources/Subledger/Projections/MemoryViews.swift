@@ -4,10 +4,10 @@
 /// It keeps what the fold itself reads, typed: rows by position, creations by id, and the four
 /// relations its cascades walk (a user's memberships and subscriptions, a group's members, a
 /// plan's subscribers) as lists of row positions. The other index tables are not maintained:
-/// they follow from the rows (`BaseViews.indexEntries`) and are derived when written out. Each
+/// they follow from the rows (`KeyLayout.indexEntries`) and are derived when written out. Each
 /// proxy keeps the one key a row position has in it. So a row change costs a dictionary update
 /// or two, not a put per index entry.
-final class MemoryViews: ViewWriting {
+final class MemoryViews: KeyValueViewWriting {
     /// Rows by table (indexed by `BaseTable.rawValue`; only row tables are filled).
     private var rows: [[UInt64: CachedRow]]
     private var created: [EntityID: UInt64] = [:]
@@ -27,33 +27,6 @@ final class MemoryViews: ViewWriting {
         proxyKeys = Array(repeating: [:], count: tableCount - BaseTable.allCases.count)
         self.tracksChanges = tracksChanges
         changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
-    }
-
-    /// An index table the fold's cascades scan by entity: which row table it lists and which
-    /// of that row's ids it is keyed by.
-    enum Relation: Int, CaseIterable {
-        case membershipsByUser, membershipsByGroup, subscriptionsByUser, subscriptionsByPlan
-
-        init?(_ table: BaseTable) {
-            switch table {
-            case .membershipsByUser: self = .membershipsByUser
-            case .membershipsByGroup: self = .membershipsByGroup
-            case .subscriptionsByUser: self = .subscriptionsByUser
-            case .subscriptionsByPlan: self = .subscriptionsByPlan
-            default: return nil
-            }
-        }
-
-        /// The entity a row is listed under in this relation, if the row belongs to it.
-        func entity(of row: CachedRow) -> EntityID? {
-            switch (self, row) {
-            case (.membershipsByUser, .membership(let m)): m.user
-            case (.membershipsByGroup, .membership(let m)): m.group
-            case (.subscriptionsByUser, .subscription(let s)): s.user
-            case (.subscriptionsByPlan, .subscription(let s)): s.plan
-            default: nil
-            }
-        }
     }
 
     /// Records the creation of the entity an event creates: there is no log index to ask.
@@ -80,11 +53,11 @@ final class MemoryViews: ViewWriting {
     private func replace(_ table: BaseTable, at p: UInt64, before: CachedRow?, after: CachedRow?) {
         switch table {
         case .memberships:
-            relink(.membershipsByUser, p, before, after)
-            relink(.membershipsByGroup, p, before, after)
+            relink(.membershipsOfUser, p, before, after)
+            relink(.membershipsOfGroup, p, before, after)
         case .subscriptions:
-            relink(.subscriptionsByUser, p, before, after)
-            relink(.subscriptionsByPlan, p, before, after)
+            relink(.subscriptionsOfUser, p, before, after)
+            relink(.subscriptionsOfPlan, p, before, after)
         default: break
         }
         rows[table.rawValue][p] = after
@@ -113,19 +86,19 @@ final class MemoryViews: ViewWriting {
 
     /// Index tables other than the cascades' relations are derived whole for a read (and
     /// again after any row change): nothing reads them during a fold, only afterwards.
-    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
-        if let t = BaseTable(rawValue: table), t.holdsRows { return rows[table][Keys.readPosition(key)]?.encoded }
+    func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
+        if case .rows(let t) = table { return rows[t.rawValue][Keys.readPosition(key)]?.encoded }
         let entries = try scan(table, prefix: key)
         return entries.first { $0.key == key }?.value
     }
 
-    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+    func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         // The cascades' scans, by an entity: only that entity's rows.
-        if let t = BaseTable(rawValue: table), let relation = Relation(t), prefix.count >= 16 {
+        if case .index(let t) = table, let relation = Relation(t), prefix.count >= 16 {
             let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-            let source = rows[BaseViews.rowTable(of: t).rawValue]
+            let source = rows[t.rowTable.rawValue]
             let entries = (related[relation.rawValue][id] ?? []).compactMap { p in
-                source[p].flatMap { row in BaseViews.indexEntries(of: row, at: p).first { $0.table == t } }
+                source[p].flatMap { row in KeyLayout.indexEntries(of: row, at: p).first { $0.table == t } }
             }.filter { $0.key.starts(with: prefix) }
             return entries.sorted { ViewKey($0.key) < ViewKey($1.key) }.map { ($0.key, $0.value) }
         }
@@ -135,32 +108,35 @@ final class MemoryViews: ViewWriting {
         return out
     }
 
-    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        if let t = BaseTable(rawValue: table), t.holdsRows {
-            for p in rows[table].keys.sorted() where try !body(Keys.position(p)) { return }
+    func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        if case .rows(let t) = table {
+            for p in rows[t.rawValue].keys.sorted() where try !body(Keys.position(p)) { return }
             return
         }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
-    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
-        if let t = BaseTable(rawValue: table) {
-            guard t.holdsRows else { preconditionFailure("index table \(t.name) follows from the rows") }
+    func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
+        switch table {
+        case .rows(let t):
             let new = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
             let p = Keys.readPosition(key)
-            return replace(t, at: p, before: rows[table][p], after: new)
+            replace(t, at: p, before: rows[t.rawValue][p], after: new)
+        case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
+        case .proxy(let i): proxyKeys[i][Keys.readPosition(key, at: key.count - 8)] = key
         }
-        proxyKeys[table - BaseTable.allCases.count][Keys.readPosition(key, at: key.count - 8)] = key
     }
 
-    func delete(_ table: Int, _ key: [UInt8]) throws {
-        if let t = BaseTable(rawValue: table) {
-            guard t.holdsRows else { preconditionFailure("index table \(t.name) follows from the rows") }
+    func delete(_ table: ViewTable, _ key: [UInt8]) throws {
+        switch table {
+        case .rows(let t):
             let p = Keys.readPosition(key)
-            return replace(t, at: p, before: rows[table][p], after: nil)
+            replace(t, at: p, before: rows[t.rawValue][p], after: nil)
+        case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
+        case .proxy(let i):
+            let p = Keys.readPosition(key, at: key.count - 8)
+            if proxyKeys[i][p] == key { proxyKeys[i][p] = nil }
         }
-        let p = Keys.readPosition(key, at: key.count - 8)
-        if proxyKeys[table - BaseTable.allCases.count][p] == key { proxyKeys[table - BaseTable.allCases.count][p] = nil }
     }
 
     // MARK: Writing out
@@ -178,32 +154,33 @@ final class MemoryViews: ViewWriting {
 
     /// The entries of `table` in key order, as LMDB lists them: rows encoded, index entries
     /// derived from the rows, proxy keys.
-    func packed(_ table: Int) -> PackedTable {
-        guard let t = BaseTable(rawValue: table) else {
-            let keys = proxyKeys[table - BaseTable.allCases.count]
+    func packed(_ table: ViewTable) -> PackedTable {
+        guard let t = table.base else {
+            guard case .proxy(let i) = table else { preconditionFailure("a table is a base table or a proxy's") }
+            let keys = proxyKeys[i]
             var out = PackedTable.Builder(capacity: keys.count)
             for key in keys.values { out.append(key: key, value: []) }
             return out.sorted()
         }
         if t.holdsRows {
-            let rows = rows[table]
+            let rows = rows[t.rawValue]
             var out = PackedTable.Builder(capacity: rows.count)
             for p in rows.keys.sorted() { out.append(position: p) { rows[p]!.encode(into: &$0) } }
             return out.inOrder()
         }
-        if let done = derived[table] { return done }
+        if let done = derived[t.rawValue] { return done }
         // One pass over the source rows derives each index table they stand for.
-        let source = BaseViews.rowTable(of: t)
-        let indexes = BaseTable.allCases.filter { !$0.holdsRows && BaseViews.rowTable(of: $0) == source }
+        let source = t.rowTable
+        let indexes = BaseTable.allCases.filter { !$0.holdsRows && $0.rowTable == source }
         var tables = indexes.map { _ in PackedTable.Builder(capacity: rows[source.rawValue].count) }
         for (p, row) in rows[source.rawValue] {
-            for entry in BaseViews.indexEntries(of: row, at: p) {
+            for entry in KeyLayout.indexEntries(of: row, at: p) {
                 guard let i = indexes.firstIndex(of: entry.table) else { continue }
                 tables[i].append(key: entry.key, value: entry.value)
             }
         }
         for (i, index) in indexes.enumerated() { derived[index.rawValue] = tables[i].sorted() }
-        return derived[table] ?? PackedTable()
+        return derived[t.rawValue] ?? PackedTable()
     }
 }
 

@@ -101,7 +101,7 @@ public struct SortKey: Sendable {
 
 /// What a proxy's filter may look up: the current rows of related entities.
 public struct ProxyLookup {
-    let reader: any ViewReading
+    let reader: any ViewState
 
     /// The plan with this id, if it exists now.
     public func plan(_ id: EntityID) throws -> PlanRow? { try reader.row(PlanRow.self, .plans, id: id)?.row }
@@ -120,11 +120,13 @@ extension Proxy {
     }
 
     /// Follows one change of its base view.
-    func follow(_ change: RowChange, table: Int, _ s: some ViewWriting) throws {
+    func follow(_ change: RowChange, index: Int, _ s: some ViewStateWriting) throws {
         guard change.view == base else { return }
         let lookup = ProxyLookup(reader: s)
         // Delete whatever the old row indexed, even if a related row changed since it passed.
-        if let old = change.old { try s.delete(table, indexKey(old, position: change.position)) }
-        if let new = change.new, try filter(new, lookup) { try s.put(table, indexKey(new, position: change.position), []) }
+        if let old = change.old { try s.setProxyEntry(index, key: indexKey(old, position: change.position), present: false) }
+        if let new = change.new, try filter(new, lookup) {
+            try s.setProxyEntry(index, key: indexKey(new, position: change.position), present: true)
+        }
     }
 }

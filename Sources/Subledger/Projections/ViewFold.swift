@@ -10,14 +10,14 @@ struct ViewFold {
     }
 
     /// Tables the fold writes: the base tables, then one per proxy.
-    var tableCount: Int { BaseTable.allCases.count + proxies.count }
+    var tableCount: Int { ViewTable.count(proxies: proxies.count) }
 
-    mutating func apply(_ event: RecordedEvent, to views: some ViewWriting) throws {
+    mutating func apply(_ event: RecordedEvent, to views: some ViewStateWriting) throws {
         changes.removeAll()
         try BaseViews.apply(event, to: views, changes: &changes)
         for change in changes.list {
             for (i, proxy) in proxies.enumerated() {
-                try proxy.follow(change, table: BaseTable.allCases.count + i, views)
+                try proxy.follow(change, index: i, views)
             }
         }
     }

@@ -234,7 +234,7 @@ extension AnyRow {
     }
 }
 
-extension ViewReading {
+extension ViewState {
     /// Calls `body` with every row of a base view in position order until it returns false.
     func forEachRow(of view: BaseView, _ body: (UInt64, AnyRow) throws -> Bool) throws {
         switch view {

@@ -1,7 +1,7 @@
 import LMDB
 
 /// The view tables of one generation, read or written through an LMDB transaction.
-final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
+final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let tables: [Database]
     let streams: Database
@@ -22,25 +22,25 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
         return changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
     }
 
-    private func track(_ table: Int, _ key: [UInt8]) {
-        if changedRows != nil, BaseTable(rawValue: table)?.holdsRows == true { changedRows![table].insert(Keys.readPosition(key)) }
+    private func track(_ table: ViewTable, _ key: [UInt8]) {
+        if changedRows != nil, case .rows(let t) = table { changedRows![t.rawValue].insert(Keys.readPosition(key)) }
     }
 
-    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
-        try txn.getBytes(tables[table], key)
+    func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
+        try txn.getBytes(tables[table.slot], key)
     }
 
-    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+    func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []
-        for (key, value) in try txn.scan(tables[table], from: prefix, to: nil, reverse: false) {
+        for (key, value) in try txn.scan(tables[table.slot], from: prefix, to: nil, reverse: false) {
             guard key.count >= prefix.count, key.starts(with: prefix) else { break }
             out.append((Array(key), Array(value)))
         }
         return out
     }
 
-    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        let entries = try txn.scan(tables[table], from: nil, to: nil, reverse: false)
+    func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        let entries = try txn.scan(tables[table.slot], from: nil, to: nil, reverse: false)
         while let (key, _) = try entries.nextEntry() {
             if try !body(Array(key)) { return }
         }
@@ -64,14 +64,14 @@ final class LMDBViews<Txn: ReadableTransaction>: ViewReading {
     }
 }
 
-extension LMDBViews: ViewWriting where Txn == WriteTransaction {
-    func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) throws {
-        try txn.put(tables[table], key, value)
+extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTransaction {
+    func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
+        try txn.put(tables[table.slot], key, value)
         track(table, key)
     }
 
-    func delete(_ table: Int, _ key: [UInt8]) throws {
-        _ = try txn.delete(tables[table], key)
+    func delete(_ table: ViewTable, _ key: [UInt8]) throws {
+        _ = try txn.delete(tables[table.slot], key)
         track(table, key)
     }
 
@@ -85,7 +85,7 @@ extension CachedViews {
     /// Writes what this cache changed into `tables` (one database per view table), in key order.
     func writeChanges(to tables: [Database], _ txn: WriteTransaction) throws {
         for (t, table) in tables.enumerated() {
-            for (key, value) in changes(in: t) {
+            for (key, value) in changes(in: ViewTable(slot: t)) {
                 if let value { try txn.put(table, key, value) } else { _ = try txn.delete(table, key) }
             }
         }

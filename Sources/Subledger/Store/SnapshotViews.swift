@@ -6,7 +6,7 @@ import Synchronization
 /// changed since the previous snapshot, each under its table, its position and the snapshot's
 /// position. The rows after a snapshot's position are the newest version of each at or before
 /// it, so one seek reads any row of any snapshot, and a snapshot costs only what changed in its
-/// window. Index entries are not stored: they follow from the rows (`BaseViews.indexEntries`).
+/// window. Index entries are not stored: they follow from the rows (`KeyLayout.indexEntries`).
 ///
 /// - key: `[table][row position: 8][~S: 8]`, big-endian; the complement puts a row's newest
 ///   version first, so a seek to `~S` lands on the newest at or before S.
@@ -108,7 +108,7 @@ enum SnapshotKeys {
 /// The base view tables as they were at snapshot position `at`: rows read from the snapshot
 /// table, index entries derived from them when asked for (only `--as-of` folds whose window
 /// deletes something, or filters, ask). Creation positions come from the stream index.
-final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
+final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let snapshots: Database
     let streams: Database
@@ -201,10 +201,10 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     /// An index table as the snapshot's rows give it, sorted by key.
     private func index(_ table: BaseTable) throws -> [(key: [UInt8], value: [UInt8])] {
         if let done = derived[table] { return done }
-        let source = BaseViews.rowTable(of: table)
+        let source = table.rowTable
         var entries: [(key: [UInt8], value: [UInt8])] = []
         try walkRows(source) { position, row in
-            for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table { entries.append((entry.key, entry.value)) }
+            for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == table { entries.append((entry.key, entry.value)) }
             return true
         }
         entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
@@ -219,8 +219,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     private func entries(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         if grouped[table] == nil {
             var groups: [EntityID: [(key: [UInt8], value: [UInt8])]] = [:]
-            try walkRows(BaseViews.rowTable(of: table)) { position, row in
-                for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == table {
+            try walkRows(table.rowTable) { position, row in
+                for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == table {
                     groups[entry.key.withUnsafeBytes { EntityID(raw: $0) }, default: []].append((entry.key, entry.value))
                 }
                 return true
@@ -237,11 +237,11 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
     /// snapshot) hold them all; a row the window changed instead (a subscription moved to
     /// another plan) has its entry overwritten in the fold's cache, so leaving it out changes
     /// nothing. Without that list, the look-up of `scan`.
-    func scanDeleted(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard let t = BaseTable(rawValue: table), t.isScannedByEntity, prefix.count >= 16, let changedAfter else {
+    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard case .index(let t) = table, t.isScannedByEntity, prefix.count >= 16, let changedAfter else {
             return try scan(table, prefix: prefix)
         }
-        let source = BaseViews.rowTable(of: t)
+        let source = t.rowTable
         let positions: [UInt64] = switch changedAfter {
         case .deletedIn(let snapshot): try SnapshotKeys.deleted(source, at: snapshot, txn, snapshots)
         case .pending(let pending):
@@ -253,7 +253,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         // index entries whole.
         for position in positions {
             guard let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }) else { continue }
-            for entry in BaseViews.indexEntries(of: row, at: position) where entry.table == t && entry.key.starts(with: prefix) {
+            for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == t && entry.key.starts(with: prefix) {
                 out.append((entry.key, entry.value))
             }
         }
@@ -269,9 +269,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         guard let live, table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
               value.count == 8 else { return nil }
         let position = Keys.readPosition(value)
-        let source = BaseViews.rowTable(of: table)
+        let source = table.rowTable
         guard position <= at, let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }),
-              BaseViews.indexEntries(of: row, at: position).contains(where: { $0.table == table && $0.key == key }) else { return nil }
+              KeyLayout.indexEntries(of: row, at: position).contains(where: { $0.table == table && $0.key == key }) else { return nil }
         return Keys.position(position)
     }
 
@@ -285,8 +285,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return low
     }
 
-    func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
-        guard let t = BaseTable(rawValue: table) else { return nil }
+    func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
+        guard let t = table.base else { return nil }
         if t.holdsRows { return try withRow(t, at: Keys.readPosition(key)) { Array($0) } }
         if t.isScannedByEntity, key.count >= 16 { return try entries(t, prefix: key).first { $0.key == key }?.value }
         if let hinted = try liveHint(t, key) { return hinted }
@@ -295,8 +295,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return i < entries.count && entries[i].key == key ? entries[i].value : nil
     }
 
-    func scan(_ table: Int, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard let t = BaseTable(rawValue: table) else { return [] }
+    func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard let t = table.base else { return [] }
         if t.holdsRows {
             var out: [(key: [UInt8], value: [UInt8])] = []
             try walk(t) { p, row in
@@ -317,7 +317,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: ViewReading {
         return out
     }
 
-    func forEach(_ table: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+    func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 

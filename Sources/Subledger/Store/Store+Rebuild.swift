@@ -44,7 +44,7 @@ extension Store {
                     i = end
                 }
             }) { send in
-                for (t, table) in target.enumerated() where !send((table, folded.packed(t))) { return }
+                for (t, table) in target.enumerated() where !send((table, folded.packed(ViewTable(slot: t)))) { return }
             }
             try env.sync()
             // Catch up with what was appended meanwhile, then switch, all under the write lock.

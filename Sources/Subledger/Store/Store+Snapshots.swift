@@ -121,7 +121,7 @@ extension Store {
                 throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not a row key")
             }
             let p = Keys.readPosition(key, at: 1)
-            rows.append((table, p, try views.get(table.rawValue, Keys.position(p))))
+            rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
         }
         try store(rows, at: position, txn)
         state.checkpoint = position

@@ -152,7 +152,7 @@ extension Store {
         let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy \($0.name)" }
         for (t, table) in try viewTables(txn).enumerated() {
             let stored = try txn.scan(table, from: nil, to: nil, reverse: false)
-            let want = folded.packed(t)
+            let want = folded.packed(ViewTable(slot: t))
             var i = 0
             while let (key, value) = try stored.nextEntry() {
                 guard i < want.count else {

@@ -91,7 +91,7 @@ extension Store {
     /// The rows of `view` read through `views`, whichever storage holds them. Without
     /// `proxiesIndexed` (views folded for `--as-of`), a proxy is derived from its base view:
     /// filtered and sorted here. `expected` sizes the result; it is a hint, not a bound.
-    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, expected: Int, views: some ViewReading,
+    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, expected: Int, views: some KeyValueViews,
                              proxiesIndexed: Bool, lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
         let match = try RowMatcher(view: view, filter: filter, views: views)
         var out: [ViewRow] = []
@@ -123,7 +123,7 @@ extension Store {
                 return shown
             }
             if proxiesIndexed {
-                try views.forEach(BaseTable.allCases.count + i) { key in
+                try views.forEach(.proxy(i)) { key in
                     let p = Keys.readPosition(key, at: key.count - 8)
                     guard let row = try views.anyRow(proxy.base, at: p) else { return true }
                     return try take(row, show(row))
@@ -201,7 +201,7 @@ extension Store {
                 for (i, proxy) in proxies.enumerated() {
                     let state = try log.projectionState(proxy.name, txn)
                     out.append(ProjectionInfo(name: proxy.name, kind: .proxy, checkpoint: state?.checkpoint ?? 0,
-                                              rows: try txn.entries(tables[BaseTable.allCases.count + i]), version: proxy.version))
+                                              rows: try txn.entries(tables[ViewTable.proxy(i).slot]), version: proxy.version))
                 }
                 return out
             }
@@ -215,9 +215,9 @@ extension Store {
 /// models, a related row for the others (a user's groups, a plan's subscribers, ...).
 struct RowMatcher {
     let user: EntityID?, plan: EntityID?, group: EntityID?
-    let views: any ViewReading
+    let views: any ViewState
 
-    init(view: String, filter: ViewFilter, views: any ViewReading) throws {
+    init(view: String, filter: ViewFilter, views: any ViewState) throws {
         self.views = views
         let allowed: Set<String> = switch view {
         case "users": ["user", "plan", "group"]
@@ -230,41 +230,25 @@ struct RowMatcher {
             where given && !allowed.contains(name) {
             throw StoreError.unsupportedFilter(view: view, filter: name)
         }
-        user = try RowMatcher.resolve(filter.user, .users, views, Rejection.unknownUser)
-        plan = try RowMatcher.resolve(filter.plan, .plans, views, Rejection.unknownPlan)
-        group = try RowMatcher.resolve(filter.group, .groups, views, Rejection.unknownGroup)
-    }
-
-    /// The id of the live entity a filter names; a missing one is an error, not an empty view.
-    static func resolve(_ ref: Reference?, _ view: BaseView, _ views: any ViewReading,
-                        _ missing: (String) -> Rejection) throws -> EntityID? {
-        guard let ref else { return nil }
-        let position: UInt64?
-        switch ref {
-        case .id(let id): position = try views.creationPosition(of: id)
-        case .key(let key):
-            switch view {
-            case .users: position = try views.position(.usersByEmail, Keys.natural(key.emailKey))
-            case .plans: position = try views.position(.plansByName, Keys.natural(key))
-            default: position = try views.position(.groupsByName, Keys.natural(key))
-            }
-        }
-        guard let position, let row = try views.anyRow(view, at: position) else { throw missing(ref.description) }
-        return row.id
+        // A filter naming something missing is an error, not an empty view.
+        let references = References(state: views)
+        user = try filter.user.map { try references.user($0).row.id }
+        plan = try filter.plan.map { try references.plan($0).row.id }
+        group = try filter.group.map { try references.group($0).row.id }
     }
 
     func matches(_ row: AnyRow) throws -> Bool {
         switch row {
         case .user(let u):
             if let user, user != u.id { return false }
-            if let plan, try views.scan(.subscriptionsByUser, prefix: Keys.ids(u.id, plan)).isEmpty { return false }
-            if let group, try views.get(.membershipsByUser, Keys.ids(u.id, group)) == nil { return false }
+            if let plan, try views.subscriptions(user: u.id, plan: plan).isEmpty { return false }
+            if let group, try views.membership(user: u.id, group: group) == nil { return false }
         case .plan(let p, _):
             if let plan, plan != p.id { return false }
-            if let user, try views.scan(.subscriptionsByUser, prefix: Keys.ids(user, p.id)).isEmpty { return false }
+            if let user, try views.subscriptions(user: user, plan: p.id).isEmpty { return false }
         case .group(let g):
             if let group, group != g.id { return false }
-            if let user, try views.get(.membershipsByUser, Keys.ids(user, g.id)) == nil { return false }
+            if let user, try views.membership(user: user, group: g.id) == nil { return false }
         case .membership(let m):
             if let user, user != m.user { return false }
             if let group, group != m.group { return false }

@@ -215,15 +215,7 @@ public final class Store: @unchecked Sendable {
 
     func resolve(user: Reference, _ txn: some ReadableTransaction) throws -> EntityID {
         let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
-        switch user {
-        case .id(let id):
-            guard try views.row(UserRow.self, .users, id: id) != nil else { throw Rejection.unknownUser(user.description) }
-            return id
-        case .key(let email):
-            guard let p = try views.position(.usersByEmail, Keys.natural(email.emailKey)),
-                  let row = try views.row(UserRow.self, .users, at: p) else { throw Rejection.unknownUser(email) }
-            return row.id
-        }
+        return try References(state: views).user(user).row.id
     }
 
     // MARK: Projections
@@ -260,7 +252,7 @@ public final class Store: @unchecked Sendable {
             for (i, proxy) in proxies.enumerated() {
                 let state = try log.projectionState(proxy.name, txn)
                 if state?.version == proxy.version && state!.checkpoint == head.position { continue }
-                try backfill(proxy, table: BaseTable.allCases.count + i, views)
+                try backfill(proxy, index: i, views)
                 try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
             }
             try prepareSnapshots(txn)
@@ -268,12 +260,12 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Rebuilds a proxy's index from the current rows of its base view.
-    func backfill(_ proxy: Proxy, table: Int, _ views: LMDBViews<WriteTransaction>) throws {
-        try views.txn.clear(views.tables[table])
+    func backfill(_ proxy: Proxy, index: Int, _ views: LMDBViews<WriteTransaction>) throws {
+        try views.txn.clear(views.tables[ViewTable.proxy(index).slot])
         var rows: [(UInt64, AnyRow)] = []
         try views.forEachRow(of: proxy.base) { rows.append(($0, $1)); return true }
         for (p, row) in rows {
-            try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), table: table, views)
+            try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), index: index, views)
         }
     }
 

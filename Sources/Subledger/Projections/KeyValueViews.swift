@@ -1,0 +1,182 @@
+/// Views kept as key-value tables (LMDB, a write-back cache, a snapshot, memory): the one file
+/// that knows their key layouts.
+///
+/// - row tables: position (8 bytes, big-endian) → the row's bytes (`StoredRow`);
+/// - `users.email`, `plans.name`, `groups.name`: `Keys.natural(name)` → position;
+/// - `memberships.user`: user id ‖ group id → position;
+/// - `memberships.group`: group id ‖ position → empty;
+/// - `subscriptions.user`: user id ‖ plan id ‖ position → `[1]` while active, else `[0]`;
+/// - `subscriptions.plan`: plan id ‖ position → empty;
+/// - a proxy's table: its order key ‖ position → empty.
+///
+/// Index entries follow from the rows (`indexEntries`), so the indexes of any set of rows
+/// can be derived again (what a snapshot of rows relies on).
+protocol KeyValueViews: ViewState {
+    func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]?
+    /// Entries whose key starts with `prefix`, in key order.
+    func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
+    /// Calls `body` with every key of a table in key order until it returns false.
+    func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws
+    /// `scan` of a relation's index under an entity the fold is deleting (a cascade): a
+    /// snapshot finds its rows among those deleted after it. Others scan.
+    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
+}
+
+/// Write access to key-value views: what a fold needs.
+protocol KeyValueViewWriting: KeyValueViews, ViewStateWriting {
+    func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws
+    func delete(_ table: ViewTable, _ key: [UInt8]) throws
+    /// Stores `row` at `position` of a row table.
+    func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws
+}
+
+extension KeyValueViews {
+    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        try scan(table, prefix: prefix)
+    }
+
+    // MARK: ViewState, read through the key layouts
+
+    func position(of name: UniqueName) throws -> UInt64? {
+        let (table, key) = KeyLayout.entry(name)
+        return try get(.index(table), key).map { Keys.readPosition($0) }
+    }
+
+    func membership(user: EntityID, group: EntityID) throws -> UInt64? {
+        try get(.index(.membershipsByUser), Keys.ids(user, group)).map { Keys.readPosition($0) }
+    }
+
+    func subscriptions(user: EntityID, plan: EntityID) throws -> [(position: UInt64, isActive: Bool)] {
+        try scan(.index(.subscriptionsByUser), prefix: Keys.ids(user, plan)).map {
+            (Keys.readPosition($0.key, at: 32), $0.value == [1])
+        }
+    }
+
+    func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        KeyLayout.positions(relation, try scan(.index(relation.index), prefix: Keys.ids(entity)))
+    }
+
+    func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        KeyLayout.positions(relation, try scanDeleted(.index(relation.index), prefix: Keys.ids(entity)))
+    }
+}
+
+extension KeyValueViewWriting {
+    /// The entries the old row had and the new one has not are deleted, changed ones are put.
+    func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
+        if let old, let new, KeyLayout.sameIndexEntries(old.cached, new.cached) { return try put(table, at: p, new) }
+        let before = old.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
+        let after = new.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
+        for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
+            try delete(.index(entry.table), entry.key)
+        }
+        for entry in after where !before.contains(where: { $0.table == entry.table && $0.key == entry.key && $0.value == entry.value }) {
+            try put(.index(entry.table), entry.key, entry.value)
+        }
+        if let new { try put(table, at: p, new) } else { try delete(.rows(table), Keys.position(p)) }
+    }
+
+    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws {
+        if present { try put(.proxy(proxy), key, []) } else { try delete(.proxy(proxy), key) }
+    }
+}
+
+/// The key layouts of the index tables.
+enum KeyLayout {
+    /// The index table and key of a unique name.
+    static func entry(_ name: UniqueName) -> (table: BaseTable, key: [UInt8]) {
+        switch name {
+        case .email(let email): (.usersByEmail, Keys.natural(email.emailKey))
+        case .planName(let name): (.plansByName, Keys.natural(name))
+        case .groupName(let name): (.groupsByName, Keys.natural(name))
+        }
+    }
+
+    /// The row positions in a relation's index entries (all under one entity).
+    static func positions(_ relation: Relation, _ entries: [(key: [UInt8], value: [UInt8])]) -> [UInt64] {
+        entries.map { entry in
+            switch relation {
+            case .membershipsOfUser: Keys.readPosition(entry.value)
+            case .membershipsOfGroup, .subscriptionsOfPlan: Keys.readPosition(entry.key, at: 16)
+            case .subscriptionsOfUser: Keys.readPosition(entry.key, at: 32)
+            }
+        }
+    }
+
+    /// The position of the row an index entry stands for.
+    static func position(in table: BaseTable, key: [UInt8], value: [UInt8]) -> UInt64 {
+        guard let relation = Relation(table) else { return Keys.readPosition(value) }
+        return positions(relation, [(key, value)])[0]
+    }
+
+    /// The index entries that a row at position `p` stands for: its unique name, its relations.
+    static func indexEntries(of row: CachedRow, at p: UInt64) -> [(table: BaseTable, key: [UInt8], value: [UInt8])] {
+        switch row {
+        case .user(let u): [(.usersByEmail, Keys.natural(u.email.emailKey), Keys.position(p))]
+        case .plan(let plan): [(.plansByName, Keys.natural(plan.name), Keys.position(p))]
+        case .teamPlan: []
+        case .group(let g): [(.groupsByName, Keys.natural(g.name), Keys.position(p))]
+        case .membership(let m):
+            [(.membershipsByUser, Keys.ids(m.user, m.group), Keys.position(p)), (.membershipsByGroup, Keys.id(m.group, position: p), [])]
+        case .subscription(let sub):
+            [(.subscriptionsByUser, Keys.ids(sub.user, sub.plan, position: p), [sub.isActive ? 1 : 0]),
+             (.subscriptionsByPlan, Keys.id(sub.plan, position: p), [])]
+        }
+    }
+
+    /// Whether two versions of a row stand for the same index entries: the fields
+    /// `indexEntries` reads are equal (most updates, a login or a rename, touch none).
+    static func sameIndexEntries(_ a: CachedRow, _ b: CachedRow) -> Bool {
+        switch (a, b) {
+        case (.user(let x), .user(let y)): x.email == y.email
+        case (.plan(let x), .plan(let y)): x.name == y.name
+        case (.teamPlan, .teamPlan): true
+        case (.group(let x), .group(let y)): x.name == y.name
+        case (.membership(let x), .membership(let y)): x.user == y.user && x.group == y.group
+        case (.subscription(let x), .subscription(let y)): x.user == y.user && x.plan == y.plan && x.isActive == y.isActive
+        default: false
+        }
+    }
+}
+
+/// Key encodings shared by the log and the views.
+enum Keys {
+    static func position(_ p: UInt64) -> [UInt8] { withUnsafeBytes(of: p.bigEndian) { Array($0) } }
+
+    static func readPosition(_ b: [UInt8], at offset: Int = 0) -> UInt64 {
+        b.withUnsafeBytes { readPosition($0, at: offset) }
+    }
+
+    /// The big-endian position at `offset` (one load: the hot path of every scan).
+    static func readPosition(_ b: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
+        precondition(offset >= 0 && offset + 8 <= b.count, "a position key is 8 bytes")
+        return UInt64(bigEndian: b.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    /// Natural keys (emails, names) as LMDB keys: the text, or a hash of it when longer
+    /// than LMDB's 511-byte key limit allows.
+    static func natural(_ text: String) -> [UInt8] {
+        let utf8 = Array(text.utf8)
+        if utf8.count <= 400 { return [0] + utf8 }
+        return [1] + EventCodec.chainHash(previous: [UInt8](), body: utf8)
+    }
+
+    static func ids(_ ids: EntityID...) -> [UInt8] {
+        var b = [UInt8]()
+        b.reserveCapacity(ids.count * 16 + 8)
+        for id in ids { id.append(to: &b) }
+        return b
+    }
+
+    static func ids(_ a: EntityID, _ b: EntityID, position: UInt64) -> [UInt8] {
+        var k = ids(a, b)
+        k += Keys.position(position)
+        return k
+    }
+
+    static func id(_ a: EntityID, position: UInt64) -> [UInt8] {
+        var k = ids(a)
+        k += Keys.position(position)
+        return k
+    }
+}

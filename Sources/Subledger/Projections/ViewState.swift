@@ -1,0 +1,72 @@
+/// The current state of the views, read in the domain's terms: what the rules, the fold's
+/// cascades, `show`'s filters and reference resolution ask. How the state is stored (LMDB
+/// keys, rows in memory, a snapshot, SQL tables) is the implementation's business.
+protocol ViewState {
+    /// The position of the event that created entity `id` (the first of its stream), if any
+    /// entity ever had that id.
+    func creationPosition(of id: EntityID) throws -> UInt64?
+    /// The row stored at `position` of a row table.
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R?
+    /// Calls `body` with every row of a row table in position order until it returns false.
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (_ position: UInt64, _ row: R) throws -> Bool) throws
+    /// The position of the live row holding a unique name (an email, a plan or group name).
+    func position(of name: UniqueName) throws -> UInt64?
+    /// The position of the user's membership of the group, if it is a member.
+    func membership(user: EntityID, group: EntityID) throws -> UInt64?
+    /// The user's subscriptions to the plan (cancelled ones too), oldest first.
+    func subscriptions(user: EntityID, plan: EntityID) throws -> [(position: UInt64, isActive: Bool)]
+    /// The positions of the rows related to `entity` through `relation`, in position order.
+    func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
+    /// `positions`, for an entity the fold is deleting (a cascade): a snapshot finds them
+    /// among the rows deleted after it, where the others simply look.
+    func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
+}
+
+/// What a fold writes: rows, and the entries of the proxies' ordered indexes.
+protocol ViewStateWriting: ViewState {
+    /// Writes `new` at position `p` of a row table in place of `old` (nil: no row). The
+    /// storage keeps whatever it derives from rows (unique names, relations) in step.
+    func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws
+    /// Adds (or with `present` false removes) a key of the n-th proxy's ordered index.
+    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws
+}
+
+/// A name that at most one live row holds.
+enum UniqueName: Equatable {
+    /// A user's email, compared trimmed and lower-cased.
+    case email(String)
+    case planName(String)
+    case groupName(String)
+
+    /// The row table of the rows holding such names.
+    var table: BaseTable {
+        switch self {
+        case .email: .users
+        case .planName: .plans
+        case .groupName: .groups
+        }
+    }
+}
+
+extension ViewState {
+    func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        try positions(relation, of: entity)
+    }
+
+    /// The live row of entity `id` in `table`, with its position: nil when it never existed or is gone.
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {
+        guard let p = try creationPosition(of: id), let row = try row(type, table, at: p) else { return nil }
+        return (p, row)
+    }
+
+    /// The live row holding a unique name, with its position.
+    func row<R: StoredRow>(_ type: R.Type, named name: UniqueName) throws -> (position: UInt64, row: R)? {
+        guard let p = try position(of: name), let row = try row(type, name.table, at: p) else { return nil }
+        return (p, row)
+    }
+
+    /// The position of the user's active subscription to the plan, if any (at most one).
+    func activeSubscription(user: EntityID, plan: EntityID) throws -> UInt64? {
+        try subscriptions(user: user, plan: plan).first(where: \.isActive)?.position
+    }
+}
