@@ -12,6 +12,11 @@ struct ViewFold {
     /// Tables the fold writes: the base tables, then one per proxy.
     var tableCount: Int { ViewTable.count(proxies: proxies.count) }
 
+    /// The projections this fold keeps, with their versions: the base views and each proxy.
+    var projections: [(name: String, version: Int)] {
+        [(BaseViews.name, BaseViews.version)] + proxies.map { ($0.name, $0.version) }
+    }
+
     mutating func apply(_ event: RecordedEvent, to views: some ViewStateWriting) throws {
         changes.removeAll()
         try BaseViews.apply(event, to: views, changes: &changes)

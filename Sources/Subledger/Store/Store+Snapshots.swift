@@ -35,6 +35,42 @@ extension LogTables {
         try txn.put(meta, LogTables.snapshotsKey, w.bytes)
     }
 
+    func storeSnapshot(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
+                       _ txn: WriteTransaction) throws {
+        for (key, value) in SnapshotKeys.entries(changes, at: snapshot) { try txn.put(snapshots, key, value) }
+    }
+
+    /// In a writer's transaction, right after the event at snapshot position `position`: stores
+    /// the snapshot from the rows this transaction changed since its previous snapshot position
+    /// and those waiting in `pending`, with their values now. When the previous snapshot is
+    /// missing (another process is taking them all again), leaves this one to that process.
+    func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: LMDBViews<WriteTransaction>,
+                      _ txn: WriteTransaction) throws {
+        let mine = views.takeChangedRows()
+        var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
+        for (key, _) in try txn.scan(pendingSnapshot) { changed.insert(Array(key)) }
+        try txn.clear(pendingSnapshot)
+        guard state.checkpoint + state.interval == position else { return }
+        var rows: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+        rows.reserveCapacity(changed.count)
+        for key in changed {
+            guard key.count == 9, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else {
+                throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not a row key")
+            }
+            let p = Keys.readPosition(key, at: 1)
+            rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
+        }
+        try storeSnapshot(rows, at: position, txn)
+        state.checkpoint = position
+        try setSnapshotState(state, txn)
+    }
+
+    /// At the end of a writer's transaction: the rows it changed after its last snapshot
+    /// position wait in `pending` for the next one.
+    func keepPendingRows(_ views: LMDBViews<WriteTransaction>, _ txn: WriteTransaction) throws {
+        for (table, position) in views.takeChangedRows() { try txn.put(pendingSnapshot, LogTables.pendingKey(table, position), []) }
+    }
+
     /// A row changed since the newest snapshot position, waiting for the next snapshot.
     static func pendingKey(_ table: BaseTable, _ position: UInt64) -> [UInt8] { [UInt8(table.rawValue)] + Keys.position(position) }
 }
@@ -88,7 +124,7 @@ extension Store {
                 views.noteCreation(of: event)
                 try fold.apply(event, to: views)
                 if event.position % state.interval == 0 {
-                    try store(views.takeChanges(), at: event.position, txn)
+                    try log.storeSnapshot(views.takeChanges(), at: event.position, txn)
                     state.checkpoint = event.position
                 }
             }
@@ -98,41 +134,6 @@ extension Store {
         try log.setSnapshotState(state, txn)
     }
 
-    private func store(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
-                       _ txn: WriteTransaction) throws {
-        for (key, value) in SnapshotKeys.entries(changes, at: snapshot) { try txn.put(log.snapshots, key, value) }
-    }
-
-    /// In a writer's transaction, right after the event at snapshot position `position`: stores
-    /// the snapshot from the rows this transaction changed since its previous snapshot position
-    /// and those waiting in `pending`, with their values now. When the previous snapshot is
-    /// missing (another process is taking them all again), leaves this one to that process.
-    func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: LMDBViews<WriteTransaction>,
-                      _ txn: WriteTransaction) throws {
-        let mine = views.takeChangedRows()
-        var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
-        for (key, _) in try txn.scan(log.pendingSnapshot) { changed.insert(Array(key)) }
-        try txn.clear(log.pendingSnapshot)
-        guard state.checkpoint + state.interval == position else { return }
-        var rows: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
-        rows.reserveCapacity(changed.count)
-        for key in changed {
-            guard key.count == 9, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else {
-                throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not a row key")
-            }
-            let p = Keys.readPosition(key, at: 1)
-            rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
-        }
-        try store(rows, at: position, txn)
-        state.checkpoint = position
-        try log.setSnapshotState(state, txn)
-    }
-
-    /// At the end of a writer's transaction: the rows it changed after its last snapshot
-    /// position wait in `pending` for the next one.
-    func keepPendingRows(_ views: LMDBViews<WriteTransaction>, _ txn: WriteTransaction) throws {
-        for (table, position) in views.takeChangedRows() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
-    }
 
     /// The base views after `position`: the newest snapshot at or before it, and the events
     /// since, folded in memory over it. Proxies are not folded: `collectRows` derives them.

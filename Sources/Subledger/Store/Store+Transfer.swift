@@ -67,7 +67,7 @@ extension Store {
                 guard head.position == 0 else {
                     throw StoreError.invalidArgument("import fills an empty store only; this one holds \(head.position) events")
                 }
-                var writer = try LogWriter(store: self, txn: txn)
+                var appender = try LogAppender(LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn)))
                 var lastLine = 0
                 while let line = try reader.next() {
                     lastLine = line.number
@@ -76,22 +76,16 @@ extension Store {
                     }
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                     do {
-                        let event = try ImportedEvent.parse(bytes)
-                        try writer.check(event, txn)
-                        var sealed = event
-                        let stored = EventCodec.seal(&sealed, previousHash: writer.head.hash)
-                        guard sealed.hash == event.hash else {
-                            throw ImportFault("hash \(hex(event.hash)) does not match the event's bytes and the previous hash (\(hex(sealed.hash)))")
-                        }
-                        try writer.record(sealed, bytes: stored)
+                        try appender.appendImported(try ImportedEvent.parse(bytes))
                     } catch let fault as ImportFault {
                         throw StoreError.importFault(line: line.number, message: fault.message)
                     }
-                    if line.number % 65_536 == 0 { progress?(writer.head.position) }
+                    if line.number % 65_536 == 0 { progress?(appender.head.position) }
                 }
                 _ = lastLine
-                try writer.finish(viewsFollowed: false)
-                return writer.head.position
+                // The views follow once the whole log is in (a rebuild, below).
+                try appender.finish()
+                return appender.head.position
             }
             progress?(imported)
             if imported > 0 {
@@ -101,41 +95,6 @@ extension Store {
             return imported
         } catch {
             throw StoreError.wrap(error)
-        }
-    }
-}
-
-/// Why one import line was refused.
-struct ImportFault: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
-}
-
-extension LogWriter {
-    /// The chain's rules for an imported event: the next position, the stream's next version,
-    /// a command id not seen before, business time not going back.
-    func check(_ event: RecordedEvent, _ txn: WriteTransaction) throws {
-        guard event.position == head.position + 1 else {
-            throw ImportFault("position \(event.position), expected \(head.position + 1) (positions are gapless from 1)")
-        }
-        guard event.data.stream == event.stream else {
-            throw ImportFault("stream \(event.stream) does not match its data (\(event.data.stream))")
-        }
-        let positions = try store.log.positions(of: event.stream.id, txn)
-        guard event.version == positions.count + 1 else {
-            throw ImportFault("stream \(event.stream) version \(event.version), expected \(positions.count + 1)")
-        }
-        if let first = positions.first, let creator = try store.log.event(at: first, txn), creator.stream.kind != event.stream.kind {
-            throw ImportFault("id \(event.stream.id) already belongs to stream \(creator.stream)")
-        }
-        if event.version == 1 && !event.data.createsEntity {
-            throw ImportFault("stream \(event.stream) starts with \(event.type.name), which creates nothing")
-        }
-        if let commandID = event.commandID, try store.log.commandPosition(commandID, txn) != nil {
-            throw ImportFault("command_id \(quoted(commandID)) appears twice")
-        }
-        if let newest = head.newestAt, event.at < newest {
-            throw ImportFault("at \(event.at.rfc3339) is before the previous event's \(newest.rfc3339)")
         }
     }
 }

@@ -104,14 +104,14 @@ public final class Store: @unchecked Sendable {
     public func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool = true) throws(StoreError) -> [Outcome] {
         do {
             return try env.write(durable: durable) { txn in
-                var writer = try LogWriter(store: self, txn: txn)
+                var handler = try commandHandler(txn)
                 let outcomes = try batch.map { item in
                     switch item {
                     case .failure(let r): Outcome.rejected(r)
-                    case .success(let command): try writer.execute(command)
+                    case .success(let command): try handler.execute(command)
                     }
                 }
-                try writer.finish()
+                try handler.finish()
                 return outcomes
             }
         } catch {
@@ -125,14 +125,20 @@ public final class Store: @unchecked Sendable {
                        commandID: String? = nil) throws(StoreError) -> RecordedEvent {
         do {
             return try env.write { txn in
-                var writer = try LogWriter(store: self, txn: txn)
-                let event = try writer.appendChecked(data, expectedVersion: expectedVersion, at: at, commandID: commandID)
-                try writer.finish()
+                var handler = try commandHandler(txn)
+                let event = try handler.append(data, expectedVersion: expectedVersion, at: at, commandID: commandID)
+                try handler.finish()
                 return event
             }
         } catch {
             throw StoreError.wrap(error)
         }
+    }
+
+    /// The command handler of a write transaction on the active views.
+    private func commandHandler(_ txn: WriteTransaction) throws -> CommandHandler<LMDBLedgerTransaction<WriteTransaction>> {
+        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), tracksChanges: true)
+        return try CommandHandler(ledger, proxies: proxies, clock: options.clock, newID: options.newID)
     }
 
     // MARK: Reading the log

@@ -1,0 +1,55 @@
+import LMDB
+
+/// The ledger as one LMDB transaction sees it: the log's tables and the active views. With a
+/// write transaction, it is what the command handler appends through (`LedgerWriting`).
+final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
+    let txn: Txn
+    let log: LogTables
+    let views: LMDBViews<Txn>
+    /// Where the snapshots stand, moved on as this transaction takes them.
+    private var snapshots: SnapshotState?
+
+    init(_ txn: Txn, log: LogTables, viewTables: [Database], tracksChanges: Bool = false) throws {
+        self.txn = txn
+        self.log = log
+        snapshots = tracksChanges ? try log.snapshotState(txn) : nil
+        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil)
+    }
+
+    func head() throws -> LogHead { try log.head(txn) }
+    func event(at position: UInt64) throws -> RecordedEvent? { try log.event(at: position, txn) }
+    func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
+        try log.events(from: from, to: to, limit: limit, txn)
+    }
+    func positions(ofStream id: EntityID) throws -> [UInt64] { try log.positions(of: id, txn) }
+    func streamVersion(of id: EntityID) throws -> UInt32 { try log.streamVersion(of: id, txn) }
+    func commandPosition(_ commandID: String) throws -> UInt64? { try log.commandPosition(commandID, txn) }
+    func counts() throws -> LogCounts { try LogCounts(txn, meta: log.meta) }
+}
+
+extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTransaction {
+    func record(_ event: RecordedEvent, bytes: [UInt8]) throws {
+        let key = Keys.position(event.position)
+        try txn.put(log.events, key, bytes, flags: .append)
+        try txn.put(log.streams, event.stream.id.raw, key, flags: .appendDup)
+        if let commandID = event.commandID { try txn.put(log.commands, Array(commandID.utf8), key, flags: .noOverwrite) }
+    }
+
+    func setHead(_ head: LogHead, counts: LogCounts) throws {
+        try counts.write(txn, meta: log.meta)
+        try log.setHead(head, txn)
+    }
+
+    var snapshotInterval: UInt64? { snapshots?.interval }
+
+    func takeSnapshot(at position: UInt64) throws {
+        guard var state = snapshots else { return }
+        try log.takeSnapshot(at: position, &state, views, txn)
+        snapshots = state
+    }
+
+    func viewsFollowed(through head: UInt64, projections: [(name: String, version: Int)]) throws {
+        if snapshots != nil { try log.keepPendingRows(views, txn) }
+        for (name, version) in projections { try log.setProjectionState(name, version: version, checkpoint: head, txn) }
+    }
+}
