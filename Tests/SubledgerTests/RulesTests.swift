@@ -1,7 +1,7 @@
 import Testing
 @testable import Subledger
 
-/// Every rule and rejection of SPEC §1, §2 and §5: each with an example that passes and one that fails.
+/// Every rule and rejection of docs/commands.md: each with an example that passes and one that fails.
 @Suite struct RulesTests {
     static let setup = [
         #"{"command":"RegisterUser","email":" Ann@Example.com ","full_name":"Ann","id":"00000000-0000-4000-8000-000000000001"}"#,

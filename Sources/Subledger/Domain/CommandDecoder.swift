@@ -1,4 +1,4 @@
-/// Turns one JSON command into a `CommandEnvelope`, running every field validation of SPEC §2
+/// Turns one JSON command into a `CommandEnvelope`, running every field validation of docs/commands.md
 /// and §5 in their order: the command name, unknown keys, missing fields, types, then values.
 public enum CommandDecoder {
     /// The longest line `exec` reads; longer ones are rejected without being held whole.

@@ -1,4 +1,4 @@
-/// Why a command was not applied: one case per rule of the SPEC, each with a one-line message.
+/// Why a command was not applied: one case per rule of docs/commands.md, each with a one-line message.
 ///
 /// `rule` is a stable snake_case name for scripts; `description` is for people:
 /// `email_taken: email "ann@example.com" is already registered`.

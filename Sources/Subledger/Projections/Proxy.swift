@@ -4,7 +4,7 @@
 /// Declaring one takes a few lines:
 /// ```swift
 /// let teamSubscriptions = Proxy.subscriptions("team_subscriptions") { sub, lookup in
-///     sub.isActive && (try lookup.plan(sub.plan)?.isTeam ?? false)
+///     try sub.isActive && (lookup.plan(sub.plan)?.isTeam ?? false)
 /// }
 /// let store = try Store.open(path: "shop.db", options: .init(proxies: [teamSubscriptions]))
 /// ```
@@ -62,7 +62,7 @@ public struct Proxy: Sendable {
               })
     }
 
-    /// The built-in proxies of SPEC §1.
+    /// The built-in proxies (docs/views.md).
     public static let builtIn: [Proxy] = [
         .subscriptions("active_subscriptions", order: { SortKey().ascending($0.created).ascending($0.id) }) { s, _ in s.isActive },
         .subscriptions("paying_subscriptions") { s, lookup in

@@ -1,5 +1,5 @@
-// Reference model of SPEC §1, §2 and §5: an in-memory, dictionary-based oracle for
-// property-based tests. Written from /work/shared/SPEC.md alone; it shares no code with
+// Reference model of the domain, the commands and their fine print (docs/commands.md, docs/views.md): an in-memory, dictionary-based oracle for
+// property-based tests. Written from the contract alone; it shares no code with
 // the production module on purpose.
 
 import Foundation
@@ -382,7 +382,7 @@ struct ReferenceModel {
 
     // MARK: Views
 
-    /// The rows of a view in SPEC order, each row with exactly the view's JSON keys.
+    /// The rows of a view in the documented order, each row with exactly the view's JSON keys.
     /// An unknown view name gives `[]`.
     func view(_ name: String) -> [RefRow] {
         let ts = RefTime.format

@@ -4,7 +4,7 @@ import Testing
 @testable import Subledger
 
 /// The backbone: for any command stream, the store agrees with an independent model of the
-/// SPEC, and its log, views and indexes keep their invariants.
+/// rules of docs/commands.md, and its log, views and indexes keep their invariants.
 @Suite struct ReplayProperties {
     /// Property 1: the incremental views (and every status and position) equal the reference model's.
     @Test func incrementalViewsEqualTheModel() async {
