@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Subledger
+import LMDB
 
 /// A fresh store in a temporary directory, removed when the test ends.
 final class TempStore {
@@ -79,4 +80,14 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// The LMDB backend behind a store, for the tests that reach below the storage boundary
+/// (corrupting a table, reading raw entries).
+extension Store {
+    var lmdb: LMDBStorage { storage as! LMDBStorage }
+    var env: Environment { lmdb.env }
+    var log: LogTables { lmdb.log }
+    func viewTables(_ txn: some ReadableTransaction) throws -> [Database] { try lmdb.viewTables(txn) }
+    func contentDigest() throws -> [UInt8] { try lmdb.contentDigest() }
 }

@@ -17,6 +17,17 @@ struct CommandHandler<Txn: LedgerWriting> {
         self.newID = newID
     }
 
+    /// Runs commands in order; items that failed to parse pass through as rejections, so
+    /// outcomes line up with the input. A rejected command appends nothing and undoes nothing.
+    mutating func execute(_ batch: [Result<CommandEnvelope, Rejection>]) throws -> [Outcome] {
+        try batch.map { item in
+            switch item {
+            case .failure(let r): .rejected(r)
+            case .success(let command): try execute(command)
+            }
+        }
+    }
+
     /// Runs one command through the checks, in order: (validation happened when it was
     /// decoded) → `command_id` → monotonic `at` → domain rules.
     mutating func execute(_ envelope: CommandEnvelope) throws -> Outcome {

@@ -1,38 +1,4 @@
-import LMDB
-
-/// How a store is opened.
-public struct StoreOptions: Sendable {
-    /// Proxies declared by the application, beside the built-in ones.
-    public var proxies: [Proxy]
-    /// The initial map size; the map grows by itself when full.
-    public var initialMapSize: Int
-    /// Wall-clock time: the default `at` and every event's `recorded_at`.
-    public var clock: @Sendable () -> Timestamp
-    /// Create the store when it does not exist.
-    public var create: Bool
-    /// Makes the ids of created entities (and events) that commands do not name; random by default.
-    public var newID: @Sendable () -> EntityID
-    /// Events between two view snapshots (what `--as-of` folds from). nil: the store's own
-    /// (`Store.defaultSnapshotInterval` for a new store); another value drops the store's
-    /// snapshots and takes them again at the new interval.
-    public var snapshotInterval: Int?
-    /// From this snapshot position on, `--as-of` reads the upper part of a view's rows on a
-    /// second core (below it the rows are too few to be worth a thread). Tests lower it.
-    var readAheadMinimum: UInt64 = 32_768
-
-    public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
-                clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,
-                newID: @escaping @Sendable () -> EntityID = { EntityID.random() }, snapshotInterval: Int? = nil) {
-        self.snapshotInterval = snapshotInterval
-        self.proxies = proxies
-        self.initialMapSize = initialMapSize
-        self.clock = clock
-        self.create = create
-        self.newID = newID
-    }
-}
-
-/// An event-sourced subscription ledger in one LMDB environment (a directory).
+/// An event-sourced subscription ledger.
 ///
 /// ```swift
 /// let store = try Store.open(path: "shop.db")
@@ -40,51 +6,39 @@ public struct StoreOptions: Sendable {
 /// let users = try store.rows(of: "users")
 /// ```
 /// Commands that pass the rules append one event each; the views are updated in the same
-/// write transaction, so they never lag the log.
+/// transaction, so they never lag the log.
 public final class Store: @unchecked Sendable {
     /// The store format this code writes and reads.
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = LogTables.formatVersion
+    /// The snapshot interval of a new store (see `StoreOptions.snapshotInterval`).
+    public static let defaultSnapshotInterval = StoreOptions.defaultSnapshotInterval
 
-    let env: Environment
+    let storage: any LedgerStorage
     let options: StoreOptions
-    let proxies: [Proxy]
-    let log: LogTables
-    /// The view tables of both generations (blue/green): base tables, then one per proxy.
-    /// `meta` says which one is active; a rebuild fills the other, then switches.
-    let generations: [[Database]]
 
-    /// Opens (or, with `options.create`, creates) the store at `path`.
-    public static func open(path: String, options: StoreOptions = .init()) throws(StoreError) -> Store {
-        do { return try Store(path: path, options: options) } catch { throw StoreError.wrap(error) }
-    }
-
-    private init(path: String, options: StoreOptions) throws {
-        if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
-        var envOptions = EnvironmentOptions()
-        envOptions.mapSize = options.initialMapSize
-        env = try Environment.open(path: path, options: envOptions)
+    init(storage: any LedgerStorage, options: StoreOptions) {
+        self.storage = storage
         self.options = options
-        var seen = Set<String>()
-        proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
-        let proxies = self.proxies
-        (log, generations) = try env.write { txn in
-            let log = try LogTables(txn)
-            try log.checkFormat(txn)
-            let generations = try (1...2).map { g in
-                try BaseTable.allCases.map { try txn.openDatabase("g\(g).\($0.name)", flags: [], create: true) }
-                    + proxies.map { try txn.openDatabase("g\(g).proxy.\($0.name)", flags: [], create: true) }
-            }
-            return (log, generations)
-        }
-        try catchUpProjections()
     }
 
-    /// The filesystem path of the store.
-    public var path: String { env.path }
+    /// Opens (or, with `options.create`, creates) the store in the directory `path`.
+    public static func open(path: String, options: StoreOptions = .init()) throws(StoreError) -> Store {
+        do { return Store(storage: try LMDBStorage(path: path, options: options), options: options) } catch {
+            throw StoreError.wrap(error)
+        }
+    }
 
-    /// Closes the store's environment (shared by every `Store` of this path in the process);
-    /// later calls on it fail. Opening the path again opens it anew.
-    public func close() { env.close() }
+    /// Where the store lives.
+    public var path: String { storage.location }
+
+    /// Closes the store (an LMDB environment is shared by every `Store` of its path in the
+    /// process); later calls on it fail. Opening the path again opens it anew.
+    public func close() { storage.close() }
+
+    /// Runs `body`, turning whatever the storage throws into a `StoreError`.
+    func run<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        do { return try body() } catch { throw StoreError.wrap(error) }
+    }
 
     // MARK: Executing commands
 
@@ -102,50 +56,21 @@ public final class Store: @unchecked Sendable {
     /// `durable` is false). A rejected command appends nothing and does not undo the others.
     /// Items that failed to parse are passed through as rejections, so outcomes line up with input.
     public func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool = true) throws(StoreError) -> [Outcome] {
-        do {
-            return try env.write(durable: durable) { txn in
-                var handler = try commandHandler(txn)
-                let outcomes = try batch.map { item in
-                    switch item {
-                    case .failure(let r): Outcome.rejected(r)
-                    case .success(let command): try handler.execute(command)
-                    }
-                }
-                try handler.finish()
-                return outcomes
-            }
-        } catch {
-            throw StoreError.wrap(error)
-        }
+        try run { try storage.execute(batch: batch, durable: durable) }
     }
 
     /// Appends one event to its stream below the domain rules, checking the stream's version.
     /// The views follow it like any other event.
     public func append(_ data: EventData, expectedVersion: ExpectedVersion, at: Timestamp? = nil,
                        commandID: String? = nil) throws(StoreError) -> RecordedEvent {
-        do {
-            return try env.write { txn in
-                var handler = try commandHandler(txn)
-                let event = try handler.append(data, expectedVersion: expectedVersion, at: at, commandID: commandID)
-                try handler.finish()
-                return event
-            }
-        } catch {
-            throw StoreError.wrap(error)
-        }
-    }
-
-    /// The command handler of a write transaction on the active views.
-    private func commandHandler(_ txn: WriteTransaction) throws -> CommandHandler<LMDBLedgerTransaction<WriteTransaction>> {
-        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), tracksChanges: true)
-        return try CommandHandler(ledger, proxies: proxies, clock: options.clock, newID: options.newID)
+        try run { try storage.append(data, expectedVersion: expectedVersion, at: at, commandID: commandID) }
     }
 
     // MARK: Reading the log
 
     /// The newest position, hash and `at`.
     public func head() throws(StoreError) -> LogHead {
-        do { return try env.read { txn in try log.head(txn) } } catch { throw StoreError.wrap(error) }
+        try run { try storage.head() }
     }
 
     /// Calls `body` with each event in log order that matches, reading in bounded batches
@@ -153,37 +78,18 @@ public final class Store: @unchecked Sendable {
     public func forEachEvent(from: UInt64 = 1, to: UInt64? = nil, stream: StreamID? = nil, type: EventType? = nil,
                              batchSize: Int = 4096, _ body: (RecordedEvent) throws -> Bool) throws {
         if let stream {
-            let positions = try env.read { txn in try log.positions(of: stream.id, txn) }
-            for chunk in stride(from: 0, to: positions.count, by: batchSize) {
-                let events = try env.read { txn in
-                    try positions[chunk..<min(chunk + batchSize, positions.count)].compactMap { p -> RecordedEvent? in
-                        guard p >= from, p <= (to ?? .max) else { return nil }
-                        let e = try log.event(at: p, txn)
-                        return e.flatMap { $0.stream == stream && (type == nil || $0.type == type) ? $0 : nil }
-                    }
-                }
-                for e in events where try !body(e) { return }
+            let positions = try storage.positions(ofStream: stream.id).filter { $0 >= from && $0 <= (to ?? .max) }
+            for p in positions {
+                guard let e = try storage.event(at: p), e.stream == stream, type == nil || e.type == type else { continue }
+                if try !body(e) { return }
             }
             return
         }
-        try forEachBatch(from: from, to: to, batchSize: batchSize) { events in
+        try storage.forEachBatch(from: from, to: to, batchSize: batchSize) { events in
             for e in events where type == nil || e.type == type {
                 if try !body(e) { return false }
             }
             return true
-        }
-    }
-
-    /// Calls `body` with the events of `from...to` in log order, a batch (one read transaction)
-    /// at a time, until it returns false.
-    func forEachBatch(from: UInt64 = 1, to: UInt64? = nil, batchSize: Int = 4096,
-                      _ body: ([RecordedEvent]) throws -> Bool) throws {
-        var next = max(from, 1)
-        let last = to ?? .max
-        while next <= last {
-            let events = try env.read { txn in try log.events(from: next, to: last, limit: batchSize, txn) }
-            guard let end = events.last?.position, try body(events) else { return }
-            next = end + 1
         }
     }
 
@@ -194,113 +100,72 @@ public final class Store: @unchecked Sendable {
         return out
     }
 
+    /// Blocks until the log's head is past `position`, without busy-waiting.
+    public func waitForAppend(after position: UInt64) throws(StoreError) {
+        try run { try storage.waitForAppend(after: position) }
+    }
+
+    /// The position `asOf` names: 1...head for a position (anything else is an error), and for a
+    /// time the last event at or before it (0 when none is that old). `at` never runs backwards
+    /// in the log, so a binary search finds it.
+    public func position(of asOf: AsOf) throws(StoreError) -> UInt64 {
+        let head = try head().position
+        switch asOf {
+        case .position(let p):
+            guard head > 0 else { throw StoreError.invalidArgument("--as-of \(p): the log is empty") }
+            guard p >= 1, p <= head else { throw StoreError.invalidArgument("--as-of \(p) is outside the log (1...\(head))") }
+            return p
+        case .time(let t):
+            return try run {
+                var low: UInt64 = 0, high = head  // invariant: event low has at <= t (0: none), high+1 has at > t
+                while low < high {
+                    let mid = low + (high - low + 1) / 2
+                    guard let e = try storage.event(at: mid) else { throw StoreError.corrupt("no event at position \(mid)") }
+                    if e.at <= t { low = mid } else { high = mid - 1 }
+                }
+                return low
+            }
+        }
+    }
+
+    // MARK: Views
+
+    /// Every view's name, base views first.
+    public var viewNames: [String] {
+        ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] + storage.proxies.map(\.name)
+    }
+
+    /// The rows of a view in its order, optionally filtered and limited; with `asOf`, the view
+    /// as it was after that point of the log: the nearest snapshot at or before it, with the
+    /// events since folded in (`last_seen` then falls back to `last_login`, since the volatile
+    /// value has no history).
+    ///
+    /// ```swift
+    /// let subs = try store.rows(of: "subscriptions", filter: ViewFilter(user: Reference("ann@example.com")))
+    /// let before = try store.rows(of: "users", asOf: .position(10))
+    /// ```
+    public func rows(of view: String, filter: ViewFilter = .init(), limit: Int? = nil,
+                     asOf: AsOf? = nil) throws(StoreError) -> [ViewRow] {
+        guard viewNames.contains(view) else { throw StoreError.unknownView(view) }
+        let position = try asOf.map { p throws(StoreError) in try self.position(of: p) }
+        return try run { try storage.rows(of: view, filter: filter, limit: limit, asOf: position) }
+    }
+
+    /// Every projection: kind, checkpoint, rows, version.
+    public func projections() throws(StoreError) -> [ProjectionInfo] {
+        try run { try storage.projections() }
+    }
+
     // MARK: last_seen, the volatile property
 
     /// Sets a user's `last_seen` (outside the log: not hashed, exported or replayed).
     public func setLastSeen(user: Reference, at: Timestamp? = nil) throws(StoreError) {
         let when = at ?? options.clock()
-        do {
-            try env.write { txn in
-                let id = try resolve(user: user, txn)
-                var w = BinaryWriter(capacity: 10)
-                w.time(when)
-                try txn.put(log.lastSeen, id.raw, w.bytes)
-            }
-        } catch { throw StoreError.wrap(error) }
+        try run { try storage.setLastSeen(user: user, at: when) }
     }
 
     /// Deletes a user's `last_seen`; reading it falls back to `last_login` again.
     public func forgetLastSeen(user: Reference) throws(StoreError) {
-        do {
-            try env.write { txn in
-                let id = try resolve(user: user, txn)
-                _ = try txn.delete(log.lastSeen, id.raw)
-            }
-        } catch { throw StoreError.wrap(error) }
-    }
-
-    func resolve(user: Reference, _ txn: some ReadableTransaction) throws -> EntityID {
-        let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
-        return try References(state: views).user(user).row.id
-    }
-
-    // MARK: Projections
-
-    /// The view tables of the generation active in `txn`'s snapshot.
-    func viewTables(_ txn: some ReadableTransaction) throws -> [Database] {
-        generations[try log.activeGeneration(txn)]
-    }
-
-    /// Back-fills proxies the store has not seen (new name or version) and folds the log into
-    /// the views when they are behind it (after an import, or a new fold version).
-    func catchUpProjections() throws {
-        try env.write { txn in
-            let head = try log.head(txn)
-            let tables = try viewTables(txn)
-            let views = LMDBViews(txn, tables: tables, streams: log.streams)
-            let base = try log.projectionState(BaseViews.name, txn)
-            if base?.version != BaseViews.version || base!.checkpoint < head.position {
-                // Fold from where the views stand, or afresh when their fold changed.
-                let from = base?.version == BaseViews.version ? base!.checkpoint + 1 : 1
-                if from == 1 { for table in tables { try txn.clear(table) } }
-                let cache = CachedViews(base: views, tableCount: tables.count)
-                var fold = ViewFold(proxies: proxies)
-                var p = from
-                while p <= head.position {
-                    for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
-                        try fold.apply(event, to: cache)
-                        p = event.position + 1
-                    }
-                }
-                try cache.writeChanges(to: tables, txn)
-                try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
-            }
-            for (i, proxy) in proxies.enumerated() {
-                let state = try log.projectionState(proxy.name, txn)
-                if state?.version == proxy.version && state!.checkpoint == head.position { continue }
-                try backfill(proxy, index: i, views)
-                try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
-            }
-            try prepareSnapshots(txn)
-        }
-    }
-
-    /// Rebuilds a proxy's index from the current rows of its base view.
-    func backfill(_ proxy: Proxy, index: Int, _ views: LMDBViews<WriteTransaction>) throws {
-        try views.txn.clear(views.tables[ViewTable.proxy(index).slot])
-        var rows: [(UInt64, AnyRow)] = []
-        try views.forEachRow(of: proxy.base) { rows.append(($0, $1)); return true }
-        for (p, row) in rows {
-            try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), index: index, views)
-        }
-    }
-
-    /// A digest of every table's bytes: the log, its indexes, the active views. Two stores with
-    /// equal digests hold the same bytes.
-    func contentDigest() throws -> [UInt8] {
-        try env.read { txn in
-            var all: [UInt8] = []
-            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.snapshots,
-                       log.pendingSnapshot] + (try viewTables(txn)) {
-                for (key, value) in try txn.scan(db) {
-                    all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
-                    all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
-                }
-                all.append(0xFF)
-            }
-            return EventCodec.chainHash(previous: [UInt8](), body: all)
-        }
+        try run { try storage.forgetLastSeen(user: user) }
     }
 }
-
-/// Where a store keeps its files.
-enum StoreFiles {
-    static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path + "/data.mdb", &st) == 0
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -24,7 +24,7 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
     func positions(ofStream id: EntityID) throws -> [UInt64] { try log.positions(of: id, txn) }
     func streamVersion(of id: EntityID) throws -> UInt32 { try log.streamVersion(of: id, txn) }
     func commandPosition(_ commandID: String) throws -> UInt64? { try log.commandPosition(commandID, txn) }
-    func counts() throws -> LogCounts { try LogCounts(txn, meta: log.meta) }
+    func counts() throws -> LogCounts { try log.counts(txn) }
 }
 
 extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTransaction {
@@ -36,7 +36,7 @@ extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTra
     }
 
     func setHead(_ head: LogHead, counts: LogCounts) throws {
-        try counts.write(txn, meta: log.meta)
+        try log.setCounts(counts, txn)
         try log.setHead(head, txn)
     }
 

@@ -1,23 +1,10 @@
 import LMDB
 
-extension Store {
-    /// Rebuilds the views from the log, blue/green: the log is folded in memory, written sorted
-    /// into the inactive generation's fresh databases, caught up with the events appended
-    /// meanwhile, and switched in by one short write transaction that also empties the old
-    /// generation. Readers and writers, in this process or others, keep working throughout and
-    /// see the old views or the new ones, never a mix. `last_seen` lives outside the views and
-    /// survives.
-    ///
-    /// `views` names the views asked for (all when empty); they share one fold, so all are
-    /// rebuilt together. Returns the number of events folded.
-    ///
-    /// ```swift
-    /// try store.rebuild { done, total in print("\(done)/\(total)") }
-    /// ```
-    @discardableResult
-    public func rebuild(views names: [String] = [],
-                        progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws(StoreError) -> UInt64 {
-        for name in names where !viewNames.contains(name) { throw StoreError.unknownView(name) }
+extension LMDBStorage {
+    /// Blue/green: the log is folded in memory, written sorted into the inactive generation's
+    /// fresh databases, caught up with the events appended meanwhile, and switched in by one
+    /// short write transaction that also empties the old generation.
+    func rebuild(progress: ((_ done: UInt64, _ total: UInt64) -> Void)?) throws(StoreError) -> UInt64 {
         do {
             let token = EntityID.random().raw
             // Claim the inactive generation and empty it.

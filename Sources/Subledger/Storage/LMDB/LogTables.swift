@@ -47,15 +47,17 @@ struct LogTables {
         try txn.put(meta, LogTables.generationKey, [UInt8(g)])
     }
     static let formatKey = Array("format".utf8)
+    /// The store format this code writes and reads.
+    static let formatVersion: UInt32 = 1
 
     /// Writes the format version into a new store; refuses a store of a newer format.
     func checkFormat(_ txn: WriteTransaction) throws {
         if let stored = try txn.get(meta, LogTables.formatKey) {
             guard stored.count == 4 else { throw StoreError.corrupt("format record has \(stored.count) bytes") }
             let version = stored.loadUnaligned(as: UInt32.self).bigEndian
-            if version > Store.formatVersion { throw StoreError.newerFormat(found: version, supported: Store.formatVersion) }
+            if version > LogTables.formatVersion { throw StoreError.newerFormat(found: version, supported: LogTables.formatVersion) }
         } else {
-            try txn.put(meta, LogTables.formatKey, withUnsafeBytes(of: Store.formatVersion.bigEndian) { Array($0) })
+            try txn.put(meta, LogTables.formatKey, withUnsafeBytes(of: LogTables.formatVersion.bigEndian) { Array($0) })
         }
     }
 
@@ -66,6 +68,16 @@ struct LogTables {
 
     func setHead(_ head: LogHead, _ txn: WriteTransaction) throws {
         try txn.put(meta, LogTables.headKey, head.encoded)
+    }
+
+    static let countsKey = Array("counts".utf8)
+
+    func counts(_ txn: some ReadableTransaction) throws -> LogCounts {
+        try LogCounts(decoding: try txn.get(meta, LogTables.countsKey))
+    }
+
+    func setCounts(_ counts: LogCounts, _ txn: WriteTransaction) throws {
+        try txn.put(meta, LogTables.countsKey, counts.encoded)
     }
 
     func event(at position: UInt64, _ txn: some ReadableTransaction) throws -> RecordedEvent? {

@@ -79,18 +79,12 @@ extension LogTables {
 /// changes; at a snapshot position it stores those, and the ones changed by earlier
 /// transactions since the previous snapshot (kept in `snapshots.pending`), with their values
 /// at that position. No second fold: the cost is a put per changed row.
-extension Store {
-    /// The snapshot interval of a new store, unless `StoreOptions.snapshotInterval` says otherwise.
-    /// An `--as-of` folds at most this many events less one over its snapshot; at 10^6 events,
-    /// 512 against 2,048 took the mean fold from 5.5–9 ms to 1.8 ms for 2.4% more snapshot
-    /// entries (hot rows get a version per window) and no measurable cost to `exec`.
-    public static let defaultSnapshotInterval = 512
-
+extension LMDBStorage {
     /// On open: a new store records its interval; snapshots of another fold version, or of
     /// another interval than the options ask for, are dropped; missing ones are taken.
     func prepareSnapshots(_ txn: WriteTransaction) throws {
         let stored = try log.snapshotState(txn)
-        let asked = options.snapshotInterval ?? stored.map { Int($0.interval) } ?? Store.defaultSnapshotInterval
+        let asked = options.snapshotInterval ?? stored.map { Int($0.interval) } ?? StoreOptions.defaultSnapshotInterval
         guard asked > 0 else { throw StoreError.invalidArgument("the snapshot interval must be at least 1, not \(asked)") }
         let interval = UInt64(asked)
         if let stored, stored.version == SnapshotKeys.version, stored.interval == interval {
@@ -102,8 +96,8 @@ extension Store {
     }
 
     /// Drops every snapshot and takes them again from the whole log.
-    public func rebuildSnapshots() throws(StoreError) {
-        do { try env.write { txn in try takeAllSnapshots(txn) } } catch { throw StoreError.wrap(error) }
+    func rebuildSnapshots() throws {
+        try env.write { txn in try takeAllSnapshots(txn) }
     }
 
     /// Folds the whole log afresh and stores every snapshot, and the pending rows after the
@@ -174,7 +168,7 @@ extension Store {
     private func readAhead(_ table: BaseTable, at: UInt64, _ state: SnapshotState) -> SnapshotRowRanges? {
         guard at > 0, at >= options.readAheadMinimum, table != .teamPlans else { return nil }
         let env = self.env, log = self.log
-        return SnapshotRowRanges(table: table, at: at, count: Store.snapshotRanges) { work in
+        return SnapshotRowRanges(table: table, at: at, count: LMDBStorage.snapshotRanges) { work in
             // Never a wait for the gate: a resize pending in this process waits for the caller's
             // transaction, and the caller may wait for these rows.
             _ = try env.readWithoutWaiting { txn in

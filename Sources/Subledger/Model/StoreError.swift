@@ -1,5 +1,3 @@
-import LMDB
-
 /// What went wrong with the store itself (not with a command: that is a `Rejection`).
 /// Each case reads as one line for people.
 public enum StoreError: Error, Equatable, CustomStringConvertible {
@@ -7,8 +5,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case noStore(path: String)
     /// The store was written by a newer subledger.
     case newerFormat(found: UInt32, supported: UInt32)
-    /// The underlying database failed.
-    case storage(LMDBError)
+    /// The underlying storage failed: what it said, in one line.
+    case storage(String)
     /// Stored bytes that do not decode: where, and why.
     case corrupt(String)
     case unknownView(String)
@@ -26,7 +24,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .noStore(let path): "no store at \(path) (create one with: subledger init)"
         case .newerFormat(let found, let supported):
             "the store has format \(found), newer than this subledger reads (\(supported)); upgrade subledger"
-        case .storage(let e): "storage error: \(e)"
+        case .storage(let message): "storage error: \(message)"
         case .corrupt(let what): "corrupt store: \(what)"
         case .unknownView(let v): "unknown view \"\(v)\" (see: subledger projections)"
         case .unsupportedFilter(let view, let filter): "view \(view) cannot be filtered by --\(filter)"
@@ -43,13 +41,17 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     static func wrap(_ error: any Error) -> StoreError {
         switch error {
         case let e as StoreError: e
-        case let e as LMDBError: .storage(e)
+        case let e as any StorageFailure: .storage(e.description)
         case let e as DecodingError: .corrupt(e.description)
         case let e as Rejection: .unknownReference(e)
         default: .invalidArgument("\(error)")
         }
     }
 }
+
+/// An error of a storage backend (LMDB's, PostgreSQL's), which `StoreError.storage` carries
+/// as its one-line description.
+protocol StorageFailure: Error, CustomStringConvertible {}
 
 /// The version a low-level append expects its stream to be at.
 public enum ExpectedVersion: Equatable, Sendable, CustomStringConvertible {

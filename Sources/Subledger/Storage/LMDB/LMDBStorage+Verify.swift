@@ -1,46 +1,7 @@
 import LMDB
 
-/// The first fault `verify` found: where, and what.
-public struct VerifyFault: Sendable, Equatable, CustomStringConvertible {
-    /// The log position the fault is at, when it is at an event.
-    public var position: UInt64?
-    /// What was checked: `log`, `hash chain`, `stream index`, `command index`, `head`, `view <name>`.
-    public var area: String
-    public var message: String
-
-    public init(position: UInt64? = nil, area: String, message: String) {
-        self.position = position
-        self.area = area
-        self.message = message
-    }
-
-    public var description: String {
-        (position.map { "position \($0): " } ?? "") + "\(area): \(message)"
-    }
-}
-
-/// What `verify` checked and found.
-public struct VerifyReport: Sendable, Equatable {
-    /// Events checked.
-    public var events: UInt64
-    /// View tables compared with a fresh fold.
-    public var tables: Int
-    /// The first fault, or nil when the store is sound.
-    public var fault: VerifyFault?
-}
-
-extension Store {
-    /// Checks the whole store in one consistent snapshot: recomputes the hash chain from
-    /// position 1, checks that positions are gapless, that stream versions count up and the
-    /// stream and command indexes hold exactly the log's events, that the head record matches,
-    /// and folds the log afresh to compare every view table, entry by entry, with what is
-    /// stored. Stops at the first fault. Corrupt bytes are a fault reported, never a crash.
-    ///
-    /// ```swift
-    /// let report = try store.verify()
-    /// if let fault = report.fault { print("fault: \(fault)") }
-    /// ```
-    public func verify(progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws(StoreError) -> VerifyReport {
+extension LMDBStorage {
+    func verify(progress: ((_ done: UInt64, _ total: UInt64) -> Void)?) throws(StoreError) -> VerifyReport {
         do {
             return try env.read { txn in try verify(txn, progress: progress) }
         } catch let error as StoreError {

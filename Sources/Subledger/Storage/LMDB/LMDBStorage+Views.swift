@@ -1,60 +1,9 @@
 import LMDB
 
-/// Filters of `show`: Django's related lookups. Each is a reference (id, email or name).
-public struct ViewFilter: Sendable, Equatable {
-    public var user: Reference?
-    public var plan: Reference?
-    public var group: Reference?
-
-    public init(user: Reference? = nil, plan: Reference? = nil, group: Reference? = nil) {
-        self.user = user
-        self.plan = plan
-        self.group = group
-    }
-
-    public var isEmpty: Bool { user == nil && plan == nil && group == nil }
-}
-
-/// What kind of projection a view is.
-public enum ProjectionKind: String, Sendable {
-    /// Folded from the events.
-    case base
-    /// A child table of a base view (multi-table inheritance).
-    case child
-    /// An alternate projection of a base view.
-    case proxy
-}
-
-/// One line of `subledger projections`.
-public struct ProjectionInfo: Equatable, Sendable {
-    public var name: String
-    public var kind: ProjectionKind
-    public var checkpoint: UInt64
-    public var rows: Int
-    public var version: Int
-}
-
-extension Store {
-    /// Every view's name, base views first.
-    public var viewNames: [String] {
-        ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] + proxies.map(\.name)
-    }
-
-    /// The rows of a view in its order, optionally filtered and limited; with `asOf`, the view
-    /// as it was after that point of the log: the nearest snapshot at or before it, with the
-    /// events since folded in (`last_seen` then falls back to `last_login`, since the volatile
-    /// value has no history).
-    ///
-    /// ```swift
-    /// let subs = try store.rows(of: "subscriptions", filter: ViewFilter(user: Reference("ann@example.com")))
-    /// let before = try store.rows(of: "users", asOf: .position(10))
-    /// ```
-    public func rows(of view: String, filter: ViewFilter = .init(), limit: Int? = nil,
-                     asOf: AsOf? = nil) throws(StoreError) -> [ViewRow] {
-        guard viewNames.contains(view) else { throw StoreError.unknownView(view) }
+extension LMDBStorage {
+    func rows(of view: String, filter: ViewFilter, limit: Int?, asOf position: UInt64?) throws(StoreError) -> [ViewRow] {
         do {
-            if let asOf {
-                let position = try position(of: asOf)
+            if let position {
                 return try env.read { txn in
                     // A view had at most one row per event by then: no more than `position`.
                     let expected = min(try expectedRows(view, filter: filter, try viewTables(txn), txn), Int(clamping: position))
@@ -185,8 +134,7 @@ extension Store {
         return try r.time()
     }
 
-    /// Every projection: kind, checkpoint, rows, version.
-    public func projections() throws(StoreError) -> [ProjectionInfo] {
+    func projections() throws(StoreError) -> [ProjectionInfo] {
         do {
             return try env.read { txn in
                 let base = try log.projectionState(BaseViews.name, txn)
@@ -211,51 +159,3 @@ extension Store {
     }
 }
 
-/// Decides whether a row passes `show`'s filters: a field equal to the reference for through
-/// models, a related row for the others (a user's groups, a plan's subscribers, ...).
-struct RowMatcher {
-    let user: EntityID?, plan: EntityID?, group: EntityID?
-    let views: any ViewState
-
-    init(view: String, filter: ViewFilter, views: any ViewState) throws {
-        self.views = views
-        let allowed: Set<String> = switch view {
-        case "users": ["user", "plan", "group"]
-        case "plans", "team_plans": ["user", "plan"]
-        case "groups": ["user", "group"]
-        case "memberships", "recent_memberships": ["user", "group"]
-        default: ["user", "plan"]
-        }
-        for (name, given) in [("user", filter.user != nil), ("plan", filter.plan != nil), ("group", filter.group != nil)]
-            where given && !allowed.contains(name) {
-            throw StoreError.unsupportedFilter(view: view, filter: name)
-        }
-        // A filter naming something missing is an error, not an empty view.
-        let references = References(state: views)
-        user = try filter.user.map { try references.user($0).row.id }
-        plan = try filter.plan.map { try references.plan($0).row.id }
-        group = try filter.group.map { try references.group($0).row.id }
-    }
-
-    func matches(_ row: AnyRow) throws -> Bool {
-        switch row {
-        case .user(let u):
-            if let user, user != u.id { return false }
-            if let plan, try views.subscriptions(user: u.id, plan: plan).isEmpty { return false }
-            if let group, try views.membership(user: u.id, group: group) == nil { return false }
-        case .plan(let p, _):
-            if let plan, plan != p.id { return false }
-            if let user, try views.subscriptions(user: user, plan: p.id).isEmpty { return false }
-        case .group(let g):
-            if let group, group != g.id { return false }
-            if let user, try views.membership(user: user, group: g.id) == nil { return false }
-        case .membership(let m):
-            if let user, user != m.user { return false }
-            if let group, group != m.group { return false }
-        case .subscription(let s):
-            if let user, user != s.user { return false }
-            if let plan, plan != s.plan { return false }
-        }
-        return true
-    }
-}

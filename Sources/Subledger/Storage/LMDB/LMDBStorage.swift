@@ -1,0 +1,186 @@
+import LMDB
+
+/// A ledger in one LMDB environment (a directory): the embedded backend, and the default.
+///
+/// The log, its indexes, the views of two generations (blue/green), the snapshots and
+/// `last_seen` are LMDB databases of one environment, written in one transaction per batch.
+final class LMDBStorage: LedgerStorage, @unchecked Sendable {
+    let env: Environment
+    let options: StoreOptions
+    let proxies: [Proxy]
+    let log: LogTables
+    /// The view tables of both generations (blue/green): base tables, then one per proxy.
+    /// `meta` says which one is active; a rebuild fills the other, then switches.
+    let generations: [[Database]]
+
+    /// Opens (or, with `options.create`, creates) the store at `path`.
+    init(path: String, options: StoreOptions) throws {
+        if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
+        var envOptions = EnvironmentOptions()
+        envOptions.mapSize = options.initialMapSize
+        env = try Environment.open(path: path, options: envOptions)
+        self.options = options
+        var seen = Set<String>()
+        proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
+        let proxies = self.proxies
+        (log, generations) = try env.write { txn in
+            let log = try LogTables(txn)
+            try log.checkFormat(txn)
+            let generations = try (1...2).map { g in
+                try BaseTable.allCases.map { try txn.openDatabase("g\(g).\($0.name)", flags: [], create: true) }
+                    + proxies.map { try txn.openDatabase("g\(g).proxy.\($0.name)", flags: [], create: true) }
+            }
+            return (log, generations)
+        }
+        try catchUpProjections()
+    }
+
+    var location: String { env.path }
+
+    func close() { env.close() }
+
+    // MARK: Executing commands
+
+    func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool) throws -> [Outcome] {
+        try env.write(durable: durable) { txn in
+            var handler = try commandHandler(txn)
+            let outcomes = try handler.execute(batch)
+            try handler.finish()
+            return outcomes
+        }
+    }
+
+    func append(_ data: EventData, expectedVersion: ExpectedVersion, at: Timestamp?, commandID: String?) throws -> RecordedEvent {
+        try env.write { txn in
+            var handler = try commandHandler(txn)
+            let event = try handler.append(data, expectedVersion: expectedVersion, at: at, commandID: commandID)
+            try handler.finish()
+            return event
+        }
+    }
+
+    /// The command handler of a write transaction on the active views.
+    private func commandHandler(_ txn: WriteTransaction) throws -> CommandHandler<LMDBLedgerTransaction<WriteTransaction>> {
+        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), tracksChanges: true)
+        return try CommandHandler(ledger, proxies: proxies, clock: options.clock, newID: options.newID)
+    }
+
+    // MARK: Reading the log
+
+    func head() throws -> LogHead { try env.read { txn in try log.head(txn) } }
+
+    func event(at position: UInt64) throws -> RecordedEvent? { try env.read { txn in try log.event(at: position, txn) } }
+
+    func positions(ofStream id: EntityID) throws -> [UInt64] { try env.read { txn in try log.positions(of: id, txn) } }
+
+    func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
+        try env.read { txn in try log.events(from: from, to: to, limit: limit, txn) }
+    }
+
+    // MARK: last_seen, the volatile property
+
+    /// Sets a user's `last_seen` (outside the log: not hashed, exported or replayed).
+    func setLastSeen(user: Reference, at when: Timestamp) throws {
+        try env.write { txn in
+            let id = try resolve(user: user, txn)
+            var w = BinaryWriter(capacity: 10)
+            w.time(when)
+            try txn.put(log.lastSeen, id.raw, w.bytes)
+        }
+    }
+
+    /// Deletes a user's `last_seen`; reading it falls back to `last_login` again.
+    func forgetLastSeen(user: Reference) throws {
+        try env.write { txn in
+            let id = try resolve(user: user, txn)
+            _ = try txn.delete(log.lastSeen, id.raw)
+        }
+    }
+
+    func resolve(user: Reference, _ txn: some ReadableTransaction) throws -> EntityID {
+        let views = LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)
+        return try References(state: views).user(user).row.id
+    }
+
+    // MARK: Projections
+
+    /// The view tables of the generation active in `txn`'s snapshot.
+    func viewTables(_ txn: some ReadableTransaction) throws -> [Database] {
+        generations[try log.activeGeneration(txn)]
+    }
+
+    /// Back-fills proxies the store has not seen (new name or version) and folds the log into
+    /// the views when they are behind it (after an import, or a new fold version).
+    func catchUpProjections() throws {
+        try env.write { txn in
+            let head = try log.head(txn)
+            let tables = try viewTables(txn)
+            let views = LMDBViews(txn, tables: tables, streams: log.streams)
+            let base = try log.projectionState(BaseViews.name, txn)
+            if base?.version != BaseViews.version || base!.checkpoint < head.position {
+                // Fold from where the views stand, or afresh when their fold changed.
+                let from = base?.version == BaseViews.version ? base!.checkpoint + 1 : 1
+                if from == 1 { for table in tables { try txn.clear(table) } }
+                let cache = CachedViews(base: views, tableCount: tables.count)
+                var fold = ViewFold(proxies: proxies)
+                var p = from
+                while p <= head.position {
+                    for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
+                        try fold.apply(event, to: cache)
+                        p = event.position + 1
+                    }
+                }
+                try cache.writeChanges(to: tables, txn)
+                try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
+            }
+            for (i, proxy) in proxies.enumerated() {
+                let state = try log.projectionState(proxy.name, txn)
+                if state?.version == proxy.version && state!.checkpoint == head.position { continue }
+                try backfill(proxy, index: i, views)
+                try log.setProjectionState(proxy.name, version: proxy.version, checkpoint: head.position, txn)
+            }
+            try prepareSnapshots(txn)
+        }
+    }
+
+    /// Rebuilds a proxy's index from the current rows of its base view.
+    func backfill(_ proxy: Proxy, index: Int, _ views: LMDBViews<WriteTransaction>) throws {
+        try views.txn.clear(views.tables[ViewTable.proxy(index).slot])
+        var rows: [(UInt64, AnyRow)] = []
+        try views.forEachRow(of: proxy.base) { rows.append(($0, $1)); return true }
+        for (p, row) in rows {
+            try proxy.follow(RowChange(view: proxy.base, position: p, old: nil, new: row), index: index, views)
+        }
+    }
+
+    /// A digest of every table's bytes: the log, its indexes, the active views. Two stores with
+    /// equal digests hold the same bytes.
+    func contentDigest() throws -> [UInt8] {
+        try env.read { txn in
+            var all: [UInt8] = []
+            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.snapshots,
+                       log.pendingSnapshot] + (try viewTables(txn)) {
+                for (key, value) in try txn.scan(db) {
+                    all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
+                    all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
+                }
+                all.append(0xFF)
+            }
+            return EventCodec.chainHash(previous: [UInt8](), body: all)
+        }
+    }
+}
+
+/// Where a store keeps its files.
+enum StoreFiles {
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path + "/data.mdb", &st) == 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LMDBError: StorageFailure {}

@@ -1,0 +1,69 @@
+/// A place that keeps a ledger: the log and its indexes, the views, their snapshots, and
+/// `last_seen`. `Store` runs on one; the rules, the fold and the log's format stay above it,
+/// in the command handler, the projections and the log appender, which every backend shares.
+///
+/// Each call is its own transaction: a batch of commands commits whole, with its events,
+/// index entries and view changes, or not at all.
+protocol LedgerStorage: AnyObject, Sendable {
+    /// Where the ledger lives, as a person names it (never with a password).
+    var location: String { get }
+    /// Every projection the views hold: the built-in proxies and the application's.
+    var proxies: [Proxy] { get }
+    func close()
+
+    // MARK: Commands
+
+    /// Runs the commands in order in one transaction through `CommandHandler`, durably unless
+    /// `durable` is false.
+    func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool) throws -> [Outcome]
+    /// Appends one event below the rules, checking its stream's version.
+    func append(_ data: EventData, expectedVersion: ExpectedVersion, at: Timestamp?, commandID: String?) throws -> RecordedEvent
+
+    // MARK: The log
+
+    func head() throws -> LogHead
+    func event(at position: UInt64) throws -> RecordedEvent?
+    /// Up to `limit` events from `from` through `to`, in order, from one consistent read.
+    func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent]
+    /// The positions of an entity's stream, oldest first.
+    func positions(ofStream id: EntityID) throws -> [UInt64]
+    /// Blocks until the head is past `position`, without busy-waiting.
+    func waitForAppend(after position: UInt64) throws
+    /// Fills an empty ledger from exported lines, checking the chain, then builds the views.
+    func importLog(from reader: LineReader, progress: ((_ done: UInt64) -> Void)?) throws -> UInt64
+
+    // MARK: Views
+
+    /// A view's rows in its order, filtered and limited; with `asOf`, as after that position.
+    func rows(of view: String, filter: ViewFilter, limit: Int?, asOf: UInt64?) throws -> [ViewRow]
+    func projections() throws -> [ProjectionInfo]
+    func setLastSeen(user: Reference, at: Timestamp) throws
+    func forgetLastSeen(user: Reference) throws
+
+    // MARK: Maintenance
+
+    /// Rebuilds every view from the log while readers and writers go on; returns the events folded.
+    func rebuild(progress: ((_ done: UInt64, _ total: UInt64) -> Void)?) throws -> UInt64
+    /// Drops the snapshots and takes them again from the whole log.
+    func rebuildSnapshots() throws
+    /// Checks the chain, the indexes, the views and the snapshots against a fresh fold.
+    func verify(progress: ((_ done: UInt64, _ total: UInt64) -> Void)?) throws -> VerifyReport
+    func stats() throws -> StoreStats
+    /// Writes a consistent copy of the ledger to `directory`; returns the events it holds.
+    func backup(to directory: String) throws -> UInt64
+}
+
+extension LedgerStorage {
+    /// Calls `body` with the events of `from...to` in log order, a batch (one read) at a time,
+    /// until it returns false: a long replay never holds one read open.
+    func forEachBatch(from: UInt64 = 1, to: UInt64? = nil, batchSize: Int = 4096,
+                      _ body: ([RecordedEvent]) throws -> Bool) throws {
+        var next = max(from, 1)
+        let last = to ?? .max
+        while next <= last {
+            let events = try events(from: next, to: last, limit: batchSize)
+            guard let end = events.last?.position, try body(events) else { return }
+            next = end + 1
+        }
+    }
+}
