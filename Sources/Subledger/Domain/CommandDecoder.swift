@@ -2,7 +2,7 @@
 /// and §5 in their order: the command name, unknown keys, missing fields, types, then values.
 public enum CommandDecoder {
     /// The longest line `exec` reads; longer ones are rejected without being held whole.
-    public static let maxLineBytes = 64 * 1024
+    public static let maxLineBytes = LineReader.defaultMaxLineBytes
 
     /// Parses and validates one line of JSON Lines input.
     public static func decode(line: UnsafeRawBufferPointer) -> Result<CommandEnvelope, Rejection> {

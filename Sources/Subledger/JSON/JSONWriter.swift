@@ -259,12 +259,6 @@ extension JSONWriter {
         needsComma = true
     }
 
-    /// Writes a stream as a string of its name (``StreamID/description``: `user-<uuid>`).
-    public mutating func stream(_ stream: StreamID) {
-        appendSeparated(maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
-        needsComma = true
-    }
-
     /// Writes a timestamp as a string of its RFC 3339 text in UTC (``Timestamp/rfc3339``).
     public mutating func time(_ t: Timestamp) {
         appendSeparated(maxCount: Timestamp.maxFormattedLength + 2) { $0.appendQuoted(t) }
@@ -307,11 +301,6 @@ extension JSONWriter {
     /// `key(k)` then ``id(_:)``.
     public mutating func field(_ k: StaticString, _ id: EntityID) {
         member(k, maxCount: 38) { $0.appendQuoted(id) }
-    }
-
-    /// `key(k)` then ``stream(_:)``.
-    public mutating func field(_ k: StaticString, _ stream: StreamID) {
-        member(k, maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
     }
 
     /// `key(k)` then ``time(_:)``.
@@ -361,18 +350,6 @@ extension OutputSpan<UInt8> {
         append(0x22)
         id.writeText(to: &self)
         append(0x22)
-    }
-
-    @inline(__always)
-    mutating func appendQuoted(_ stream: StreamID) {
-        var kind = stream.kind.description
-        kind.withUTF8 { kind in
-            append(0x22)
-            append(copying: kind)
-            append(0x2D)
-            stream.id.writeText(to: &self)
-            append(0x22)
-        }
     }
 
     @inline(__always)

@@ -212,3 +212,31 @@ enum EventDataJSON {
         return data
     }
 }
+
+/// Streams in JSON: a string of the stream's name (`user-<uuid>`).
+extension JSONWriter {
+    /// Writes a stream as a string of its name (``StreamID/description``: `user-<uuid>`).
+    public mutating func stream(_ stream: StreamID) {
+        appendSeparated(maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
+        needsComma = true
+    }
+
+    /// `key(k)` then ``stream(_:)``.
+    public mutating func field(_ k: StaticString, _ stream: StreamID) {
+        member(k, maxCount: StreamID.maxTextLength + 2) { $0.appendQuoted(stream) }
+    }
+}
+
+extension OutputSpan<UInt8> {
+    @inline(__always)
+    mutating func appendQuoted(_ stream: StreamID) {
+        var kind = stream.kind.description
+        kind.withUTF8 { kind in
+            append(0x22)
+            append(copying: kind)
+            append(0x2D)
+            stream.id.writeText(to: &self)
+            append(0x22)
+        }
+    }
+}

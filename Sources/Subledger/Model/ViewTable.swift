@@ -1,3 +1,18 @@
+/// The base views, each a table of rows keyed by the position of the event that created them.
+public enum BaseView: String, Sendable, CaseIterable {
+    case users, plans, groups, memberships, subscriptions
+
+    var table: BaseTable {
+        switch self {
+        case .users: .users
+        case .plans: .plans
+        case .groups: .groups
+        case .memberships: .memberships
+        case .subscriptions: .subscriptions
+        }
+    }
+}
+
 /// The tables of the base views: rows keyed by the position of the event that created them,
 /// and the index tables derived from those rows. The raw values are stored (snapshot keys):
 /// never reorder them.

@@ -1,18 +1,3 @@
-/// The base views, each a table of rows keyed by the position of the event that created them.
-public enum BaseView: String, Sendable, CaseIterable {
-    case users, plans, groups, memberships, subscriptions
-
-    var table: BaseTable {
-        switch self {
-        case .users: .users
-        case .plans: .plans
-        case .groups: .groups
-        case .memberships: .memberships
-        case .subscriptions: .subscriptions
-        }
-    }
-}
-
 /// A row of any base view, typed.
 public enum AnyRow: Equatable, Sendable {
     case user(UserRow)

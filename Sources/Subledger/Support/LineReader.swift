@@ -14,13 +14,15 @@ public final class LineReader {
 
     let fd: Int32
     let maxLineBytes: Int
+    /// The longest line a reader takes whole by default: a command line's limit.
+    public static let defaultMaxLineBytes = 64 * 1024
     var buffer: [UInt8] = []
     var start = 0
     var eof = false
     var lineNumber = 0
     var skippingLongLine = false
 
-    public init(fd: Int32, maxLineBytes: Int = CommandDecoder.maxLineBytes) {
+    public init(fd: Int32, maxLineBytes: Int = LineReader.defaultMaxLineBytes) {
         self.fd = fd
         self.maxLineBytes = maxLineBytes
         buffer.reserveCapacity(1 << 16)
@@ -77,9 +79,14 @@ public final class LineReader {
         if n < 0 {
             buffer.removeLast(chunk)
             if errno == EINTR { return }
-            throw StoreError.invalidArgument("cannot read input: \(String(cString: strerror(errno)))")
+            throw InputError(description: "cannot read input: \(String(cString: strerror(errno)))")
         }
         buffer.removeLast(chunk - n)
         if n == 0 { eof = true }
     }
+}
+
+/// Input that could not be read, in one line.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
 }
