@@ -3,19 +3,7 @@ import LMDB
 extension LMDBStorage {
     func rows(of view: String, filter: ViewFilter, limit: Int?, asOf position: UInt64?) throws(StoreError) -> [ViewRow] {
         do {
-            if let position {
-                return try env.read { txn in
-                    // A view had at most one row per event by then: no more than `position`.
-                    let expected = min(try expectedRows(view, filter: filter, try viewTables(txn), txn), Int(clamping: position))
-                    let views = try viewsAsOf(position, txn, readingAhead: rowTable(of: view))
-                    if filter.isEmpty, let base = BaseView(rawValue: view),
-                       let shown = try shownRows(of: base, views, limit: limit, expected: expected) {
-                        return shown
-                    }
-                    return try collectRows(view, filter: filter, limit: limit, expected: expected, views: views,
-                                           proxiesIndexed: false) { _ in nil }
-                }
-            }
+            if let position { return try rows(of: view, filter: filter, limit: limit, asOf: position) }
             return try env.read { txn in
                 let tables = try viewTables(txn)
                 let views = LMDBViews(txn, tables: tables, streams: log.streams)
@@ -32,7 +20,7 @@ extension LMDBStorage {
     /// How many rows an unfiltered `view` holds now (an O(1) count of its LMDB table), to size
     /// the result once: growing an array of 10^5 rows step by step copies it and faults in
     /// fresh pages at every step. 0 when a filter makes the count meaningless.
-    private func expectedRows(_ view: String, filter: ViewFilter, _ tables: [Database], _ txn: ReadTransaction) throws -> Int {
+    func expectedRows(_ view: String, filter: ViewFilter, _ tables: [Database], _ txn: ReadTransaction) throws -> Int {
         guard filter.isEmpty, let table = BaseTable(rowsOf: view) else { return 0 }
         return try txn.entries(tables[table.rawValue])
     }
@@ -40,7 +28,7 @@ extension LMDBStorage {
     /// The rows of `view` read through `views`, whichever storage holds them. Without
     /// `proxiesIndexed` (views folded for `--as-of`), a proxy is derived from its base view:
     /// filtered and sorted here. `expected` sizes the result; it is a hint, not a bound.
-    private func collectRows(_ view: String, filter: ViewFilter, limit: Int?, expected: Int, views: some KeyValueViews,
+    func collectRows(_ view: String, filter: ViewFilter, limit: Int?, expected: Int, views: some KeyValueViews,
                              proxiesIndexed: Bool, lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
         let match = try RowMatcher(view: view, filter: filter, views: views)
         var out: [ViewRow] = []
@@ -90,41 +78,8 @@ extension LMDBStorage {
         return out
     }
 
-    /// A whole base view as of a snapshot read in ranges (`SnapshotRowRanges`): each range's
-    /// rows appended as they are, but where the fold of the window after the snapshot holds
-    /// rows of its own. nil when the view's rows are not read in ranges.
-    private func shownRows(of view: BaseView, _ views: CachedViews<SnapshotViews<ReadTransaction>>,
-                           limit: Int?, expected: Int) throws -> [ViewRow]? {
-        guard views.base.ranges?.table == view.table else { return nil }
-        let limit = limit ?? .max
-        guard limit > 0 else { return [] }
-        let folded = views.cachedRows(of: view.table)
-        var merge = PositionMerge(folded.keys.sorted())
-        var out: [ViewRow] = []
-        out.reserveCapacity(hugePagesFor: min(expected, limit))
-        func takeFolded(_ p: UInt64) {
-            if let row = folded[p].flatMap({ $0 })?.anyRow { out.append(row.viewRow()) }
-        }
-        try views.base.forEachRange(dropping: true) { positions, rows in
-            guard let first = positions.first, let last = positions.last else { return true }
-            while let p = merge.next(before: first) { takeFolded(p) }
-            if merge.upcoming.map({ $0 > last }) ?? true {
-                out.append(contentsOf: rows)
-            } else {
-                for (i, p) in positions.enumerated() {
-                    while let q = merge.next(before: p) { takeFolded(q) }
-                    if merge.take(p) { takeFolded(p) } else { out.append(rows[i]) }
-                }
-            }
-            return out.count < limit
-        }
-        while out.count < limit, let p = merge.next() { takeFolded(p) }
-        if out.count > limit { out.removeSubrange(limit...) }
-        return out
-    }
-
     /// The table whose rows a read of `view` walks: its own, or its base view's for a proxy.
-    private func rowTable(of view: String) -> BaseTable? {
+    func rowTable(of view: String) -> BaseTable? {
         BaseTable(rowsOf: view) ?? proxies.first { $0.name == view }?.base.table
     }
 

@@ -1,19 +1,5 @@
 import LMDB
 
-/// Where the view snapshots stand: one every `interval` events, taken through `checkpoint`,
-/// by the fold of `version`.
-struct SnapshotState: Equatable {
-    var interval: UInt64
-    var version: Int
-    var checkpoint: UInt64
-
-    /// The newest snapshot at or before `position` (0: none, the empty views).
-    func snapshot(atOrBefore position: UInt64) -> UInt64 { min(position / interval * interval, checkpoint) }
-
-    /// Whether snapshots are missing that the log has grown past.
-    func isBehind(head: UInt64) -> Bool { checkpoint < head / interval * interval }
-}
-
 extension LogTables {
     static let snapshotsKey = Array("snapshots".utf8)
 
@@ -126,58 +112,5 @@ extension LMDBStorage {
         }
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
         try log.setSnapshotState(state, txn)
-    }
-
-
-    /// The base views after `position`: the newest snapshot at or before it, and the events
-    /// since, folded in memory over it. Proxies are not folded: `collectRows` derives them.
-    /// With `readingAhead`, the rows of that table in a large snapshot are read in ranges on a
-    /// second core meanwhile (`SnapshotRowRanges`).
-    func viewsAsOf(_ position: UInt64, _ txn: ReadTransaction,
-                   readingAhead table: BaseTable? = nil) throws -> CachedViews<SnapshotViews<ReadTransaction>> {
-        let state = try log.snapshotState(txn)
-        let from = state?.snapshot(atOrBefore: position) ?? 0
-        let ranges = table.flatMap { table in state.flatMap { readAhead(table, at: from, $0) } }
-        let next = from + (state?.interval ?? 0)
-        let changedAfter: SnapshotViews<ReadTransaction>.ChangedAfter? = state.map {
-            next <= $0.checkpoint ? .deletedIn(snapshot: next) : .pending(log.pendingSnapshot)
-        }
-        let snapshot = try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from, ranges: ranges,
-                                         live: try viewTables(txn), changedAfter: changedAfter)
-        let views = CachedViews(base: snapshot, tableCount: BaseTable.allCases.count)
-        var fold = ViewFold(proxies: [])
-        var p = from + 1
-        while p <= position {
-            let events = try log.events(from: p, to: position, limit: 4096, txn)
-            guard let last = events.last else { break }
-            for event in events { try fold.apply(event, to: views) }
-            p = last.position + 1
-        }
-        return views
-    }
-
-    /// How many ranges a snapshot's rows are read in: enough that two threads taking them in
-    /// turn end close together, few enough that a range's set-up is nothing beside its rows.
-    static let snapshotRanges = 32
-
-    /// Starts reading the rows of `table` at snapshot `at` in ranges on a thread and in a read
-    /// transaction of its own, while this thread folds the events after the snapshot; this
-    /// thread then reads the ranges nobody has taken. The helper's rows are used only if its
-    /// transaction sees the same snapshots: `rebuildSnapshots` may have taken them again
-    /// meanwhile, and with another interval they would differ.
-    private func readAhead(_ table: BaseTable, at: UInt64, _ state: SnapshotState) -> SnapshotRowRanges? {
-        guard at > 0, at >= options.readAheadMinimum, table != .teamPlans else { return nil }
-        let env = self.env, log = self.log
-        return SnapshotRowRanges(table: table, at: at, count: LMDBStorage.snapshotRanges) { work in
-            // Never a wait for the gate: a resize pending in this process waits for the caller's
-            // transaction, and the caller may wait for these rows.
-            _ = try env.readWithoutWaiting { txn in
-                guard let seen = try log.snapshotState(txn), seen.interval == state.interval, seen.version == state.version,
-                      seen.checkpoint >= at else { return }
-                let cursor = try txn.cursor(log.snapshots)
-                defer { cursor.close() }
-                work { range, stop in try SnapshotRowRanges.read(table, range, at: at, cursor, stop: stop) }
-            }
-        }
     }
 }
