@@ -70,6 +70,103 @@ public protocol ReadableTransaction: AnyObject {
 }
 
 /// Owns cursors: closes them when its transaction ends.
+/// The reads both kinds of transaction share. `ReadTransaction` and `WriteTransaction` are its
+/// only subclasses; it is never made on its own.
+public class Transaction: ReadableTransaction, CursorOwner {
+    @usableFromInline
+    var core: TransactionCore
+    let environment: Environment
+
+    init(environment: Environment, handle: OpaquePointer) {
+        self.environment = environment
+        self.core = TransactionCore(handle: handle)
+    }
+
+    func unlink(_ cursor: Cursor) { core.unlink(cursor) }
+
+    /// The value stored under `key`, without copying it, or `nil`: valid until the transaction
+    /// ends (in a write transaction, until the next change).
+    ///
+    /// ```swift
+    /// let length = try env.read { txn in try txn.get(db, key)?.count }
+    /// ```
+    @inlinable
+    public final func get(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        try core.get(db, key)
+    }
+
+    /// A copy of the value stored under `key`, or `nil`.
+    ///
+    /// ```swift
+    /// let value = try env.read { txn in try txn.getBytes(db, key) }
+    /// ```
+    @inlinable
+    public final func getBytes(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> [UInt8]? {
+        try core.get(db, key).map { Array($0) }
+    }
+
+    /// Whether `key` has a value.
+    ///
+    /// ```swift
+    /// try env.write { txn in if try !txn.contains(db, key) { try txn.put(db, key, value) } }
+    /// ```
+    @inlinable
+    public final func contains(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> Bool {
+        try core.get(db, key) != nil
+    }
+
+    /// A cursor on `db`, closed when the transaction ends at the latest.
+    ///
+    /// ```swift
+    /// let last = try env.read { txn in try txn.cursor(db).last().map { Array($0.key) } }
+    /// ```
+    public final func cursor(_ db: Database) throws(LMDBError) -> Cursor {
+        try core.openCursor(db, owner: self)
+    }
+
+    /// The number of entries in `db`.
+    ///
+    /// ```swift
+    /// let count = try env.read { txn in try txn.entries(db) }
+    /// ```
+    public final func entries(_ db: Database) throws(LMDBError) -> Int {
+        try core.entries(db)
+    }
+
+    /// The entries of a key range: forward `from <= key < to`, reverse `to <= key <= from`
+    /// descending (see `CursorSequence`). In a write transaction, do not change the database
+    /// while iterating.
+    ///
+    /// ```swift
+    /// try env.read { txn in
+    ///     for (key, value) in try txn.scan(db, from: [0x01], to: [0x02]) { … }
+    /// }
+    /// ```
+    public final func scan(
+        _ db: Database, from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false
+    ) throws(LMDBError) -> CursorSequence {
+        try CursorSequence(cursor: cursor(db), from: from, to: to, reverse: reverse)
+    }
+
+    /// The values of `key` in a `dupSort` database.
+    ///
+    /// ```swift
+    /// let values = try env.read { txn in try txn.duplicates(index, key).map { Array($0) } }
+    /// ```
+    public final func duplicates(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> DuplicateSequence {
+        try DuplicateSequence(cursor: cursor(db), key: key)
+    }
+
+    /// How many values `key` holds in a `dupSort` database.
+    ///
+    /// ```swift
+    /// let n = try env.read { txn in try txn.duplicateCount(index, key) }
+    /// ```
+    public final func duplicateCount(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> Int {
+        try core.duplicateCount(db, key)
+    }
+}
+
 protocol CursorOwner: AnyObject {
     func unlink(_ cursor: Cursor)
 }

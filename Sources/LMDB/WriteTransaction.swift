@@ -14,11 +14,7 @@ import Glibc
 ///     _ = try txn.delete(pending, key)
 /// }
 /// ```
-public final class WriteTransaction: ReadableTransaction, CursorOwner {
-    @usableFromInline
-    var core: TransactionCore
-    let environment: Environment
-    /// A call hit `MDB_MAP_FULL`: the transaction is dead, and `write` grows the map and runs the body again
+public final class WriteTransaction: Transaction {    /// A call hit `MDB_MAP_FULL`: the transaction is dead, and `write` grows the map and runs the body again
     /// even if the body caught the error.
     @usableFromInline
     var hitMapFull = false
@@ -27,16 +23,9 @@ public final class WriteTransaction: ReadableTransaction, CursorOwner {
     /// Databases dropped in this transaction: LMDB closes their handles at once, whatever the outcome.
     private var dropped: Set<String> = []
 
-    init(environment: Environment, handle: OpaquePointer) {
-        self.environment = environment
-        self.core = TransactionCore(handle: handle)
-    }
-
     deinit {
         abort()
     }
-
-    func unlink(_ cursor: Cursor) { core.unlink(cursor) }
 
     /// Notes the failures the environment must act on.
     @usableFromInline
@@ -184,86 +173,5 @@ public final class WriteTransaction: ReadableTransaction, CursorOwner {
         }
         opened[name] = database
         return database
-    }
-
-    /// The value stored under `key`, without copying it (valid until the next change), or `nil`.
-    ///
-    /// ```swift
-    /// try env.write { txn in if try txn.get(db, key) == nil { try txn.put(db, key, value) } }
-    /// ```
-    @inlinable
-    public func get(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> UnsafeRawBufferPointer? {
-        try core.get(db, key)
-    }
-
-    /// A copy of the value stored under `key`, or `nil`.
-    ///
-    /// ```swift
-    /// let previous = try env.write { txn in try txn.getBytes(db, key) }
-    /// ```
-    @inlinable
-    public func getBytes(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> [UInt8]? {
-        try core.get(db, key).map { Array($0) }
-    }
-
-    /// Whether `key` has a value.
-    ///
-    /// ```swift
-    /// try env.write { txn in if try !txn.contains(db, key) { try txn.put(db, key, value) } }
-    /// ```
-    @inlinable
-    public func contains(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> Bool {
-        try core.get(db, key) != nil
-    }
-
-    /// A cursor on `db`, closed when the transaction ends at the latest.
-    ///
-    /// ```swift
-    /// try env.write { txn in let last = try txn.cursor(db).last() }
-    /// ```
-    public func cursor(_ db: Database) throws(LMDBError) -> Cursor {
-        try core.openCursor(db, owner: self)
-    }
-
-    /// The number of entries in `db`.
-    ///
-    /// ```swift
-    /// let count = try env.write { txn in try txn.entries(db) }
-    /// ```
-    public func entries(_ db: Database) throws(LMDBError) -> Int {
-        try core.entries(db)
-    }
-
-    /// The entries of a key range: forward `from <= key < to`, reverse `to <= key <= from` descending (see
-    /// `CursorSequence`). Do not change the database while iterating.
-    ///
-    /// ```swift
-    /// try env.write { txn in
-    ///     let stale = try txn.scan(db, to: cutoff).map { Array($0.key) }
-    ///     for key in stale { _ = try txn.delete(db, key) }
-    /// }
-    /// ```
-    public func scan(
-        _ db: Database, from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false
-    ) throws(LMDBError) -> CursorSequence {
-        try CursorSequence(cursor: cursor(db), from: from, to: to, reverse: reverse)
-    }
-
-    /// The values of `key` in a `dupSort` database.
-    ///
-    /// ```swift
-    /// try env.write { txn in let values = try txn.duplicates(index, key).map { Array($0) } }
-    /// ```
-    public func duplicates(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> DuplicateSequence {
-        try DuplicateSequence(cursor: cursor(db), key: key)
-    }
-
-    /// How many values `key` holds in a `dupSort` database.
-    ///
-    /// ```swift
-    /// let n = try env.write { txn in try txn.duplicateCount(index, key) }
-    /// ```
-    public func duplicateCount(_ db: Database, _ key: some ContiguousBytes) throws(LMDBError) -> Int {
-        try core.duplicateCount(db, key)
     }
 }
