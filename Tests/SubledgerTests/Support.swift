@@ -3,6 +3,23 @@ import Testing
 @testable import Subledger
 import LMDB
 
+/// The storage backends the conformance suite (`Tests/SubledgerTests/Conformance`) runs every
+/// test on: the rules, the properties, integrity and as-of. A new backend is one more case.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case lmdb
+
+    static var all: [Backend] { allCases }
+
+    var testDescription: String { rawValue }
+
+    /// A new, empty store of this backend, its files (if any) under `dir`.
+    func open(in dir: String, options: StoreOptions) throws -> Store {
+        switch self {
+        case .lmdb: try Store.open(path: dir + "/store", options: options)
+        }
+    }
+}
+
 /// A fresh store in a temporary directory, removed when the test ends.
 final class TempStore {
     let dir: String
@@ -11,13 +28,14 @@ final class TempStore {
 
     /// A store whose clock stands still at 2026-01-01T00:00:00Z and whose generated ids count up
     /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.
-    init(proxies: [Proxy] = [], clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
+    init(backend: Backend = .lmdb, proxies: [Proxy] = [],
+         clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
          snapshotInterval: Int? = nil, readAheadMinimum: UInt64? = nil) throws {
         dir = TempStore.makeDirectory()
         let ids = IDCounter()
         var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
         if let readAheadMinimum { options.readAheadMinimum = readAheadMinimum }
-        store = try Store.open(path: dir + "/store", options: options)
+        store = try backend.open(in: dir, options: options)
     }
 
     static func makeDirectory() -> String {
@@ -89,5 +107,6 @@ extension Store {
     var env: Environment { lmdb.env }
     var log: LogTables { lmdb.log }
     func viewTables(_ txn: some ReadableTransaction) throws -> [Database] { try lmdb.viewTables(txn) }
-    func contentDigest() throws -> [UInt8] { try lmdb.contentDigest() }
+    /// A digest of everything the store holds: equal digests, equal contents.
+    func contentDigest() throws -> [UInt8] { try storage.contentDigest() }
 }

@@ -51,6 +51,9 @@ protocol LedgerStorage: AnyObject, Sendable {
     func stats() throws -> StoreStats
     /// Writes a consistent copy of the ledger to `directory`; returns the events it holds.
     func backup(to directory: String) throws -> UInt64
+    /// A digest of everything stored (the log, its indexes, the views, the snapshots,
+    /// `last_seen`): two ledgers with equal digests hold the same.
+    func contentDigest() throws -> [UInt8]
 }
 
 extension LedgerStorage {

@@ -7,11 +7,11 @@ import Testing
 /// rules of docs/commands.md, and its log, views and indexes keep their invariants.
 @Suite struct ReplayProperties {
     /// Property 1: the incremental views (and every status and position) equal the reference model's.
-    @Test func incrementalViewsEqualTheModel() async {
+    @Test(arguments: Backend.all) func incrementalViewsEqualTheModel(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases, input: CommandStreams.steps) { steps in
             failOnThrow {
                 let lines = CommandStreams.lines(steps)
-                var twin = try Twin()
+                var twin = try Twin(backend: backend)
                 let (product, expected) = try twin.run(lines)
                 for (i, (p, e)) in zip(product, expected).enumerated() {
                     #expect(p.matches(e), "line \(i + 1): \(lines[i])\nproduct: \(p)\nmodel: \(e)")
@@ -24,11 +24,11 @@ import Testing
     }
 
     /// Property 8: any split of a stream into batches (write transactions) gives the same log and views.
-    @Test func anySplitIntoBatchesGivesTheSameLogAndViews() async {
+    @Test(arguments: Backend.all) func anySplitIntoBatchesGivesTheSameLogAndViews(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps, Gen.int(in: 1...9).array(of: 1...4)) { steps, sizes in
             failOnThrow {
                 let lines = CommandStreams.lines(steps)
-                var one = try Twin(), split = try Twin()
+                var one = try Twin(backend: backend), split = try Twin(backend: backend)
                 let a = try one.run(lines, batchSizes: [1]).product
                 let b = try split.run(lines, batchSizes: sizes).product
                 #expect(a.map(\.status) == b.map(\.status))
@@ -51,11 +51,11 @@ import Testing
 
     /// Property 7: executing the applied commands again appends nothing: each is a duplicate of
     /// its first position.
-    @Test func executingAgainWithTheSameCommandIDsAppendsNothing() async {
+    @Test(arguments: Backend.all) func executingAgainWithTheSameCommandIDsAppendsNothing(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps) { steps in
             failOnThrow {
                 let lines = CommandStreams.lines(steps)
-                var twin = try Twin()
+                var twin = try Twin(backend: backend)
                 let first = try twin.run(lines).product
                 let head = try twin.temp.store.head()
                 let applied = zip(lines, first).filter { $0.1.isApplied }
@@ -69,10 +69,10 @@ import Testing
     }
 
     /// Property 9: a rejected command leaves the log, the indexes and the views byte for byte unchanged.
-    @Test func aRejectedCommandChangesNothing() async {
+    @Test(arguments: Backend.all) func aRejectedCommandChangesNothing(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps) { steps in
             failOnThrow {
-                let twin = try Twin()
+                let twin = try Twin(backend: backend)
                 for line in CommandStreams.lines(steps) {
                     let before = try twin.temp.store.contentDigest()
                     let outcome = try twin.temp.store.execute(batch: [CommandDecoder.decode(line: line)], durable: false)[0]
@@ -85,10 +85,10 @@ import Testing
     }
 
     /// Property 10: invariants of the views.
-    @Test func viewInvariantsHold() async {
+    @Test(arguments: Backend.all) func viewInvariantsHold(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases, input: CommandStreams.steps) { steps in
             failOnThrow {
-                var twin = try Twin()
+                var twin = try Twin(backend: backend)
                 _ = try twin.run(CommandStreams.lines(steps))
                 let memberships = try twin.productView("memberships"), subscriptions = try twin.productView("subscriptions")
                 for group in try twin.productView("groups") {

@@ -14,8 +14,8 @@ import Testing
         func fault(_ what: String) { lock.withLock { readerFaults.append(what) } }
     }
 
-    @Test func writerAndReaderThreadsAgreeOnOneLog() throws {
-        let t = try TempStore()
+    @Test(arguments: Backend.all) func writerAndReaderThreadsAgreeOnOneLog(_ backend: Backend) throws {
+        let t = try TempStore(backend: backend)
         let store = t.store
         let writers = 4, own = 150, shared = own / 3
         let results = Results()

@@ -14,8 +14,8 @@ import Testing
         #"{"command":"JoinGroup","user":"ann@example.com","group":"admins","id":"00000000-0000-4000-8000-0000000000d1"}"#,
     ]
 
-    func seeded() throws -> TempStore {
-        let t = try TempStore()
+    func seeded(_ backend: Backend) throws -> TempStore {
+        let t = try TempStore(backend: backend)
         let outcomes = try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) })
         #expect(outcomes.allSatisfy { $0.isApplied }, "setup: \(outcomes)")
         return t
@@ -82,10 +82,10 @@ import Testing
          #"{"command":"LeaveGroup","user":"ann@example.com","group":"admins"}"#),
     ]
 
-    @Test(arguments: cases.indices)
-    func ruleRejectsAndAccepts(_ i: Int) throws {
+    @Test(arguments: Backend.all, cases.indices)
+    func ruleRejectsAndAccepts(_ backend: Backend, _ i: Int) throws {
         let (rule, failing, passing) = RulesTests.cases[i]
-        let t = try seeded()
+        let t = try seeded(backend)
         if rule == "team_plan_full" { try t.run(#"{"command":"Subscribe","user":"bob@example.com","plan":"team"}"#) }
         if rule == "already_subscribed", failing.contains("ChangePlan") {
             try t.run(#"{"command":"CreatePlan","name":"x"}"#, #"{"command":"Subscribe","user":"ann@example.com","plan":"x"}"#)
@@ -98,8 +98,8 @@ import Testing
         #expect(ok.isApplied, "line: \(passing) gave \(ok)")
     }
 
-    @Test func cancelledSubscriptionIsNotActive() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func cancelledSubscriptionIsNotActive(_ backend: Backend) throws {
+        let t = try seeded(backend)
         #expect(try t.outcome(#"{"command":"Cancel","user":"ann@example.com","plan":"pro"}"#).isApplied)
         #expect(try t.rule(#"{"command":"Cancel","subscription":"00000000-0000-4000-8000-0000000000c1"}"#) == "subscription_not_active")
         #expect(try t.rule(#"{"command":"ChangePlan","subscription":"00000000-0000-4000-8000-0000000000c1","to":"free"}"#) == "subscription_not_active")
@@ -108,8 +108,8 @@ import Testing
         #expect(try t.outcome(#"{"command":"Subscribe","user":"ann@example.com","plan":"pro"}"#).isApplied)
     }
 
-    @Test func atNeverRunsBackwards() throws {
-        let t = try TempStore()
+    @Test(arguments: Backend.all) func atNeverRunsBackwards(_ backend: Backend) throws {
+        let t = try TempStore(backend: backend)
         #expect(try t.outcome(#"{"command":"CreateGroup","name":"a","at":"2026-03-01T10:00:00Z"}"#).isApplied)
         #expect(try t.rule(#"{"command":"CreateGroup","name":"b","at":"2026-03-01T09:59:59.999999Z"}"#) == "at_before_newest")
         #expect(try t.outcome(#"{"command":"CreateGroup","name":"b","at":"2026-03-01T10:00:00Z"}"#).isApplied, "equal is fine")
@@ -119,8 +119,8 @@ import Testing
         #expect(try t.column("groups", "created") == ["2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"])
     }
 
-    @Test func duplicateCommandIDsAreRetries() throws {
-        let t = try TempStore()
+    @Test(arguments: Backend.all) func duplicateCommandIDsAreRetries(_ backend: Backend) throws {
+        let t = try TempStore(backend: backend)
         let first = try t.outcome(#"{"command":"CreateGroup","name":"a","command_id":"k1","at":"2026-03-01T10:00:00Z"}"#)
         try t.run(#"{"command":"CreateGroup","name":"b","at":"2026-04-01T10:00:00Z"}"#)
         // An exact retry is a duplicate even though its at is now old; nothing is appended.
@@ -134,8 +134,8 @@ import Testing
         #expect(try t.rule(#"{"command":"CreateGroup","command_id":"k1"}"#) == "missing_field")
     }
 
-    @Test func emailsAreTrimmedAndComparedWithoutCase() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func emailsAreTrimmedAndComparedWithoutCase(_ backend: Backend) throws {
+        let t = try seeded(backend)
         #expect(try t.column("users", "email") == ["Ann@Example.com", "bob@example.com"])
         #expect(try t.outcome(#"{"command":"RenameUser","user":" ANN@EXAMPLE.COM","fullname":"Ann B"}"#).isApplied)
         #expect(try t.column("users", "full_name") == ["Ann B", ""])
@@ -143,8 +143,8 @@ import Testing
         #expect(try t.outcome(#"{"command":"RenameUser","user":"bob@example.com","full_name":""}"#).isApplied)
     }
 
-    @Test func deletesFreeNamesButNeverIds() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func deletesFreeNamesButNeverIds(_ backend: Backend) throws {
+        let t = try seeded(backend)
         try t.run(#"{"command":"DeleteUser","user":"ann@example.com"}"#, #"{"command":"DeletePlan","plan":"pro"}"#,
                   #"{"command":"DeleteGroup","group":"admins"}"#)
         #expect(try t.outcome(#"{"command":"RegisterUser","email":"ann@example.com"}"#).isApplied)
@@ -155,8 +155,8 @@ import Testing
         #expect(try t.rule(#"{"command":"RecordLogin","user":"00000000-0000-4000-8000-000000000001"}"#) == "unknown_user")
     }
 
-    @Test func cascadesRemoveDependentRows() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func cascadesRemoveDependentRows(_ backend: Backend) throws {
+        let t = try seeded(backend)
         try t.run(#"{"command":"Subscribe","user":"bob@example.com","plan":"team"}"#,
                   #"{"command":"JoinGroup","user":"bob@example.com","group":"admins"}"#,
                   #"{"command":"Subscribe","user":"bob@example.com","plan":"pro"}"#,
@@ -176,8 +176,8 @@ import Testing
         #expect(try t.rule(#"{"command":"Cancel","subscription":"00000000-0000-4000-8000-0000000000c1"}"#) == "unknown_subscription")
     }
 
-    @Test func changePlanMovesSeatsAndKeepsIdentity() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func changePlanMovesSeatsAndKeepsIdentity(_ backend: Backend) throws {
+        let t = try seeded(backend)
         let outcome = try t.outcome(#"{"command":"ChangePlan","user":"ann@example.com","plan":"pro","to":"team","at":"2026-02-01T00:00:00Z"}"#)
         #expect(outcome.isApplied)
         let row = try t.rows("subscriptions")[0]
@@ -190,8 +190,8 @@ import Testing
         #expect(try t.rule(#"{"command":"ChangePlan","user":"ann@example.com","plan":"pro","to":"free"}"#) == "subscription_not_active")
     }
 
-    @Test func recordLoginAndLastSeen() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func recordLoginAndLastSeen(_ backend: Backend) throws {
+        let t = try seeded(backend)
         #expect(try t.column("users", "last_seen") == ["", ""])
         try t.run(#"{"command":"RecordLogin","user":"bob@example.com","at":"2026-05-01T08:00:00Z"}"#)
         #expect(try t.column("users", "last_login") == ["", "2026-05-01T08:00:00Z"])
@@ -206,8 +206,8 @@ import Testing
         #expect(throws: StoreError.self) { try t.store.setLastSeen(user: Reference("nobody@x")) }
     }
 
-    @Test func proxiesFilterAndOrder() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func proxiesFilterAndOrder(_ backend: Backend) throws {
+        let t = try seeded(backend)
         #expect(try t.outcome(#"{"command":"Subscribe","user":"bob@example.com","plan":"free","at":"2026-02-01T00:00:00Z"}"#).isApplied)
         #expect(try t.column("paying_subscriptions", "plan") == ["00000000-0000-4000-8000-0000000000a1"])
         #expect(try t.column("active_subscriptions", "user").count == 2)
@@ -216,8 +216,8 @@ import Testing
         #expect(try t.column("active_subscriptions", "user") == ["00000000-0000-4000-8000-000000000002"])
     }
 
-    @Test func showFiltersFollowRelatedLookups() throws {
-        let t = try seeded()
+    @Test(arguments: Backend.all) func showFiltersFollowRelatedLookups(_ backend: Backend) throws {
+        let t = try seeded(backend)
         let ann = ViewFilter(user: Reference("ann@example.com"))
         #expect(try t.column("groups", "name", ann) == ["admins"])
         #expect(try t.column("plans", "name", ann) == ["pro"])

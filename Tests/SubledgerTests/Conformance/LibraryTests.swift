@@ -10,7 +10,7 @@ import Testing
         try sub.isActive && (lookup.plan(sub.plan)?.isTeam ?? false)
     }
 
-    @Test func aNewProxyIsBackFilledWhenTheStoreOpens() throws {
+    @Test(arguments: Backend.all) func aNewProxyIsBackFilledWhenTheStoreOpens(_ backend: Backend) throws {
         let dir = TempStore.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/store"
@@ -32,8 +32,8 @@ import Testing
         #expect(try store.verify().fault == nil)
     }
 
-    @Test func appendChecksTheExpectedStreamVersion() throws {
-        let t = try TempStore()
+    @Test(arguments: Backend.all) func appendChecksTheExpectedStreamVersion(_ backend: Backend) throws {
+        let t = try TempStore(backend: backend)
         let id = EntityID("00000000-0000-4000-8000-0000000000e1")!
         let created = try t.store.append(.groupCreated(id: id, name: "ops"), expectedVersion: .noStream)
         #expect(created.position == 1 && created.version == 1)
@@ -53,8 +53,8 @@ import Testing
         #expect(try t.store.verify().fault == nil)
     }
 
-    @Test func eventsReadByRangeStreamAndType() throws {
-        let t = try TempStore()
+    @Test(arguments: Backend.all) func eventsReadByRangeStreamAndType(_ backend: Backend) throws {
+        let t = try TempStore(backend: backend)
         #expect(try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) }).allSatisfy { $0.isApplied })
         #expect(try t.store.events(from: 3, to: 5).map(\.position) == [3, 4, 5])
         let ann = StreamID(.user, EntityID("00000000-0000-4000-8000-000000000001")!)

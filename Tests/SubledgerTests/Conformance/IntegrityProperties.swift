@@ -13,10 +13,10 @@ import Testing
     }
 
     /// Property 2: a rebuild gives the same views as the incremental path, and both verify.
-    @Test func rebuildEqualsTheIncrementalViews() async {
+    @Test(arguments: Backend.all) func rebuildEqualsTheIncrementalViews(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps) { steps in
             failOnThrow {
-                var twin = try Twin()
+                var twin = try Twin(backend: backend)
                 _ = try twin.run(CommandStreams.lines(steps))
                 let store = twin.temp.store
                 let before = try Self.allViews(store)
@@ -34,11 +34,11 @@ import Testing
     /// as of the time of event P, the same (or later events at that very time). Snapshots are
     /// taken every few events, so as-of folds from one (or from none, before the first). With
     /// an odd interval the rows of every snapshot are read in ranges on two cores.
-    @Test func asOfPositionEqualsReplayingThePrefix() async {
+    @Test(arguments: Backend.all) func asOfPositionEqualsReplayingThePrefix(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps, Gen.int(in: 0...1_000).array(of: 1...3),
                             Gen.int(in: 1...9)) { steps, picks, interval in
             failOnThrow {
-                var twin = try Twin(snapshotInterval: interval, readAheadMinimum: interval % 2 == 1 ? 1 : nil)
+                var twin = try Twin(backend: backend, snapshotInterval: interval, readAheadMinimum: interval % 2 == 1 ? 1 : nil)
                 _ = try twin.run(CommandStreams.lines(steps), batchSizes: [1, 3, 2])
                 let store = twin.temp.store
                 let head = try store.head().position
@@ -50,7 +50,7 @@ import Testing
                 // snapshot, look rows up among those the next snapshot lists as deleted.
                 let deletions = try store.events().filter { [.userDeleted, .planDeleted, .groupDeleted].contains($0.data.type) }
                 for p in picks.map({ UInt64($0) % head + 1 }) + deletions.prefix(2).map(\.position) {
-                    let prefix = try TempStore()
+                    let prefix = try TempStore(backend: backend)
                     try Self.importLines(Array(lines.prefix(Int(p))), into: prefix.store)
                     #expect(try Self.allViews(store, asOf: .position(p)) == Self.allViews(prefix.store), "as of \(p) of \(head)")
                     // As of a time: after the last event at or before it.
@@ -82,13 +82,13 @@ import Testing
     }
 
     /// Property 5: export → import → export is byte-identical, and the views are equal.
-    @Test func exportImportExportIsByteIdentical() async {
+    @Test(arguments: Backend.all) func exportImportExportIsByteIdentical(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps) { steps in
             failOnThrow {
-                var twin = try Twin()
+                var twin = try Twin(backend: backend)
                 _ = try twin.run(CommandStreams.lines(steps))
                 let first = try Self.export(twin.temp.store)
-                let copy = try TempStore()
+                let copy = try TempStore(backend: backend)
                 try Self.importLines(try Self.exportLines(twin.temp.store), into: copy.store)
                 #expect(try Self.export(copy.store) == first)
                 #expect(try Self.allViews(copy.store) == Self.allViews(twin.temp.store))
@@ -98,10 +98,10 @@ import Testing
     }
 
     /// Property 6: changing any byte of any stored event makes verify fail at or before it.
-    @Test func anyChangedByteIsFound() async {
+    @Test(arguments: Backend.all) func anyChangedByteIsFound(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps, Gen.int(in: 0...100_000), Gen.int(in: 1...255)) { steps, pick, mask in
             failOnThrow {
-                var twin = try Twin()
+                var twin = try Twin(backend: backend)
                 _ = try twin.run(CommandStreams.lines(steps))
                 let store = twin.temp.store
                 let head = try store.head().position

@@ -1,0 +1,160 @@
+import Foundation
+import LMDB
+import Testing
+@testable import Subledger
+
+/// What the LMDB backend keeps below the storage boundary: verify finds each kind of damage
+/// to its tables, and its snapshots are taken, read in ranges and taken again as they should.
+@Suite struct LMDBStorageTests {
+    func seeded() throws -> TempStore {
+        let t = try TempStore(backend: .lmdb)
+        let outcomes = try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) })
+        #expect(outcomes.allSatisfy { $0.isApplied })
+        return t
+    }
+
+    /// Tampers with the store below the API, then expects verify to name the fault.
+    func tampered(_ change: (Store, WriteTransaction) throws -> Void) throws -> VerifyFault? {
+        let t = try seeded()
+        try t.store.env.write { txn in try change(t.store, txn) }
+        return try t.store.verify().fault
+    }
+
+    @Test func verifyFindsEachKindOfFault() throws {
+        let clean = try seeded()
+        #expect(try clean.store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
+        let row = try tampered { s, txn in
+            let tables = try s.viewTables(txn)
+            var bytes = try txn.getBytes(tables[BaseTable.users.rawValue], Keys.position(1))!
+            bytes[bytes.count - 1] ^= 1
+            try txn.put(tables[BaseTable.users.rawValue], Keys.position(1), bytes)
+        }
+        #expect(row?.area == "view users")
+        let extra = try tampered { s, txn in try txn.put(try s.viewTables(txn)[BaseTable.groupsByName.rawValue], [0, 0x41], Keys.position(6)) }
+        #expect(extra?.area == "view groups.name")
+        let stream = try tampered { s, txn in _ = try txn.delete(s.log.streams, EntityID("00000000-0000-4000-8000-000000000002")!.raw) }
+        #expect(stream == VerifyFault(position: 2, area: "stream index", message: "stream user-00000000-0000-4000-8000-000000000002 does not list this event"))
+        let gap = try tampered { s, txn in _ = try txn.delete(s.log.events, Keys.position(4)) }
+        #expect(gap?.position == 4 && gap?.area == "log")
+        let head = try tampered { s, txn in
+            var h = try s.log.head(txn)
+            h.position = 9
+            try s.log.setHead(h, txn)
+        }
+        #expect(head?.area == "head")
+        let truncated = try tampered { s, txn in
+            let bytes = try txn.getBytes(s.log.events, Keys.position(3))!
+            try txn.put(s.log.events, Keys.position(3), Array(bytes.prefix(10)))
+        }
+        #expect(truncated?.position == 3)
+    }
+
+    /// The seeded store with a snapshot every 3 events: 2 snapshots (at 3 and 6), then 2 events.
+    func snapshotted() throws -> TempStore {
+        let t = try TempStore(snapshotInterval: 3)
+        #expect(try t.store.execute(batch: RulesTests.setup.map { CommandDecoder.decode(line: $0) }).allSatisfy { $0.isApplied })
+        return t
+    }
+
+    @Test func snapshotsAreTakenAsTheLogGrowsAndVerified() throws {
+        let t = try snapshotted()
+        let state = try t.store.env.read { txn in try t.store.log.snapshotState(txn) }
+        #expect(state == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6))
+        #expect(try t.store.verify().fault == nil)
+        // Each stored row version belongs to snapshot 3 or 6; snapshot 6 holds only what changed
+        // after 3; the rows changed by events 7 and 8 wait for snapshot 9.
+        let versions = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { SnapshotKeys.snapshot(of: $0.key) } }
+        #expect(Set(versions) == [3, 6] && versions.count >= 6)
+        let pending = try t.store.env.read { txn in try txn.entries(t.store.log.pendingSnapshot) }
+        #expect(pending > 0)
+        // As of every position, through the snapshots, the views equal a fresh fold's.
+        for p in UInt64(1)...8 {
+            let prefix = try TempStore()
+            try IntegrityProperties.importLines(Array(try IntegrityProperties.exportLines(t.store).prefix(Int(p))), into: prefix.store)
+            #expect(try IntegrityProperties.allViews(t.store, asOf: .position(p)) == IntegrityProperties.allViews(prefix.store), "as of \(p)")
+        }
+        // A changed byte, a lost entry, an entry of a snapshot never taken: each a fault at its snapshot.
+        func tamper(_ change: (Store, WriteTransaction, [(key: [UInt8], value: [UInt8])]) throws -> Void) throws -> VerifyFault? {
+            let t = try snapshotted()
+            try t.store.env.write { txn in
+                let entries = try txn.scan(t.store.log.snapshots).map { (Array($0.key), Array($0.value)) }
+                try change(t.store, txn, entries)
+            }
+            return try t.store.verify().fault
+        }
+        let changed = try tamper { s, txn, entries in
+            let last = entries.last!
+            try txn.put(s.log.snapshots, last.key, last.value + [0])
+        }
+        #expect(changed?.area == "snapshot" && changed?.position == 6)
+        let lost = try tamper { s, txn, entries in _ = try txn.delete(s.log.snapshots, entries.first!.key) }
+        #expect(lost?.area == "snapshot" && lost?.position == 3)
+        let stray = try tamper { s, txn, entries in
+            try txn.put(s.log.snapshots, SnapshotKeys.key(.users, position: 1, at: 9), [0])
+        }
+        #expect(stray?.area == "snapshot")
+        let forgotten = try tamper { s, txn, _ in try txn.clear(s.log.pendingSnapshot) }
+        #expect(forgotten?.area == "snapshot" && forgotten?.message.contains("wait for the next snapshot") == true)
+        // A rebuild of the snapshots gives the same bytes.
+        let before = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } }
+        try t.store.rebuildSnapshots()
+        #expect(try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } } == before)
+    }
+
+    /// `--as-of` reading a snapshot's rows in ranges on two cores gives the rows of one core,
+    /// for every view at every position (the window's changes land inside ranges, between
+    /// them and after them), and a limit stops it early (its thread too); a second walk of
+    /// the same table takes the ranges again.
+    @Test func readAheadGivesTheRowsOfOneCore() throws {
+        var lines = RulesTests.setup
+        for i in 0..<40 {
+            lines.append(#"{"command":"RegisterUser","email":"r\#(i)@example.com","full_name":"R \#(i)"}"#)
+            lines.append(#"{"command":"Subscribe","user":"r\#(i)@example.com","plan":"\#(i % 2 == 0 ? "pro" : "free")"}"#)
+            if i % 3 == 0 { lines.append(#"{"command":"Cancel","user":"r\#(i)@example.com","plan":"\#(i % 2 == 0 ? "pro" : "free")"}"#) }
+            // A deletion cascades through an index derived from the rows read ahead: that walk
+            // takes the batches first, the view's own walk then takes them again.
+            if i % 7 == 6 { lines.append(#"{"command":"DeleteUser","user":"r\#(i - 3)@example.com"}"#) }
+        }
+        let ahead = try TempStore(snapshotInterval: 4, readAheadMinimum: 1)
+        let single = try TempStore(snapshotInterval: 4)
+        for t in [ahead, single] { _ = try t.store.execute(batch: lines.map { CommandDecoder.decode(line: $0) }) }
+        let head = try ahead.store.head().position
+        let singleHead = try single.store.head().position
+        #expect(head > 100 && head == singleHead)
+        for p in UInt64(1)...head {
+            #expect(try IntegrityProperties.allViews(ahead.store, asOf: .position(p)) == IntegrityProperties.allViews(single.store, asOf: .position(p)),
+                    "as of \(p)")
+            for view in ["users", "subscriptions"] {
+                let all = try ahead.store.rows(of: view, asOf: .position(p))
+                for limit in [2, all.count / 2] {
+                    #expect(try ahead.store.rows(of: view, limit: limit, asOf: .position(p)) == Array(all.prefix(limit)), "\(view) as of \(p)")
+                }
+            }
+        }
+    }
+
+    @Test func aChangedIntervalTakesTheSnapshotsAgain() throws {
+        let t = try snapshotted()
+        let path = t.store.path
+        t.store.close()
+        let reopened = try Store.open(path: path, options: StoreOptions(snapshotInterval: 4))
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }?.checkpoint == 8)
+        #expect(try reopened.verify().fault == nil)
+        #expect(throws: StoreError.self) { _ = try Store.open(path: path, options: StoreOptions(snapshotInterval: 0)) }
+    }
+
+    /// Snapshots of an older layout (version 1 listed no deletions) are taken again on open.
+    @Test func snapshotsOfAnOlderLayoutAreTakenAgain() throws {
+        let t = try snapshotted()
+        let path = t.store.path
+        try t.store.env.write { txn in
+            try t.store.log.setSnapshotState(SnapshotState(interval: 3, version: BaseViews.version, checkpoint: 6), txn)
+            try txn.clear(t.store.log.snapshots)
+        }
+        t.store.close()
+        let reopened = try Store.open(path: path)
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) } == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6))
+        #expect(try reopened.env.read { txn in try txn.entries(reopened.log.snapshots) } > 0)
+        #expect(try reopened.verify().fault == nil)
+    }
+}
