@@ -35,11 +35,13 @@ let package = Package(
 
         // A second process for the LMDB tests.
         .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/LMDBProbe"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe"]),
+        // Helpers every test target shares: scratch directories, values shared between threads.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TestSupport"]),
         .testTarget(name: "SubledgerTests", dependencies: [
-            "Subledger", "LMDB",
+            "Subledger", "LMDB", "TestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["subledger"]),
+        .testTarget(name: "CLITests", dependencies: ["subledger", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `subledger` binary.
 struct CLI {
@@ -14,8 +15,7 @@ struct CLI {
     let dir: String
 
     init() {
-        dir = FileManager.default.temporaryDirectory.path + "/subledger-cli-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = Scratch("subledger-cli").path
         store = dir + "/store"
     }
 
@@ -89,5 +89,30 @@ final class ErrorCollector: @unchecked Sendable {
     func wait() -> Data {
         done.wait()
         return data
+    }
+}
+
+extension CLI {
+    /// A second `subledger exec` process on the same store, fed `lines` one at a time with
+    /// `pause` microseconds between them, as another application appending meanwhile. Wait for
+    /// it with `waitUntilExit()`.
+    func backgroundWriter(_ lines: [String], pause: UInt32) throws -> Process {
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: CLI.binary)
+        writer.arguments = ["--store", store, "exec"]
+        let input = Pipe()
+        writer.standardInput = input
+        writer.standardOutput = FileHandle.nullDevice
+        writer.standardError = FileHandle.nullDevice
+        try writer.run()
+        let feed = input.fileHandleForWriting
+        Thread {
+            for line in lines {
+                try? feed.write(contentsOf: Data((line + "\n").utf8))
+                usleep(pause)
+            }
+            try? feed.close()
+        }.start()
+        return writer
     }
 }

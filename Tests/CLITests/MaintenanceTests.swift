@@ -13,23 +13,7 @@ import Testing
         defer { cli.cleanUp() }
         #expect(try cli.run(["exec"], input: Self.commands(2_000, prefix: "a")).status == 0)
         // A writer process appends one command per transaction while rebuilds run.
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: CLI.binary)
-        writer.arguments = ["--store", cli.store, "exec"]
-        let input = Pipe()
-        writer.standardInput = input
-        writer.standardOutput = FileHandle.nullDevice
-        writer.standardError = FileHandle.nullDevice
-        try writer.run()
-        let feed = input.fileHandleForWriting
-        let feeder = Thread {
-            for i in 0..<400 {
-                try? feed.write(contentsOf: Data((#"{"command":"CreateGroup","name":"b\#(i)"}"# + "\n").utf8))
-                usleep(500)
-            }
-            try? feed.close()
-        }
-        feeder.start()
+        let writer = try cli.backgroundWriter((0..<400).map { #"{"command":"CreateGroup","name":"b\#($0)"}"# }, pause: 500)
         var rebuilds = 0
         while writer.isRunning || rebuilds == 0 {
             let r = try cli.run("rebuild")
@@ -50,23 +34,8 @@ import Testing
         let cli = CLI()
         defer { cli.cleanUp() }
         #expect(try cli.run(["exec"], input: Self.commands(1_000, prefix: "a")).status == 0)
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: CLI.binary)
-        writer.arguments = ["--store", cli.store, "exec"]
-        let input = Pipe()
-        writer.standardInput = input
-        writer.standardOutput = FileHandle.nullDevice
-        writer.standardError = FileHandle.nullDevice
-        try writer.run()
-        let feed = input.fileHandleForWriting
-        let feeder = Thread {
-            for i in 0..<600 {
-                try? feed.write(contentsOf: Data((#"{"command":"CreateGroup","name":"b\#(i)","command_id":"b\#(i)"}"# + "\n").utf8))
-                usleep(300)
-            }
-            try? feed.close()
-        }
-        feeder.start()
+        let writer = try cli.backgroundWriter((0..<600).map { #"{"command":"CreateGroup","name":"b\#($0)","command_id":"b\#($0)"}"# },
+                                              pause: 300)
         usleep(50_000)
         let copy = cli.dir + "/backup"
         let backup = try cli.run("backup", copy)

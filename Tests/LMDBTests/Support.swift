@@ -1,25 +1,12 @@
 import Foundation
 import LMDB
-
-/// A fresh directory under the system's temporary directory, removed by `remove()`.
-struct Scratch {
-    let path: String
-
-    init(_ name: String = "lmdb") {
-        path = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(name)-\(UUID().uuidString)").path
-    }
-
-    func sub(_ name: String) -> String { path + "/" + name }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
+@_exported import TestSupport
 
 /// Opens an environment in a fresh directory, runs `body`, then closes it and removes the directory.
 func withEnvironment<R>(
     options: EnvironmentOptions = .init(), _ body: (Environment, Scratch) throws -> R
 ) throws -> R {
-    let scratch = Scratch()
+    let scratch = Scratch("lmdb")
     defer { scratch.remove() }
     let env = try Environment.open(path: scratch.sub("env"), options: options)
     defer { env.close() }
@@ -65,36 +52,6 @@ final class Probe: @unchecked Sendable {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-}
-
-/// A value shared with another thread.
-final class Shared<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}
-
-/// Runs `body` on a new thread; `join` waits for it and rethrows what it threw.
-final class Worker: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let failure = Shared<(any Error)?>(nil)
-
-    init(_ body: @escaping @Sendable () throws -> Void) {
-        let thread = Thread { [done, failure] in
-            do { try body() } catch { failure.value = error }
-            done.signal()
-        }
-        thread.start()
-    }
-
-    func join() throws {
-        done.wait()
-        if let error = failure.value { throw error }
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Subledger
 import LMDB
+@_exported import TestSupport
 
 /// The storage backends the conformance suite (`Tests/SubledgerTests/Conformance`) runs every
 /// test on: the rules, the properties, integrity and as-of. A new backend is one more case.
@@ -38,11 +39,7 @@ final class TempStore {
         store = try backend.open(in: dir, options: options)
     }
 
-    static func makeDirectory() -> String {
-        let base = FileManager.default.temporaryDirectory.path + "/subledger-tests-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        return base
-    }
+    static func makeDirectory() -> String { Scratch("subledger-tests").path }
 
     deinit {
         // The process keeps an environment open until it is closed (one per path): without

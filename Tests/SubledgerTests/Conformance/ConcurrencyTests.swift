@@ -36,7 +36,7 @@ import Testing
                 }
             })
         }
-        let done = Atomic(false)
+        let done = Shared(false)
         let reader = Thread {
             var lastHead: UInt64 = 0, lastGroups = 0
             while !done.value {
@@ -70,17 +70,6 @@ import Testing
         #expect(events.map(\.position) == Array(1...UInt64(writers * own + shared)))
         #expect(Set(events.compactMap(\.commandID)).count == events.count)
         #expect(try store.verify().fault == nil)
-    }
-}
-
-/// A flag shared between threads.
-final class Atomic<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
 
