@@ -20,6 +20,9 @@ protocol ViewState {
     /// `positions`, for an entity the fold is deleting (a cascade): a snapshot finds them
     /// among the rows deleted after it, where the others simply look.
     func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
+    /// Calls `body` with the position of each row of the n-th proxy, in the proxy's order,
+    /// until it returns false.
+    func forEachProxyEntry(_ proxy: Int, _ body: (_ position: UInt64) throws -> Bool) throws
 }
 
 /// What a fold writes: rows, and the entries of the proxies' ordered indexes.

@@ -59,6 +59,10 @@ extension KeyValueViews {
     func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
         KeyLayout.positions(relation, try scanDeleted(.index(relation.index), prefix: Keys.ids(entity)))
     }
+
+    func forEachProxyEntry(_ proxy: Int, _ body: (UInt64) throws -> Bool) throws {
+        try forEach(.proxy(proxy)) { key in try body(Keys.readPosition(key, at: key.count - 8)) }
+    }
 }
 
 extension KeyValueViewWriting {

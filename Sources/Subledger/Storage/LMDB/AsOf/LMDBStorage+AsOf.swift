@@ -15,13 +15,13 @@ extension LMDBStorage {
                let shown = try shownRows(of: base, views, limit: limit, expected: expected) {
                 return shown
             }
-            return try collectRows(view, filter: filter, limit: limit, expected: expected, views: views,
-                                   proxiesIndexed: false) { _ in nil }
+            return try ViewQuery(view: view, filter: filter, limit: limit, proxies: proxies)
+                .rows(views, expected: expected, proxiesIndexed: false) { _ in nil }
         }
     }
 
     /// The base views after `position`: the newest snapshot at or before it, and the events
-    /// since, folded in memory over it. Proxies are not folded: `collectRows` derives them.
+    /// since, folded in memory over it. Proxies are not folded: `ViewQuery` derives them.
     /// With `readingAhead`, the rows of that table in a large snapshot are read in ranges on a
     /// second core meanwhile (`SnapshotRowRanges`).
     func viewsAsOf(_ position: UInt64, _ txn: ReadTransaction,
