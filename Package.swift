@@ -13,16 +13,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Debian's liblmdb-dev, seen through a module map.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
         // The only code that calls mdb_*.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
-        // The ledger: log, domain, projections, store.
+        // The ledger: domain, log, projections, the store and its backends (LMDB, PostgreSQL).
         .target(name: "Subledger", dependencies: [
             "LMDB",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         // The command-line tool: parsing and printing only.
         .executableTarget(name: "subledger", dependencies: [

@@ -56,7 +56,7 @@ struct Failure: Error {
 
 /// The option every subcommand shares.
 struct StoreLocation: ParsableArguments {
-    @Option(name: .long, help: "The store directory (default: $SUBLEDGER_STORE, else ./subledger.db).")
+    @Option(name: .long, help: "The store: a directory, or a postgresql:// URI (default: $SUBLEDGER_STORE, else ./subledger.db).")
     var store: String?
 
     /// `--store DIR` given before the subcommand (`subledger --store DIR show users`).
@@ -89,7 +89,7 @@ struct StoreLocation: ParsableArguments {
     /// Opens the store; only `init` and `exec` may create it.
     func open(create: Bool = false, snapshotInterval: Int? = nil) throws -> Store {
         do {
-            return try Store.open(path: path, options: StoreOptions(create: create, snapshotInterval: snapshotInterval))
+            return try Store.open(path, options: StoreOptions(create: create, snapshotInterval: snapshotInterval))
         } catch {
             throw Failure(message: error.description)
         }

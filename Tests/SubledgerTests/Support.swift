@@ -6,18 +6,40 @@ import LMDB
 
 /// The storage backends the conformance suite (`Tests/SubledgerTests/Conformance`) runs every
 /// test on: the rules, the properties, integrity and as-of. A new backend is one more case.
+/// PostgreSQL runs when `SUBLEDGER_TEST_POSTGRES` names a server (`tools/with-postgres` starts
+/// a private one; `tools/test` runs the suite inside it).
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case lmdb
+    case postgres
 
-    static var all: [Backend] { allCases }
+    static var all: [Backend] { postgresServer == nil ? [.lmdb] : [.lmdb, .postgres] }
+
+    static var postgresServer: String? { ProcessInfo.processInfo.environment["SUBLEDGER_TEST_POSTGRES"] }
 
     var testDescription: String { rawValue }
 
-    /// A new, empty store of this backend, its files (if any) under `dir`.
-    func open(in dir: String, options: StoreOptions) throws -> Store {
+    /// Where this backend keeps a store made for the scratch directory `dir`: a directory in it,
+    /// or a ledger (schema) of its own on the test server.
+    func location(in dir: String) -> String {
         switch self {
-        case .lmdb: try Store.open(path: dir + "/store", options: options)
+        case .lmdb: dir + "/store"
+        case .postgres:
+            (Backend.postgresServer ?? "postgresql://") + "&ledger=t_" + String(dir.split(separator: "/").last ?? "x")
+                .map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined().suffix(40)
         }
+    }
+
+    /// A store of this backend for `dir` (new, or the one made for it before).
+    func open(in dir: String, options: StoreOptions = .init()) throws -> Store {
+        try Store.open(location(in: dir), options: options)
+    }
+
+    /// Removes what the store of `dir` left on a server.
+    func remove(in dir: String) {
+        guard self == .postgres, let location = try? PostgresLocation(parsing: location(in: dir)),
+              let session = try? PostgresSession(location) else { return }
+        try? session.execute("DROP SCHEMA IF EXISTS \(location.schema) CASCADE")
+        session.close()
     }
 }
 
@@ -25,6 +47,7 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
 final class TempStore {
     let dir: String
     let store: Store
+    let backend: Backend
     nonisolated(unsafe) static var counter = 0
 
     /// A store whose clock stands still at 2026-01-01T00:00:00Z and whose generated ids count up
@@ -33,6 +56,7 @@ final class TempStore {
          clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
          snapshotInterval: Int? = nil, readAheadMinimum: UInt64? = nil) throws {
         dir = TempStore.makeDirectory()
+        self.backend = backend
         let ids = IDCounter()
         var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
         if let readAheadMinimum { options.readAheadMinimum = readAheadMinimum }
@@ -45,6 +69,7 @@ final class TempStore {
         // The process keeps an environment open until it is closed (one per path): without
         // this, every store a property shrinks through would hold its three descriptors.
         store.close()
+        backend.remove(in: dir)
         try? FileManager.default.removeItem(atPath: dir)
     }
 

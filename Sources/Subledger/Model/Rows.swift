@@ -60,7 +60,7 @@ protocol StoredRow {
 }
 
 /// A decoded row of any row table, as caches hold it (no encoding on the fold's hot path).
-enum CachedRow {
+enum CachedRow: Equatable {
     case user(UserRow), plan(PlanRow), teamPlan(TeamPlanRow), group(GroupRow)
     case membership(MembershipRow), subscription(SubscriptionRow)
 

@@ -28,7 +28,24 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Where the store lives.
+    /// Opens (or, with `options.create`, creates) the store at `location`: a directory, for the
+    /// embedded LMDB store, or a PostgreSQL connection URI (`postgresql://…` or `postgres://…`,
+    /// read as libpq reads it, with `ledger=NAME` choosing the ledger's schema, `subledger` by
+    /// default).
+    ///
+    /// ```swift
+    /// let local = try Store.open("shop.db")
+    /// let shared = try Store.open("postgresql://app@db.internal/shop?ledger=tenant_42")
+    /// ```
+    public static func open(_ location: String, options: StoreOptions = .init()) throws(StoreError) -> Store {
+        guard PostgresLocation.isURI(location) else { return try open(path: location, options: options) }
+        let server = try PostgresLocation(parsing: location)
+        do { return Store(storage: try PostgresStorage(location: server, options: options), options: options) } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    /// Where the store lives (a PostgreSQL location without its password).
     public var path: String { storage.location }
 
     /// Closes the store (an LMDB environment is shared by every `Store` of its path in the

@@ -12,17 +12,19 @@ import Testing
 
     @Test(arguments: Backend.all) func aNewProxyIsBackFilledWhenTheStoreOpens(_ backend: Backend) throws {
         let dir = TempStore.makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/store"
+        defer {
+            backend.remove(in: dir)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
         do {
-            let store = try Store.open(path: path)
+            let store = try backend.open(in: dir)
             for line in RulesTests.setup + [#"{"command":"Subscribe","user":"bob@example.com","plan":"team"}"#] {
                 #expect(try store.execute(line: line).isApplied, "\(line)")
             }
             #expect(throws: StoreError.unknownView("team_subscriptions")) { try store.rows(of: "team_subscriptions") }
             store.close()
         }
-        let store = try Store.open(path: path, options: StoreOptions(proxies: [Self.teamSubscriptions]))
+        let store = try backend.open(in: dir, options: StoreOptions(proxies: [Self.teamSubscriptions]))
         let rows = try store.rows(of: "team_subscriptions")
         #expect(rows.map { $0["user"]!.text } == ["00000000-0000-4000-8000-000000000002"])
         #expect(try store.projections().contains { $0.name == "team_subscriptions" && $0.kind == .proxy && $0.rows == 1 })

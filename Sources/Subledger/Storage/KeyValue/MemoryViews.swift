@@ -82,6 +82,12 @@ final class MemoryViews: KeyValueViewWriting {
         }
     }
 
+    /// Calls `body` with every row of a row table in position order.
+    func forEachCachedRow(_ table: BaseTable, _ body: (UInt64, CachedRow) throws -> Void) throws {
+        let rows = rows[table.rawValue]
+        for p in rows.keys.sorted() { if let row = rows[p] { try body(p, row) } }
+    }
+
     // MARK: Key-value entries
 
     /// Index tables other than the cascades' relations are derived whole for a read (and

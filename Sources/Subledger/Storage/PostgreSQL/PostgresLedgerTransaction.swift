@@ -1,0 +1,142 @@
+import PostgresNIO
+
+/// The ledger as one PostgreSQL transaction sees it, for the command handler (`LedgerWriting`):
+/// it holds the ledger's head row (`SELECT … FOR UPDATE`), so writers on any host append one
+/// after another onto the head they read, and positions are gapless without a sequence. The
+/// events and view changes of the batch stay here until `flush` writes them, in a few statements.
+final class PostgresLedgerTransaction: LedgerWriting {
+    let session: PostgresSession
+    let s: String
+    let views: PostgresViews
+    private var storedHead: LogHead
+    private var storedCounts: LogCounts
+    /// This transaction's events and their stored bytes, in order.
+    private var appended: [(event: RecordedEvent, bytes: [UInt8])] = []
+    private var appendedByCommand: [String: UInt64] = [:]
+    private var appendedByStream: [EntityID: [UInt64]] = [:]
+    private var newHead: (head: LogHead, counts: LogCounts)?
+    private var checkpoints: (through: UInt64, projections: [(name: String, version: Int)])?
+
+    /// Begins on an open transaction of `session`, locking the head row.
+    init(_ session: PostgresSession, schema: String, proxies: [Proxy]) throws {
+        self.session = session
+        s = schema
+        views = PostgresViews(session: session, schema: schema, proxies: proxies)
+        (storedHead, storedCounts) = try Self.head(session, schema: schema, lock: true)
+    }
+
+    /// The head and counts as stored; with `lock`, the row is held until the transaction ends.
+    static func head(_ session: PostgresSession, schema s: String, lock: Bool) throws -> (LogHead, LogCounts) {
+        let sql = "SELECT position, hash, coalesce(\(s).us(newest_at), \(SQLValue.noTime)), counts FROM \(s).ledger"
+            + (lock ? " FOR UPDATE" : "")
+        guard let r = try session.query(sql).first else { throw StoreError.corrupt("the ledger has no head row") }
+        let counts = try r.bytes(3)
+        return (LogHead(position: UInt64(try r.int(0)), hash: try r.bytes(1), newestAt: try r.optionalTime(2)),
+                try counts.withUnsafeBytes { try LogCounts(decoding: counts.isEmpty ? nil : $0) })
+    }
+
+    // MARK: LogReading
+
+    func head() throws -> LogHead { storedHead }
+    func counts() throws -> LogCounts { storedCounts }
+
+    func event(at position: UInt64) throws -> RecordedEvent? {
+        if position > storedHead.position {
+            let i = Int(position - storedHead.position - 1)
+            return i < appended.count ? appended[i].event : nil
+        }
+        var binds = PostgresBindings()
+        binds.append(Int64(position))
+        return try session.query("SELECT record FROM \(s).events WHERE position = $1", binds).first
+            .map { try PostgresStorage.decode(try $0.bytes(0), at: position) }
+    }
+
+    func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        var p = from
+        while p <= to, out.count < limit, let e = try event(at: p) {
+            out.append(e)
+            p += 1
+        }
+        return out
+    }
+
+    func positions(ofStream id: EntityID) throws -> [UInt64] {
+        var binds = PostgresBindings()
+        binds.append(SQLValue.uuid(id))
+        let stored = try session.query("SELECT position FROM \(s).events WHERE stream_id = $1 ORDER BY version", binds)
+            .map { UInt64(try $0.int(0)) }
+        return stored + (appendedByStream[id] ?? [])
+    }
+
+    func streamVersion(of id: EntityID) throws -> UInt32 {
+        if let mine = appendedByStream[id], let last = mine.last, let e = try event(at: last) { return e.version }
+        var binds = PostgresBindings()
+        binds.append(SQLValue.uuid(id))
+        return UInt32(try session.query("SELECT coalesce(max(version), 0)::int8 FROM \(s).events WHERE stream_id = $1", binds)
+            .first?.int(0) ?? 0)
+    }
+
+    func commandPosition(_ commandID: String) throws -> UInt64? {
+        if let p = appendedByCommand[commandID] { return p }
+        var binds = PostgresBindings()
+        binds.append(commandID)
+        return try session.query("SELECT position FROM \(s).events WHERE command_id = $1", binds).first.map { UInt64(try $0.int(0)) }
+    }
+
+    // MARK: LogWriting, LedgerWriting
+
+    func record(_ event: RecordedEvent, bytes: [UInt8]) throws {
+        appended.append((event, bytes))
+        if let commandID = event.commandID { appendedByCommand[commandID] = event.position }
+        appendedByStream[event.stream.id, default: []].append(event.position)
+        views.noteCreation(of: event)
+    }
+
+    func setHead(_ head: LogHead, counts: LogCounts) throws { newHead = (head, counts) }
+
+    var snapshotInterval: UInt64? { nil }
+    func takeSnapshot(at position: UInt64) throws {}
+
+    func viewsFollowed(through head: UInt64, projections: [(name: String, version: Int)]) throws {
+        checkpoints = (head, projections)
+    }
+
+    /// Writes what the batch did: its events, the views' changes, the head, the checkpoints,
+    /// and a notification for followers (delivered when the transaction commits).
+    func flush() throws {
+        if !appended.isEmpty {
+            var binds = PostgresBindings()
+            binds.append(appended.map { Int64($0.event.position) })
+            binds.append(appended.map { $0.event.stream.description })
+            binds.append(appended.map { SQLValue.uuid($0.event.stream.id) })
+            binds.append(appended.map { Int32($0.event.version) })
+            binds.append(appended.map { $0.event.type.name })
+            binds.append(appended.map { $0.event.at.microseconds })
+            binds.append(appended.map { $0.event.commandID ?? "" })
+            binds.append(appended.map { SQLValue.bytes($0.bytes) })
+            try session.execute("""
+                INSERT INTO \(s).events (position, stream, stream_id, version, type, at, command_id, record)
+                SELECT position, stream, stream_id, version, type, \(s).ts(at), nullif(command_id, ''), record
+                FROM unnest($1::int8[], $2::text[], $3::uuid[], $4::int4[], $5::text[], $6::int8[], $7::text[], $8::bytea[])
+                  AS t(position, stream, stream_id, version, type, at, command_id, record)
+                """, binds)
+        }
+        try views.flush()
+        if let (head, counts) = newHead {
+            var binds = PostgresBindings()
+            binds.append(Int64(head.position))
+            binds.append(SQLValue.bytes(head.hash))
+            binds.append(SQLValue.time(head.newestAt))
+            binds.append(SQLValue.bytes(counts.encoded))
+            try session.execute("UPDATE \(s).ledger SET position = $1, hash = $2, newest_at = \(s).ts($3), counts = $4", binds)
+            var notify = PostgresBindings()
+            notify.append(PostgresStorage.channel(session.location))
+            notify.append(String(head.position))
+            try session.execute("SELECT pg_notify($1, $2)", notify)
+        }
+        if let (through, projections) = checkpoints {
+            try PostgresStorage.setCheckpoints(projections, through: through, session, schema: s)
+        }
+    }
+}

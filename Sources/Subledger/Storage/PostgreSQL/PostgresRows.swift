@@ -1,0 +1,200 @@
+import FoundationEssentials
+import PostgresNIO
+
+/// How the ledger's values travel to and from SQL: ids as `uuid`, times as microseconds (see
+/// `PostgresSchema`), missing times as the smallest `bigint`, bytes as `bytea`.
+enum SQLValue {
+    /// Stands for SQL NULL in a `bigint` array of times (`ts()` turns it into NULL).
+    static let noTime = Int64.min
+
+    static func uuid(_ id: EntityID) -> UUID {
+        let b = id.raw
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+
+    static func id(_ uuid: UUID) -> EntityID {
+        withUnsafeBytes(of: uuid.uuid) { EntityID(raw: $0) }
+    }
+
+    static func time(_ t: Timestamp?) -> Int64 { t?.microseconds ?? noTime }
+
+    static func bytes(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
+}
+
+/// Reading columns of a result row by index.
+extension PostgresRandomAccessRow {
+    func int(_ i: Int) throws -> Int64 { try self[i].decode(Int64.self) }
+    func text(_ i: Int) throws -> String { try self[i].decode(String.self) }
+    func id(_ i: Int) throws -> EntityID { SQLValue.id(try self[i].decode(UUID.self)) }
+    func time(_ i: Int) throws -> Timestamp { Timestamp(microseconds: try int(i)) }
+    func optionalTime(_ i: Int) throws -> Timestamp? {
+        let us = try int(i)
+        return us == SQLValue.noTime ? nil : Timestamp(microseconds: us)
+    }
+    func bytes(_ i: Int) throws -> [UInt8] {
+        var buffer = try self[i].decode(ByteBuffer.self)
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+    func isNull(_ i: Int) -> Bool { self[i].bytes == nil }
+}
+
+/// The view tables as SQL: the columns each base table's rows are read with (position first,
+/// the rest in the order `row(from:)` reads them) and the statements that write a batch's rows.
+enum PostgresRows {
+    static func table(_ t: BaseTable) -> String {
+        switch t {
+        case .users: "users"
+        case .plans: "plans"
+        case .teamPlans: "team_plans"
+        case .groups: "groups"
+        case .memberships: "memberships"
+        case .subscriptions: "subscriptions"
+        default: preconditionFailure("\(t.name) is not a row table")
+        }
+    }
+
+    /// `SELECT` columns of a row table (position first), for `row(_:from:)`.
+    static func columns(_ t: BaseTable, _ s: String) -> String {
+        let noTime = String(SQLValue.noTime)
+        return switch t {
+        case .users: "position, id, email, full_name, \(s).us(registered), coalesce(\(s).us(last_login), \(noTime))"
+        case .plans: "position, id, name, price_cents, kind, \(s).us(created)"
+        case .teamPlans: "position, seats, seats_used"
+        case .groups: "position, id, name, \(s).us(created), member_count"
+        case .memberships: "position, id, user_id, group_id, \(s).us(joined)"
+        case .subscriptions:
+            "position, id, user_id, plan_id, \(s).us(created), \(s).us(updated), coalesce(\(s).us(cancelled), \(noTime))"
+        default: preconditionFailure("\(t.name) is not a row table")
+        }
+    }
+
+    /// The position and row of a result row read with `columns(t)`.
+    static func row(_ t: BaseTable, from r: PostgresRandomAccessRow) throws -> (UInt64, CachedRow) {
+        let p = UInt64(try r.int(0))
+        let row: CachedRow = switch t {
+        case .users:
+            .user(UserRow(id: try r.id(1), email: try r.text(2), fullName: try r.text(3), registered: try r.time(4),
+                          lastLogin: try r.optionalTime(5)))
+        case .plans:
+            .plan(PlanRow(id: try r.id(1), name: try r.text(2), priceCents: try r.int(3), isTeam: try r.text(4) == "team",
+                          created: try r.time(5)))
+        case .teamPlans: .teamPlan(TeamPlanRow(seats: try r.int(1), seatsUsed: try r.int(2)))
+        case .groups: .group(GroupRow(id: try r.id(1), name: try r.text(2), created: try r.time(3), memberCount: try r.int(4)))
+        case .memberships:
+            .membership(MembershipRow(id: try r.id(1), user: try r.id(2), group: try r.id(3), joined: try r.time(4)))
+        case .subscriptions:
+            .subscription(SubscriptionRow(id: try r.id(1), user: try r.id(2), plan: try r.id(3), created: try r.time(4),
+                                          updated: try r.time(5), cancelled: try r.optionalTime(6)))
+        default: preconditionFailure("\(t.name) is not a row table")
+        }
+        return (p, row)
+    }
+
+    /// Writes the final state of `rows` (nil: deleted) into `t`: one `DELETE` and one upsert
+    /// with array parameters, whatever the number of rows. `planID` gives a team plan's parent id.
+    static func write(_ t: BaseTable, _ rows: [(position: UInt64, row: CachedRow?)], schema s: String,
+                      planID: (UInt64) throws -> EntityID?, _ session: PostgresSession) throws {
+        let gone = rows.filter { $0.row == nil }.map { Int64($0.position) }
+        if !gone.isEmpty {
+            var binds = PostgresBindings()
+            binds.append(gone)
+            try session.execute("DELETE FROM \(s).\(table(t)) WHERE position = ANY($1::int8[])", binds)
+        }
+        let present = rows.compactMap { r in r.row.map { (r.position, $0) } }
+        guard !present.isEmpty else { return }
+        var binds = PostgresBindings()
+        let positions = present.map { Int64($0.0) }
+        switch t {
+        case .users:
+            let users = present.compactMap { if case .user(let u) = $0.1 { u } else { nil } }
+            binds.append(users.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(users.map(\.email))
+            binds.append(users.map(\.fullName))
+            binds.append(users.map { SQLValue.time($0.registered) })
+            binds.append(users.map { SQLValue.time($0.lastLogin) })
+            binds.append(users.map(\.email.emailKey))
+            try session.execute("""
+                INSERT INTO \(s).users (id, position, email, full_name, registered, last_login, email_key)
+                SELECT id, position, email, full_name, \(s).ts(registered), \(s).ts(last_login), email_key
+                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[])
+                  AS t(id, position, email, full_name, registered, last_login, email_key)
+                ON CONFLICT (id) DO UPDATE SET email = excluded.email, full_name = excluded.full_name,
+                  registered = excluded.registered, last_login = excluded.last_login, email_key = excluded.email_key
+                """, binds)
+        case .plans:
+            let plans = present.compactMap { if case .plan(let p) = $0.1 { p } else { nil } }
+            binds.append(plans.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(plans.map(\.name))
+            binds.append(plans.map(\.priceCents))
+            binds.append(plans.map { $0.isTeam ? "team" : "plan" })
+            binds.append(plans.map { SQLValue.time($0.created) })
+            try session.execute("""
+                INSERT INTO \(s).plans (id, position, name, price_cents, kind, created)
+                SELECT id, position, name, price_cents, kind, \(s).ts(created)
+                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::int8[])
+                  AS t(id, position, name, price_cents, kind, created)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents, kind = excluded.kind
+                """, binds)
+        case .teamPlans:
+            let teams = present.compactMap { if case .teamPlan(let t) = $0.1 { t } else { nil } }
+            binds.append(try present.map { r in
+                guard let id = try planID(r.0) else { throw StoreError.corrupt("team plan row \(r.0) has no plans row") }
+                return SQLValue.uuid(id)
+            })
+            binds.append(positions)
+            binds.append(teams.map(\.seats))
+            binds.append(teams.map(\.seatsUsed))
+            try session.execute("""
+                INSERT INTO \(s).team_plans (plan_ptr_id, position, seats, seats_used)
+                SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[])
+                ON CONFLICT (plan_ptr_id) DO UPDATE SET seats = excluded.seats, seats_used = excluded.seats_used
+                """, binds)
+        case .groups:
+            let groups = present.compactMap { if case .group(let g) = $0.1 { g } else { nil } }
+            binds.append(groups.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(groups.map(\.name))
+            binds.append(groups.map { SQLValue.time($0.created) })
+            binds.append(groups.map(\.memberCount))
+            try session.execute("""
+                INSERT INTO \(s).groups (id, position, name, created, member_count)
+                SELECT id, position, name, \(s).ts(created), member_count
+                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::int8[], $5::int8[]) AS t(id, position, name, created, member_count)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, member_count = excluded.member_count
+                """, binds)
+        case .memberships:
+            let memberships = present.compactMap { if case .membership(let m) = $0.1 { m } else { nil } }
+            binds.append(memberships.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(memberships.map { SQLValue.uuid($0.user) })
+            binds.append(memberships.map { SQLValue.uuid($0.group) })
+            binds.append(memberships.map { SQLValue.time($0.joined) })
+            try session.execute("""
+                INSERT INTO \(s).memberships (id, position, user_id, group_id, joined)
+                SELECT id, position, user_id, group_id, \(s).ts(joined)
+                FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::uuid[], $5::int8[]) AS t(id, position, user_id, group_id, joined)
+                ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, group_id = excluded.group_id
+                """, binds)
+        case .subscriptions:
+            let subscriptions = present.compactMap { if case .subscription(let x) = $0.1 { x } else { nil } }
+            binds.append(subscriptions.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(subscriptions.map { SQLValue.uuid($0.user) })
+            binds.append(subscriptions.map { SQLValue.uuid($0.plan) })
+            binds.append(subscriptions.map { SQLValue.time($0.created) })
+            binds.append(subscriptions.map { SQLValue.time($0.updated) })
+            binds.append(subscriptions.map { SQLValue.time($0.cancelled) })
+            try session.execute("""
+                INSERT INTO \(s).subscriptions (id, position, user_id, plan_id, created, updated, cancelled)
+                SELECT id, position, user_id, plan_id, \(s).ts(created), \(s).ts(updated), \(s).ts(cancelled)
+                FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::uuid[], $5::int8[], $6::int8[], $7::int8[])
+                  AS t(id, position, user_id, plan_id, created, updated, cancelled)
+                ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, updated = excluded.updated, cancelled = excluded.cancelled
+                """, binds)
+        default:
+            preconditionFailure("\(t.name) is not a row table")
+        }
+    }
+}

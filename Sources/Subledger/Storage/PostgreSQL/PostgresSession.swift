@@ -1,0 +1,162 @@
+import PostgresNIO
+import Synchronization
+
+/// One connection to the server, used synchronously: each call sends its statement and waits
+/// for the answer on the caller's thread (the store's API is synchronous; the connection's
+/// event loop runs on a thread of its own). Not for sharing between threads.
+final class PostgresSession: @unchecked Sendable {
+    let location: PostgresLocation
+    private let connection: PostgresConnection
+    private let logger = Logger(label: "subledger.postgres")
+    private static let connections = Atomic<Int>(0)
+
+    /// Connects and sets what every statement of the ledger relies on: UTC, and timeouts so that
+    /// one stuck writer cannot freeze the ledger.
+    init(_ location: PostgresLocation) throws {
+        self.location = location
+        var configuration: PostgresConnection.Configuration
+        if let socket = location.socketPath {
+            configuration = .init(unixSocketPath: socket, username: location.user, password: location.password,
+                                  database: location.database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS
+            switch location.sslMode {
+            case "disable", "allow": tls = .disable
+            case "prefer":
+                tls = .prefer(try Self.sslContext(verify: false))
+            default:
+                tls = .require(try Self.sslContext(verify: location.sslMode != "require"))
+            }
+            configuration = .init(host: location.host, port: location.port, username: location.user,
+                                  password: location.password, database: location.database, tls: tls)
+        }
+        if let seconds = location.connectTimeout, seconds > 0 { configuration.options.connectTimeout = .seconds(Int64(seconds)) }
+        if let name = location.applicationName { configuration.options.additionalStartupParameters.append(("application_name", name)) }
+        let id = Self.connections.wrappingAdd(1, ordering: .relaxed).newValue
+        do {
+            connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
+                                                        configuration: configuration, id: id, logger: logger).wait()
+        } catch {
+            throw PostgresFailure(connecting: error, to: location)
+        }
+        try execute("SET TIME ZONE 'UTC'")
+        try execute("SET lock_timeout = '10s'")
+        try execute("SET statement_timeout = '300s'")
+    }
+
+    deinit { try? connection.close().wait() }
+
+    private static func sslContext(verify: Bool) throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !verify { tls.certificateVerification = .none }
+        do { return try NIOSSLContext(configuration: tls) } catch {
+            throw PostgresFailure(description: "cannot set up TLS: \(error)")
+        }
+    }
+
+    /// Runs one statement and returns its rows.
+    @discardableResult
+    func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [PostgresRandomAccessRow] {
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+                .rows.map { $0.makeRandomAccess() }
+        } catch {
+            throw PostgresFailure(error, location: location)
+        }
+    }
+
+    /// Runs statements that return nothing to read.
+    func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws {
+        try query(sql, binds)
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(readOnly: Bool = false, _ body: () throws -> T) throws -> T {
+        try execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Calls `notified` on each notification of `channel` (LISTEN) from now on.
+    func listen(_ channel: String, _ notified: @escaping @Sendable () -> Void) throws {
+        connection.addListener(channel: channel) { _, _ in notified() }
+        try execute("LISTEN \"\(channel)\"")
+    }
+
+    func close() { try? connection.close().wait() }
+}
+
+/// What the server or the connection said, in one line for people: never a SQLSTATE code, never
+/// the password.
+struct PostgresFailure: StorageFailure {
+    let description: String
+    /// The SQLSTATE, for the store to act on (a serialization failure is retried).
+    var sqlState: String?
+
+    init(description: String, sqlState: String? = nil) {
+        self.description = description
+        self.sqlState = sqlState
+    }
+
+    init(connecting error: any Error, to location: PostgresLocation) {
+        let base = PostgresFailure(error, location: location)
+        if base.sqlState != nil {
+            self = base
+        } else {
+            self.init(description: "cannot connect to \(location.description): \(base.description)")
+        }
+    }
+
+    init(_ error: any Error, location: PostgresLocation) {
+        guard let psql = error as? PSQLError else {
+            self.init(description: Self.plain(error))
+            return
+        }
+        let state = psql.serverInfo?[.sqlState]
+        let message = psql.serverInfo?[.message] ?? ""
+        switch state {
+        case "28P01", "28000":
+            self.init(description: "login failed for user \(quoted(location.user)) at \(location.description): \(message)", sqlState: state)
+        case "3D000":
+            self.init(description: "database \(quoted(location.database)) does not exist on the server of \(location.description)", sqlState: state)
+        case "25006":
+            self.init(description: "the server of \(location.description) is a read-only replica: write to the primary", sqlState: state)
+        case "55P03":
+            self.init(description: "the ledger stayed locked by another writer past the lock timeout; try again", sqlState: state)
+        case "57014":
+            self.init(description: "a statement ran past the statement timeout and was cancelled", sqlState: state)
+        case "53100":
+            self.init(description: "the server's disk is full", sqlState: state)
+        case "57P01", "57P02", "57P03":
+            self.init(description: "the server is shutting down or starting: \(message)", sqlState: state)
+        case .some:
+            self.init(description: message.isEmpty ? "the server refused a statement" : message, sqlState: state)
+        case nil:
+            switch psql.code {
+            case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
+                self.init(description: "the connection to \(location.description) was lost")
+            case .connectionError:
+                self.init(description: psql.underlying.map(Self.plain) ?? "connection error")
+            default:
+                self.init(description: psql.underlying.map(Self.plain) ?? psql.code.description)
+            }
+        }
+    }
+
+    /// An error of the connection layer as a short phrase.
+    static func plain(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectTimeout") || text.contains("timeout") { return "the connection timed out" }
+        if text.contains("connection reset") { return "the connection was reset" }
+        if text.contains("No such file") || text.contains("errno: 2") { return "no server listens there (no such socket)" }
+        if text.contains("refused") || text.contains("errno: 111") { return "connection refused (is the server running?)" }
+        if let range = text.range(of: "description: ") { return String(text[range.upperBound...].prefix(200)) }
+        return String(text.prefix(200))
+    }
+}

@@ -1,0 +1,266 @@
+import PostgresNIO
+
+/// The views on the server as one transaction sees and changes them. What the fold writes stays
+/// here until `flush` sends it in a few statements; reads ask the server once per row or
+/// relation and keep the answer, and see this transaction's own changes over it: the rows a
+/// name or a relation leads to are the server's and this transaction's, each judged by its
+/// current version.
+final class PostgresViews: ViewStateWriting {
+    let session: PostgresSession
+    /// The schema, quoted.
+    let s: String
+    let proxyNames: [String]
+
+    /// Rows known here, by table and position: read from the server or written here (nil: none).
+    private var rows: [BaseTable: [UInt64: CachedRow?]] = [:]
+    private var dirty: [BaseTable: Set<UInt64>] = [:]
+    /// Positions of the rows written here, under each entity and name their versions name.
+    private var touched: [Touch: Set<UInt64>] = [:]
+    /// Creations: the entities created in this transaction, and those looked up on the server.
+    private var creations: [EntityID: UInt64?] = [:]
+    /// Proxy entries written here: present or removed, by proxy and key.
+    private var proxyChanges: [Int: [[UInt8]: Bool]] = [:]
+
+    enum Touch: Hashable {
+        case user(EntityID), plan(EntityID), group(EntityID), name(UniqueName.Key)
+    }
+
+    init(session: PostgresSession, schema: String, proxies: [Proxy]) {
+        self.session = session
+        s = schema
+        proxyNames = proxies.map(\.name)
+    }
+
+    /// Whether this transaction changed anything.
+    var hasChanges: Bool { !dirty.isEmpty || !proxyChanges.isEmpty }
+
+    func noteCreation(of event: RecordedEvent) {
+        if event.data.createsEntity, creations[event.stream.id] ?? nil == nil { creations[event.stream.id] = event.position }
+    }
+
+    // MARK: ViewState
+
+    func creationPosition(of id: EntityID) throws -> UInt64? {
+        if let known = creations[id] { return known }
+        var binds = PostgresBindings()
+        binds.append(SQLValue.uuid(id))
+        let found = try session.query("SELECT position FROM \(s).events WHERE stream_id = $1 AND version = 1", binds)
+            .first.map { UInt64(try $0.int(0)) }
+        creations[id] = found
+        return found
+    }
+
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
+        try cachedRow(table, at: position).flatMap(R.init(cached:))
+    }
+
+    private func cachedRow(_ table: BaseTable, at position: UInt64) throws -> CachedRow? {
+        if let known = rows[table]?[position] { return known }
+        var binds = PostgresBindings()
+        binds.append(Int64(position))
+        let found = try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE position = $1",
+                                      binds).first.map { try PostgresRows.row(table, from: $0).1 }
+        rows[table, default: [:]][position] = .some(found)
+        return found
+    }
+
+    func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
+        var merged: [UInt64: CachedRow?] = [:]
+        for r in try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) ORDER BY position") {
+            let (p, row) = try PostgresRows.row(table, from: r)
+            merged[p] = row
+        }
+        for p in dirty[table] ?? [] { merged[p] = rows[table]?[p] ?? nil }
+        for p in merged.keys.sorted() {
+            guard let row = merged[p] ?? nil, let typed = R(cached: row) else { continue }
+            if try !body(p, typed) { return }
+        }
+    }
+
+    func position(of name: UniqueName) throws -> UInt64? {
+        let (column, key) = name.column
+        let table = name.table
+        let fromServer = try fetch(table, where: "\(column) = $1") { $0.append(key) }
+        return try current(table, fromServer, touched[.name(name.key)]) { row in
+            switch row {
+            case .user(let u): UniqueName.email(u.email).key == name.key
+            case .plan(let p): UniqueName.planName(p.name).key == name.key
+            case .group(let g): UniqueName.groupName(g.name).key == name.key
+            default: false
+            }
+        }.first
+    }
+
+    func membership(user: EntityID, group: EntityID) throws -> UInt64? {
+        let fromServer = try fetch(.memberships, where: "user_id = $1 AND group_id = $2") {
+            $0.append(SQLValue.uuid(user))
+            $0.append(SQLValue.uuid(group))
+        }
+        return try current(.memberships, fromServer, touched[.user(user)]) {
+            if case .membership(let m) = $0 { m.user == user && m.group == group } else { false }
+        }.first
+    }
+
+    func subscriptions(user: EntityID, plan: EntityID) throws -> [(position: UInt64, isActive: Bool)] {
+        let fromServer = try fetch(.subscriptions, where: "user_id = $1 AND plan_id = $2") {
+            $0.append(SQLValue.uuid(user))
+            $0.append(SQLValue.uuid(plan))
+        }
+        return try current(.subscriptions, fromServer, touched[.user(user)]) {
+            if case .subscription(let x) = $0 { x.user == user && x.plan == plan } else { false }
+        }.map { p in
+            guard case .subscription(let x)? = try cachedRow(.subscriptions, at: p) else { return (p, false) }
+            return (p, x.isActive)
+        }
+    }
+
+    func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        let (column, touch): (String, Touch) = switch relation {
+        case .membershipsOfUser: ("user_id", .user(entity))
+        case .membershipsOfGroup: ("group_id", .group(entity))
+        case .subscriptionsOfUser: ("user_id", .user(entity))
+        case .subscriptionsOfPlan: ("plan_id", .plan(entity))
+        }
+        let fromServer = try fetch(relation.rows, where: "\(column) = $1") { $0.append(SQLValue.uuid(entity)) }
+        return try current(relation.rows, fromServer, touched[touch]) { relation.entity(of: $0) == entity }
+    }
+
+    func forEachProxyEntry(_ proxy: Int, _ body: (UInt64) throws -> Bool) throws {
+        var binds = PostgresBindings()
+        binds.append(proxyNames[proxy])
+        var entries: [(key: [UInt8], position: UInt64)] = []
+        for r in try session.query("SELECT sort_key, position FROM \(s).proxy_rows WHERE proxy = $1 ORDER BY sort_key", binds) {
+            let key = try r.bytes(0)
+            if proxyChanges[proxy]?[key] == false { continue }
+            entries.append((key, UInt64(try r.int(1))))
+        }
+        if let changes = proxyChanges[proxy] {
+            let server = Set(entries.map(\.key))
+            for (key, present) in changes where present && !server.contains(key) {
+                entries.append((key, Keys.readPosition(key, at: key.count - 8)))
+            }
+            entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        }
+        for entry in entries where try !body(entry.position) { return }
+    }
+
+    /// Reads the rows of `table` matching an SQL condition, keeps those not known here yet,
+    /// and returns their positions.
+    private func fetch(_ table: BaseTable, where condition: String, _ bind: (inout PostgresBindings) -> Void) throws -> [UInt64] {
+        var binds = PostgresBindings()
+        bind(&binds)
+        return try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE \(condition)",
+                                 binds).map { r in
+            let (p, row) = try PostgresRows.row(table, from: r)
+            if rows[table]?[p] == nil { rows[table, default: [:]][p] = .some(row) }
+            return p
+        }
+    }
+
+    /// The positions among the server's and this transaction's candidates whose current row
+    /// passes `test`, in position order.
+    private func current(_ table: BaseTable, _ fromServer: [UInt64], _ mine: Set<UInt64>?,
+                         _ test: (CachedRow) -> Bool) throws -> [UInt64] {
+        var candidates = Set(fromServer)
+        if let mine { candidates.formUnion(mine) }
+        return try candidates.sorted().filter { p in try cachedRow(table, at: p).map(test) ?? false }
+    }
+
+    // MARK: ViewStateWriting
+
+    func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
+        rows[table, default: [:]][p] = .some(new?.cached)
+        dirty[table, default: []].insert(p)
+        for version in [old?.cached, new?.cached] {
+            guard let version else { continue }
+            for touch in Self.touches(version) { touched[touch, default: []].insert(p) }
+        }
+    }
+
+    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws {
+        proxyChanges[proxy, default: [:]][key] = present
+    }
+
+    /// The entities and names a row's version names.
+    private static func touches(_ row: CachedRow) -> [Touch] {
+        switch row {
+        case .user(let u): [.name(UniqueName.email(u.email).key)]
+        case .plan(let p): [.name(UniqueName.planName(p.name).key)]
+        case .group(let g): [.name(UniqueName.groupName(g.name).key)]
+        case .teamPlan: []
+        case .membership(let m): [.user(m.user), .group(m.group)]
+        case .subscription(let x): [.user(x.user), .plan(x.plan)]
+        }
+    }
+
+    // MARK: Writing out
+
+    /// Sends every row and proxy entry this transaction changed: a few statements in all.
+    func flush() throws {
+        for table in BaseTable.allCases where table.holdsRows {
+            guard let positions = dirty[table], !positions.isEmpty else { continue }
+            let changed = positions.sorted().map { p in (p, rows[table]?[p] ?? nil) }
+            try PostgresRows.write(table, changed, schema: s, planID: { p in try self.row(PlanRow.self, .plans, at: p)?.id },
+                                   session)
+        }
+        var removed: (names: [String], keys: [ByteBuffer]) = ([], [])
+        var added: (names: [String], keys: [ByteBuffer], positions: [Int64]) = ([], [], [])
+        for (proxy, changes) in proxyChanges {
+            for (key, present) in changes {
+                if present {
+                    added.names.append(proxyNames[proxy])
+                    added.keys.append(SQLValue.bytes(key))
+                    added.positions.append(Int64(Keys.readPosition(key, at: key.count - 8)))
+                } else {
+                    removed.names.append(proxyNames[proxy])
+                    removed.keys.append(SQLValue.bytes(key))
+                }
+            }
+        }
+        if !removed.names.isEmpty {
+            var binds = PostgresBindings()
+            binds.append(removed.names)
+            binds.append(removed.keys)
+            try session.execute("""
+                DELETE FROM \(s).proxy_rows p USING unnest($1::text[], $2::bytea[]) AS d(proxy, sort_key)
+                WHERE p.proxy = d.proxy AND p.sort_key = d.sort_key
+                """, binds)
+        }
+        if !added.names.isEmpty {
+            var binds = PostgresBindings()
+            binds.append(added.names)
+            binds.append(added.keys)
+            binds.append(added.positions)
+            try session.execute("""
+                INSERT INTO \(s).proxy_rows (proxy, sort_key, position)
+                SELECT * FROM unnest($1::text[], $2::bytea[], $3::int8[]) ON CONFLICT DO NOTHING
+                """, binds)
+        }
+        dirty = [:]
+        proxyChanges = [:]
+    }
+}
+
+extension UniqueName {
+    /// The name as compared: an email trimmed and lower-cased, a plan's or group's as it is.
+    enum Key: Hashable {
+        case email(String), plan(String), group(String)
+    }
+
+    var key: Key {
+        switch self {
+        case .email(let e): .email(e.emailKey)
+        case .planName(let n): .plan(n)
+        case .groupName(let n): .group(n)
+        }
+    }
+
+    /// The column a name is looked up in, and the value to look for.
+    var column: (String, String) {
+        switch self {
+        case .email(let e): ("email_key", e.emailKey)
+        case .planName(let n): ("name", n)
+        case .groupName(let n): ("name", n)
+        }
+    }
+}
