@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "lmdb-probe", "TestSupport"]),
         .testTarget(name: "SubledgerTests", dependencies: [
             "Subledger", "LMDB", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["subledger", "TestSupport"]),

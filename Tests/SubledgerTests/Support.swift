@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Subledger
 import LMDB
+import PostgresNIO
 @_exported import TestSupport
 
 /// The storage backends the conformance suite (`Tests/SubledgerTests/Conformance`) runs every
@@ -129,6 +130,30 @@ extension Store {
     var env: Environment { lmdb.env }
     var log: LogTables { lmdb.log }
     func viewTables(_ txn: some ReadableTransaction) throws -> [Database] { try lmdb.viewTables(txn) }
+    /// Flips the bits `mask` of one byte (`byte` modulo its length) of the stored event at
+    /// `position`, below the API, as damage on disk would.
+    func changeStoredEvent(at position: UInt64, byte: Int, mask: UInt8) throws {
+        if let postgres = storage as? PostgresStorage {
+            try postgres.read { _ in }
+            let session = try PostgresSession(postgres.server)
+            defer { session.close() }
+            var binds = PostgresBindings()
+            binds.append(Int64(position))
+            binds.append(Int64(byte))
+            binds.append(Int64(mask))
+            try session.execute("""
+                UPDATE \(postgres.s).events SET record = set_byte(record, ($2 % length(record))::int,
+                  get_byte(record, ($2 % length(record))::int) # $3::int) WHERE position = $1
+                """, binds)
+            return
+        }
+        try env.write { txn in
+            var bytes = try txn.getBytes(log.events, Keys.position(position))!
+            bytes[byte % bytes.count] ^= mask
+            try txn.put(log.events, Keys.position(position), bytes)
+        }
+    }
+
     /// A digest of everything the store holds: equal digests, equal contents.
     func contentDigest() throws -> [UInt8] { try storage.contentDigest() }
 }

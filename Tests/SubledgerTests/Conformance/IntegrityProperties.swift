@@ -107,11 +107,7 @@ import Testing
                 let head = try store.head().position
                 guard head > 0 else { return }
                 let p = UInt64(pick) % head + 1
-                try store.env.write { txn in
-                    var bytes = try txn.getBytes(store.log.events, Keys.position(p))!
-                    bytes[pick % bytes.count] ^= UInt8(mask)
-                    try txn.put(store.log.events, Keys.position(p), bytes)
-                }
+                try store.changeStoredEvent(at: p, byte: pick, mask: UInt8(mask))
                 let fault = try store.verify().fault
                 #expect(fault != nil, "byte \(pick) of event \(p) changed, verify found nothing")
                 if let fault { #expect(fault.position.map { $0 <= p } == true, "fault \(fault) for a change at \(p)") }

@@ -102,7 +102,8 @@ import Testing
             }
         }
         #expect(try t.store.verify().fault == nil)
-        // The deletions are listed by snapshot; one lost is a fault at its snapshot.
+        // On LMDB the deletions are listed by snapshot; one lost is a fault at its snapshot.
+        guard backend == .lmdb else { return }
         let listed = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).filter { $0.key[0] & 0x80 != 0 }.map { Array($0.key) } }
         #expect(listed.count >= 8)
         try t.store.env.write { txn in _ = try txn.delete(t.store.log.snapshots, listed[0]) }
