@@ -1,0 +1,93 @@
+/// The rows of one `metrics` query, made in one pass: events go in in log order (`take`), each
+/// period's row is closed as the first event past its end arrives (`at` never runs backwards in
+/// the log), and `finish` closes the rest.
+struct MetricsReport {
+    let every: MetricsPeriod
+    /// The first row's start, and the last row's end (exclusive).
+    let first: Timestamp
+    let end: Timestamp
+    private var ledger: MetricsLedger
+    private var rows: [MetricsRow] = []
+    /// The open period (nil before the first and after the last).
+    private var current: MetricsRow?
+    /// The `at` of the latest event taken: its movements are classified once the next `at` comes.
+    private var instant: Timestamp?
+    private let onMovement: ((MRRMovement) -> Void)?
+
+    init(every: MetricsPeriod, first: Timestamp, last: Timestamp, planFilter: EntityID?,
+         onMovement: ((MRRMovement) -> Void)?) {
+        self.every = every
+        self.first = first
+        end = every.end(ofPeriodStartingAt: last)
+        ledger = MetricsLedger(planFilter: planFilter)
+        self.onMovement = onMovement
+    }
+
+    /// Folds one event; false once it lies past the last period (nothing later matters).
+    mutating func take(_ event: RecordedEvent) -> Bool {
+        let at = event.at
+        if let instant, instant != at { endInstant(instant) }
+        guard at < end else { return false }
+        advance(to: at)
+        instant = at
+        ledger.apply(event.data.upcast)
+        return true
+    }
+
+    /// The rows, every period from the first to the last, once the log has been read.
+    mutating func finish() -> [MetricsRow] {
+        if let instant { endInstant(instant) }
+        instant = nil
+        advance(to: end)
+        return rows
+    }
+
+    /// Closes the periods that end at or before `t` and opens the one containing it.
+    private mutating func advance(to t: Timestamp) {
+        if current == nil {
+            // Before the first period: its opening figures are the state once the earlier events are in.
+            guard t >= first, rows.isEmpty else { return }
+            open(first)
+        }
+        while let row = current, t >= row.periodEnd {
+            close()
+            guard row.periodEnd < end else { return }
+            open(row.periodEnd)
+        }
+    }
+
+    private mutating func open(_ start: Timestamp) {
+        current = MetricsRow(periodStart: start, periodEnd: every.end(ofPeriodStartingAt: start),
+                             openingMRRCents: ledger.mrrCents, payingSubscribersAtStart: ledger.payingSubscribers)
+    }
+
+    private mutating func close() {
+        guard var row = current else { return }
+        row.subscribers = ledger.subscribers
+        row.payingSubscribers = ledger.payingSubscribers
+        row.activeSubscriptions = ledger.activeSubscriptions
+        row.mrrCents = ledger.mrrCents
+        row.teamSeats = ledger.teamSeats
+        row.teamSeatsUsed = ledger.teamSeatsUsed
+        rows.append(row)
+        current = nil
+    }
+
+    /// Classifies the movements of `instant` into the open period (none is open before the first).
+    private mutating func endInstant(_ instant: Timestamp) {
+        var row = current
+        current = nil  // not borrowed twice while the ledger calls back
+        ledger.endInstant(at: instant) { m in
+            guard row != nil else { return }
+            switch m.kind {
+            case .new: row!.newMRRCents += m.cents; row!.newPayingSubscribers += 1
+            case .reactivation: row!.reactivationMRRCents += m.cents; row!.newPayingSubscribers += 1
+            case .expansion: row!.expansionMRRCents += m.cents
+            case .contraction: row!.contractionMRRCents += m.cents
+            case .churn: row!.churnMRRCents += m.cents; row!.churnedPayingSubscribers += 1
+            }
+            onMovement?(m)
+        }
+        current = row
+    }
+}
