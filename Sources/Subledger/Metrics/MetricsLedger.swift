@@ -11,29 +11,49 @@ struct MetricsLedger {
         var seats: Int64?
         /// Whether its subscriptions count (every plan, or the one `--plan` names).
         var counted: Bool
-        /// Its active subscriptions, which a `DeletePlan` takes with it.
-        var active: Set<EntityID> = []
+        /// Its active subscriptions (counted or not).
+        var active = 0
     }
 
     struct User {
+        let id: EntityID
         var mrrCents: Int64 = 0
         /// Active subscriptions that count.
         var active = 0
         var everPaid = false
         var deleted = false
+        /// Whether the current instant touched it, and its MRR before that instant.
+        var touched = false
+        var mrrBeforeInstant: Int64 = 0
         /// Every active subscription, counted or not, which a `DeleteUser` takes with it.
         var subscriptions: [EntityID] = []
+
+        init(id: EntityID) { self.id = id }
     }
+
+    /// An active subscription: the slots of its user and plan.
+    struct Subscription {
+        var user: Int
+        var plan: Int
+    }
+
+    // Hashing ids is most of this fold's cost, so users and plans live in arrays of slots, found
+    // by id once (at a subscribe, a plan change's target, a delete); an active subscription
+    // holds its user's and plan's slots, so a cancel and the end of an instant hash nothing
+    // but the subscription's id. Freed slots are reused: the arrays follow the live entities.
 
     /// nil: every plan counts.
     let planFilter: EntityID?
-    private(set) var plans: [EntityID: Plan] = [:]
-    /// Active subscriptions only: user and plan.
-    private(set) var subscriptions: [EntityID: (user: EntityID, plan: EntityID)] = [:]
-    private(set) var users: [EntityID: User] = [:]
-    /// Users touched in the current instant, in the order first touched, with their MRR before it.
-    private var touched: [(user: EntityID, before: Int64)] = []
-    private var touchedSet: Set<EntityID> = []
+    private var planSlots: [EntityID: Int] = [:]
+    private var plans: [Plan] = []
+    private var freePlans: [Int] = []
+    private var userSlots: [EntityID: Int] = [:]
+    private var users: [User] = []
+    private var freeUsers: [Int] = []
+    /// Active subscriptions only.
+    private var subscriptions: [EntityID: Subscription] = [:]
+    /// Slots of the users touched in the current instant, in the order first touched.
+    private var touched: [Int] = []
 
     private(set) var mrrCents: Int64 = 0
     private(set) var subscribers = 0
@@ -44,86 +64,116 @@ struct MetricsLedger {
 
     init(planFilter: EntityID?) { self.planFilter = planFilter }
 
+    /// What the fold holds: live plans, users it remembers, active subscriptions.
+    var liveCounts: (plans: Int, users: Int, subscriptions: Int) { (planSlots.count, userSlots.count, subscriptions.count) }
+    var touchedAny: Bool { !touched.isEmpty }
+
     mutating func apply(_ data: EventData) {
         switch data {
         case .planCreated(let id, _, let price, let seats):
             let counted = planFilter.map { $0 == id } ?? true
-            plans[id] = Plan(priceCents: price, seats: seats, counted: counted)
+            let plan = Plan(priceCents: price, seats: seats, counted: counted)
+            if let slot = freePlans.popLast() { plans[slot] = plan; planSlots[id] = slot } else {
+                planSlots[id] = plans.count
+                plans.append(plan)
+            }
             if counted, let seats { teamSeats += seats }
         case .planDeleted(let id):
-            guard let plan = plans[id] else { return }
-            for sub in plan.active { end(sub) }
-            plans[id] = nil
-            if plan.counted, let seats = plan.seats { teamSeats -= seats }
+            guard let slot = planSlots.removeValue(forKey: id) else { return }
+            // Plans are deleted rarely: their subscriptions are found by a walk of the active ones
+            // rather than by an index that every subscribe and cancel would pay for.
+            if plans[slot].active > 0 {
+                for (sub, s) in subscriptions where s.plan == slot { end(sub, s) }
+            }
+            if plans[slot].counted, let seats = plans[slot].seats { teamSeats -= seats }
+            freePlans.append(slot)
         case .subscribed(let id, let user, let plan):
-            guard plans[plan] != nil else { return }
-            subscriptions[id] = (user, plan)
-            plans[plan]!.active.insert(id)
-            users[user, default: User()].subscriptions.append(id)
-            count(user: user, plan: plan, 1)
-        case .planChanged(let sub, let from, let to):
-            guard let s = subscriptions[sub], plans[to] != nil else { return }
-            count(user: s.user, plan: from, -1)
-            plans[from]?.active.remove(sub)
-            plans[to]!.active.insert(sub)
-            subscriptions[sub] = (s.user, to)
-            count(user: s.user, plan: to, 1)
+            guard let p = planSlots[plan] else { return }
+            let u: Int
+            if let slot = userSlots[user] { u = slot } else if let slot = freeUsers.popLast() {
+                users[slot] = User(id: user)
+                userSlots[user] = slot
+                u = slot
+            } else {
+                u = users.count
+                users.append(User(id: user))
+                userSlots[user] = u
+            }
+            subscriptions[id] = Subscription(user: u, plan: p)
+            users[u].subscriptions.append(id)
+            count(user: u, plan: p, 1)
+        case .planChanged(let sub, _, let to):
+            guard let p = planSlots[to], let s = subscriptions[sub] else { return }
+            count(user: s.user, plan: s.plan, -1)
+            subscriptions[sub]!.plan = p
+            count(user: s.user, plan: p, 1)
         case .subscriptionCancelled(let sub):
-            end(sub)
+            guard let s = subscriptions[sub] else { return }
+            end(sub, s)
         case .userDeleted(let id):
-            guard let user = users[id] else { return }
-            touch(id)
-            for sub in user.subscriptions { end(sub) }
-            users[id]!.deleted = true
+            guard let u = userSlots[id] else { return }
+            for sub in users[u].subscriptions {
+                if let s = subscriptions.removeValue(forKey: sub) { count(user: u, plan: s.plan, -1) }
+            }
+            users[u].subscriptions = []
+            users[u].deleted = true
+            touch(u)
         default:
             break
         }
     }
 
     /// A subscription stops being active: cancelled, or removed by a cascade.
-    private mutating func end(_ sub: EntityID) {
-        guard let s = subscriptions.removeValue(forKey: sub) else { return }
+    private mutating func end(_ sub: EntityID, _ s: Subscription) {
+        subscriptions[sub] = nil
         count(user: s.user, plan: s.plan, -1)
-        plans[s.plan]?.active.remove(sub)
-        if let i = users[s.user]?.subscriptions.firstIndex(of: sub) { users[s.user]!.subscriptions.remove(at: i) }
+        if let i = users[s.user].subscriptions.firstIndex(of: sub) { users[s.user].subscriptions.remove(at: i) }
     }
 
-    /// Adds (`sign` 1) or takes away (-1) an active subscription of `user` on `plan`, when the plan counts.
-    private mutating func count(user: EntityID, plan: EntityID, _ sign: Int) {
-        guard let p = plans[plan], p.counted else { return }
-        touch(user)
-        let price = p.priceCents * Int64(sign)
-        let wasSubscriber = users[user]!.active > 0
-        users[user]!.active += sign
-        users[user]!.mrrCents += price
-        if wasSubscriber != (users[user]!.active > 0) { subscribers += sign }
+    /// Adds (`sign` 1) or takes away (-1) an active subscription of a user on a plan (slots).
+    private mutating func count(user u: Int, plan p: Int, _ sign: Int) {
+        plans[p].active += sign
+        guard plans[p].counted else { return }
+        touch(u)
+        let price = plans[p].priceCents * Int64(sign)
+        let was = users[u].active > 0
+        users[u].active += sign
+        users[u].mrrCents += price
+        if was != (users[u].active > 0) { subscribers += sign }
         mrrCents += price
         activeSubscriptions += sign
-        if p.seats != nil { teamSeatsUsed += Int64(sign) }
+        if plans[p].seats != nil { teamSeatsUsed += Int64(sign) }
     }
 
-    private mutating func touch(_ user: EntityID) {
-        guard touchedSet.insert(user).inserted else { return }
-        touched.append((user, users[user]?.mrrCents ?? 0))
+    /// Notes a user's MRR before the instant's first change to it.
+    private mutating func touch(_ u: Int) {
+        guard !users[u].touched else { return }
+        users[u].touched = true
+        users[u].mrrBeforeInstant = users[u].mrrCents
+        touched.append(u)
     }
 
     /// Ends the instant `at`: each touched user whose MRR differs from before it makes one
     /// movement, given to `movement`; the users deleted in it are dropped.
     mutating func endInstant(at: Timestamp, _ movement: (MRRMovement) -> Void) {
         guard !touched.isEmpty else { return }
-        for (id, before) in touched {
-            guard var user = users[id] else { continue }
-            let after = user.mrrCents
+        for u in touched {
+            let before = users[u].mrrBeforeInstant, after = users[u].mrrCents
+            users[u].touched = false
             if after != before {
-                movement(MRRMovement(at: at, user: id, kind: MovementKind.of(before: before, after: after, everPaid: user.everPaid),
+                movement(MRRMovement(at: at, user: users[u].id,
+                                     kind: MovementKind.of(before: before, after: after, everPaid: users[u].everPaid),
                                      fromCents: before, toCents: after))
                 if (before > 0) != (after > 0) { payingSubscribers += after > 0 ? 1 : -1 }
-                if after > 0 { user.everPaid = true }
+                if after > 0 { users[u].everPaid = true }
             }
             // A user with nothing active and no paid past has nothing metrics need to remember.
-            if user.deleted || (user.subscriptions.isEmpty && !user.everPaid) { users[id] = nil } else { users[id] = user }
+            if users[u].deleted || (users[u].subscriptions.isEmpty && !users[u].everPaid) {
+                userSlots[users[u].id] = nil
+                users[u].subscriptions = []
+                freeUsers.append(u)
+            }
         }
         touched.removeAll(keepingCapacity: true)
-        touchedSet.removeAll(keepingCapacity: true)
     }
 }

@@ -10,6 +10,9 @@ struct MetricsReport {
     private var rows: [MetricsRow] = []
     /// The open period (nil before the first and after the last).
     private var current: MetricsRow?
+    /// The open period's end; before the first period, its start (so that the first event at
+    /// or past it opens it). Kept apart from `current`, which is large to copy for a compare.
+    private var currentEnd: Timestamp
     /// The `at` of the latest event taken: its movements are classified once the next `at` comes.
     private var instant: Timestamp?
     private let onMovement: ((MRRMovement) -> Void)?
@@ -19,18 +22,21 @@ struct MetricsReport {
         self.every = every
         self.first = first
         end = every.end(ofPeriodStartingAt: last)
+        currentEnd = first
         ledger = MetricsLedger(planFilter: planFilter)
         self.onMovement = onMovement
     }
 
     /// Folds one event; false once it lies past the last period (nothing later matters).
-    mutating func take(_ event: RecordedEvent) -> Bool {
-        let at = event.at
+    mutating func take(_ event: RecordedEvent) -> Bool { take(at: event.at, event.data) }
+
+    /// Folds the event with this `at` and data.
+    mutating func take(at: Timestamp, _ data: EventData) -> Bool {
         if let instant, instant != at { endInstant(instant) }
         guard at < end else { return false }
-        advance(to: at)
+        if at >= currentEnd { advance(to: at) }
         instant = at
-        ledger.apply(event.data.upcast)
+        ledger.apply(data.upcast)
         return true
     }
 
@@ -59,6 +65,7 @@ struct MetricsReport {
     private mutating func open(_ start: Timestamp) {
         current = MetricsRow(periodStart: start, periodEnd: every.end(ofPeriodStartingAt: start),
                              openingMRRCents: ledger.mrrCents, payingSubscribersAtStart: ledger.payingSubscribers)
+        currentEnd = current!.periodEnd
     }
 
     private mutating func close() {
@@ -75,6 +82,7 @@ struct MetricsReport {
 
     /// Classifies the movements of `instant` into the open period (none is open before the first).
     private mutating func endInstant(_ instant: Timestamp) {
+        guard ledger.touchedAny else { return }
         var row = current
         current = nil  // not borrowed twice while the ledger calls back
         ledger.endInstant(at: instant) { m in
