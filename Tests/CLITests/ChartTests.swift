@@ -75,8 +75,12 @@ struct ChartTests {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
+        // A browser that hangs must not hang the suite: a minute is 50 times what it takes.
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
         let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
+        watchdog.cancel()
         guard let start = dom.range(of: "<pre id=\"result\">"), let end = dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex) else {
             throw ChartError.noResult(String(dom.prefix(500)))
         }
