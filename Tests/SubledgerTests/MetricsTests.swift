@@ -239,6 +239,24 @@ import Testing
         #expect(try temp.store.metrics(MetricsQuery(plan: Reference("pro")))[0].subscribers == 1)
     }
 
+    /// Prices near `Int64.max` cents are valid commands; their sums are refused, not trapped on.
+    @Test func pricesThatAddUpPastInt64AreAnErrorNotACrash() throws {
+        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
+        let temp = try MetricsTests.store([
+            l("CreatePlan", #""name":"huge","price_cents":9223372036854775807"#, at: "2026-01-02T00:00:00Z"),
+            l("Subscribe", #""user":"ann@example.com","plan":"huge""#, at: "2026-01-03T00:00:00Z"),
+        ])
+        // One such subscription fits, and so does its chart.
+        let rows = try temp.store.metrics(MetricsQuery())
+        #expect(rows[0].mrrCents == .max && rows[0].newMRRCents == .max)
+        #expect(MetricsChart.svg(rows, every: .month, title: "t").contains("class=\"point\""))
+        _ = try temp.run(l("Subscribe", #""user":"bob@example.com","plan":"huge""#, at: "2026-01-04T00:00:00Z"))
+        #expect(throws: MetricsError.amountTooLarge) { try temp.store.metrics(MetricsQuery()) }
+        #expect(throws: MetricsError.amountTooLarge) { try temp.store.metrics(MetricsQuery(plan: Reference("huge"))) }
+        // Without the plan that overflows, the rest is fine.
+        #expect(try temp.store.metrics(MetricsQuery(plan: Reference("pro")))[0].mrrCents == 0)
+    }
+
     /// What the fold keeps follows the live entities: cancelled subscriptions, deleted plans and
     /// users, and users with nothing to remember are dropped.
     @Test func theLedgerHoldsLiveEntitiesOnly() throws {

@@ -22,7 +22,12 @@ public enum MetricsChart {
         (.churn, "Churn", "#d8402b", false),
     ]
 
-    static func cents(_ row: MetricsRow, _ kind: MovementKind) -> Int64 {
+    /// Cents as the chart computes them: in floating point, so that no sum of absurd prices traps.
+    static func cents(_ row: MetricsRow, _ kind: MovementKind) -> Double {
+        Double(centsValue(row, kind))
+    }
+
+    static func centsValue(_ row: MetricsRow, _ kind: MovementKind) -> Int64 {
         switch kind {
         case .new: row.newMRRCents
         case .reactivation: row.reactivationMRRCents
@@ -64,22 +69,22 @@ public enum MetricsChart {
         func x(_ i: Int) -> Double { left + band * (Double(i) + 0.5) }
 
         // MRR: 0 up to a round maximum.
-        let mrrScale = Scale(low: 0, high: rows.map(\.mrrCents).max() ?? 0)
-        func yMRR(_ c: Int64) -> Double { mrrBottom - (mrrBottom - mrrTop) * mrrScale.fraction(c) }
+        let mrrScale = Scale(low: 0, high: Double(rows.map(\.mrrCents).max() ?? 0))
+        func yMRR(_ c: Double) -> Double { mrrBottom - (mrrBottom - mrrTop) * mrrScale.fraction(c) }
         out += panelTitle("MRR at the end of each period", y: mrrTop - 12)
         axis(&out, mrrScale, y: yMRR)
 
         // Movements: losses below zero, gains above.
-        let gains = rows.map { r in kinds.filter(\.gain).reduce(0) { $0 + cents(r, $1.kind) } }
-        let losses = rows.map { r in kinds.filter { !$0.gain }.reduce(0) { $0 + cents(r, $1.kind) } }
+        let gains = rows.map { r in kinds.filter(\.gain).reduce(0.0) { $0 + cents(r, $1.kind) } }
+        let losses = rows.map { r in kinds.filter { !$0.gain }.reduce(0.0) { $0 + cents(r, $1.kind) } }
         let barScale = Scale(low: -(losses.max() ?? 0), high: gains.max() ?? 0)
-        func yBar(_ c: Int64) -> Double { barsBottom - (barsBottom - barsTop) * barScale.fraction(c) }
+        func yBar(_ c: Double) -> Double { barsBottom - (barsBottom - barsTop) * barScale.fraction(c) }
         out += panelTitle("MRR movements in each period (gains up, losses down)", y: barsTop - 12)
         axis(&out, barScale, y: yBar)
 
         let barWidth = min(band * 0.6, 48)
         for (i, row) in rows.enumerated() {
-            var up: Int64 = 0, down: Int64 = 0
+            var up = 0.0, down = 0.0
             for k in kinds {
                 let c = cents(row, k.kind)
                 guard c > 0 else { continue }
@@ -89,7 +94,7 @@ public enum MetricsChart {
                 out += """
                 <rect class="bar" data-kind="\(k.kind.rawValue)" x="\(fmt(x(i) - barWidth / 2))" y="\(fmt(top))" \
                 width="\(fmt(barWidth))" height="\(fmt(max(bottom - top, 1)))" fill="\(k.colour)">\
-                <title>\(row.periodLabel(every)) \(k.label.lowercased()) \(k.gain ? "+" : "-")\(MetricsRow.amount(c))</title></rect>
+                <title>\(row.periodLabel(every)) \(k.label.lowercased()) \(k.gain ? "+" : "-")\(MetricsRow.amount(centsValue(row, k.kind)))</title></rect>
 
                 """
             }
@@ -97,11 +102,11 @@ public enum MetricsChart {
         out += ##"<line x1="\##(left)" x2="\##(width - right)" y1="\##(fmt(yBar(0)))" y2="\##(fmt(yBar(0)))" stroke="#555" stroke-width="1"/>"## + "\n"
 
         // The MRR line over the bars' periods, a point a period.
-        let points = rows.indices.map { "\(fmt(x($0))),\(fmt(yMRR(rows[$0].mrrCents)))" }.joined(separator: " ")
+        let points = rows.indices.map { "\(fmt(x($0))),\(fmt(yMRR(Double(rows[$0].mrrCents))))" }.joined(separator: " ")
         out += ##"<polyline class="mrr-line" points="\##(points)" fill="none" stroke="#5b3fa8" stroke-width="2.5" stroke-linejoin="round"/>"## + "\n"
         for (i, row) in rows.enumerated() {
             out += """
-            <circle class="point" cx="\(fmt(x(i)))" cy="\(fmt(yMRR(row.mrrCents)))" r="\(band >= 8 ? 4 : 2)" fill="#5b3fa8">\
+            <circle class="point" cx="\(fmt(x(i)))" cy="\(fmt(yMRR(Double(row.mrrCents))))" r="\(band >= 8 ? 4 : 2)" fill="#5b3fa8">\
             <title>\(row.periodLabel(every)) MRR \(MetricsRow.amount(row.mrrCents))</title></circle>
 
             """
@@ -141,7 +146,7 @@ public enum MetricsChart {
     }
 
     /// Grid lines and labels of a panel's vertical axis.
-    static func axis(_ out: inout String, _ scale: Scale, y: (Int64) -> Double) {
+    static func axis(_ out: inout String, _ scale: Scale, y: (Double) -> Double) {
         out += ##"<line x1="\##(left)" x2="\##(left)" y1="\##(fmt(y(scale.high)))" y2="\##(fmt(y(scale.low)))" stroke="#555"/>"## + "\n"
         for tick in scale.ticks {
             let ty = y(tick)
@@ -152,25 +157,32 @@ public enum MetricsChart {
 
     /// A vertical scale in cents from a round low to a round high, with ticks between.
     struct Scale {
-        var low: Int64, high: Int64, step: Int64
+        var low: Double, high: Double, step: Double
 
-        init(low: Int64, high: Int64) {
+        init(low: Double, high: Double) {
             // Steps of 1, 2 or 5 times a power of ten, at least a cent, about 4 to a panel.
             let span = max(high - low, 100)
-            var unit: Int64 = 1
+            var unit = 1.0
             while unit * 10 <= span / 4 { unit *= 10 }
-            let step = [Int64(1), 2, 5, 10].map { unit * $0 }.first { span / $0 <= 5 } ?? unit * 10
+            let step = [1.0, 2, 5, 10].map { unit * $0 }.first { span / $0 <= 5 } ?? unit * 10
             self.step = step
-            self.low = low < 0 ? -((-low + step - 1) / step) * step : 0
-            self.high = max((high + step - 1) / step * step, low < 0 ? 0 : step)
+            self.low = low < 0 ? -(-low / step).rounded(.up) * step : 0
+            self.high = max((high / step).rounded(.up) * step, low < 0 ? 0 : step)
         }
 
-        var ticks: [Int64] { Array(stride(from: low, through: high, by: Int(step))) }
+        var ticks: [Double] {
+            let n = Int(((high - low) / step).rounded())
+            return (0...n).map { low + Double($0) * step }
+        }
 
-        func fraction(_ c: Int64) -> Double { Double(c - low) / Double(high - low) }
+        func fraction(_ c: Double) -> Double { (c - low) / (high - low) }
 
         /// Whole currency units when the step is, else with cents.
-        func label(_ c: Int64) -> String { MetricsRow.amount(c, cents: step % 100 != 0) }
+        func label(_ c: Double) -> String {
+            // Beyond 2^53 cents the figure is not exact anyway (and past Int64 it would not convert).
+            guard abs(c) < 9e15 else { return String(c / 100) }
+            return MetricsRow.amount(Int64(c.rounded()), cents: step.truncatingRemainder(dividingBy: 100) != 0)
+        }
     }
 
     static func fmt(_ v: Double) -> String {

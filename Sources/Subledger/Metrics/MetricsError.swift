@@ -10,6 +10,8 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
     case unknownPlan(String)
     /// The bounds span more periods than one report holds.
     case tooManyPeriods(count: Int, limit: Int)
+    /// A sum of cents (or seats) exceeds `Int64.max`: prices too large for any figure to be right.
+    case amountTooLarge
     /// The store failed while the log was read.
     case store(StoreError)
 
@@ -23,6 +25,7 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
             "--plan \(quoted(text)): no such plan (a name names a plan that has it now; a deleted plan is named by its id)"
         case .tooManyPeriods(let count, let limit):
             "--from/--to span \(count) periods, more than \(limit); choose a longer --every or closer bounds"
+        case .amountTooLarge: "the prices in this log add up past 9,223,372,036,854,775,807 cents: no metric would be right"
         case .store(let e): e.description
         }
     }

@@ -61,6 +61,8 @@ struct MetricsLedger {
     private(set) var activeSubscriptions = 0
     private(set) var teamSeats: Int64 = 0
     private(set) var teamSeatsUsed: Int64 = 0
+    /// Whether a sum of cents or seats went past `Int64.max` (absurd prices): no figure is right then.
+    private(set) var overflowed = false
 
     init(planFilter: EntityID?) { self.planFilter = planFilter }
 
@@ -77,7 +79,7 @@ struct MetricsLedger {
                 planSlots[id] = plans.count
                 plans.append(plan)
             }
-            if counted, let seats { teamSeats += seats }
+            if counted, let seats { teamSeats = sum(teamSeats, seats, &overflowed) }
         case .planDeleted(let id):
             guard let slot = planSlots.removeValue(forKey: id) else { return }
             // Plans are deleted rarely: their subscriptions are found by a walk of the active ones
@@ -85,7 +87,7 @@ struct MetricsLedger {
             if plans[slot].active > 0 {
                 for (sub, s) in subscriptions where s.plan == slot { end(sub, s) }
             }
-            if plans[slot].counted, let seats = plans[slot].seats { teamSeats -= seats }
+            if plans[slot].counted, let seats = plans[slot].seats { teamSeats = sum(teamSeats, -seats, &overflowed) }
             freePlans.append(slot)
         case .subscribed(let id, let user, let plan):
             guard let p = planSlots[plan] else { return }
@@ -138,9 +140,9 @@ struct MetricsLedger {
         let price = plans[p].priceCents * Int64(sign)
         let was = users[u].active > 0
         users[u].active += sign
-        users[u].mrrCents += price
+        users[u].mrrCents = sum(users[u].mrrCents, price, &overflowed)
         if was != (users[u].active > 0) { subscribers += sign }
-        mrrCents += price
+        mrrCents = sum(mrrCents, price, &overflowed)
         activeSubscriptions += sign
         if plans[p].seats != nil { teamSeatsUsed += Int64(sign) }
     }
@@ -157,6 +159,10 @@ struct MetricsLedger {
     /// movement, given to `movement`; the users deleted in it are dropped.
     mutating func endInstant(at: Timestamp, _ movement: (MRRMovement) -> Void) {
         guard !touched.isEmpty else { return }
+        for u in touched where overflowed {
+            users[u].touched = false  // the figures are past repair: the report is refused
+        }
+        if overflowed { touched.removeAll(keepingCapacity: true) }
         for u in touched {
             let before = users[u].mrrBeforeInstant, after = users[u].mrrCents
             users[u].touched = false
@@ -176,4 +182,12 @@ struct MetricsLedger {
         }
         touched.removeAll(keepingCapacity: true)
     }
+}
+
+/// `a + b`, noting an overflow in `overflowed` rather than trapping.
+@inline(__always)
+func sum(_ a: Int64, _ b: Int64, _ overflowed: inout Bool) -> Int64 {
+    let (value, overflow) = a.addingReportingOverflow(b)
+    if overflow { overflowed = true }
+    return value
 }

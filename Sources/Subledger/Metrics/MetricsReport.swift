@@ -16,6 +16,9 @@ struct MetricsReport {
     /// The `at` of the latest event taken: its movements are classified once the next `at` comes.
     private var instant: Timestamp?
     private let onMovement: ((MRRMovement) -> Void)?
+    /// A sum of cents went past `Int64.max`: the report is refused rather than wrong.
+    private var overflowed = false
+    var overflow: Bool { overflowed || ledger.overflowed }
 
     init(every: MetricsPeriod, first: Timestamp, last: Timestamp, planFilter: EntityID?,
          onMovement: ((MRRMovement) -> Void)?) {
@@ -85,17 +88,20 @@ struct MetricsReport {
         guard ledger.touchedAny else { return }
         var row = current
         current = nil  // not borrowed twice while the ledger calls back
+        var overflow = false
         ledger.endInstant(at: instant) { m in
             guard row != nil else { return }
             switch m.kind {
-            case .new: row!.newMRRCents += m.cents; row!.newPayingSubscribers += 1
-            case .reactivation: row!.reactivationMRRCents += m.cents; row!.newPayingSubscribers += 1
-            case .expansion: row!.expansionMRRCents += m.cents
-            case .contraction: row!.contractionMRRCents += m.cents
-            case .churn: row!.churnMRRCents += m.cents; row!.churnedPayingSubscribers += 1
+            case .new: row!.newMRRCents = sum(row!.newMRRCents, m.cents, &overflow); row!.newPayingSubscribers += 1
+            case .reactivation:
+                row!.reactivationMRRCents = sum(row!.reactivationMRRCents, m.cents, &overflow); row!.newPayingSubscribers += 1
+            case .expansion: row!.expansionMRRCents = sum(row!.expansionMRRCents, m.cents, &overflow)
+            case .contraction: row!.contractionMRRCents = sum(row!.contractionMRRCents, m.cents, &overflow)
+            case .churn: row!.churnMRRCents = sum(row!.churnMRRCents, m.cents, &overflow); row!.churnedPayingSubscribers += 1
             }
             onMovement?(m)
         }
+        overflowed = overflowed || overflow
         current = row
     }
 }

@@ -60,10 +60,8 @@ public struct MetricsRow: Equatable, Sendable {
         self.payingSubscribersAtStart = payingSubscribersAtStart
     }
 
-    /// MRR gained minus MRR lost during the period: `mrrCents - openingMRRCents`.
-    public var netMRRChangeCents: Int64 {
-        newMRRCents + reactivationMRRCents + expansionMRRCents - contractionMRRCents - churnMRRCents
-    }
+    /// MRR gained minus MRR lost during the period: `mrrCents - openingMRRCents` (the bridge).
+    public var netMRRChangeCents: Int64 { mrrCents - openingMRRCents }
 
     /// Churned paying subscribers over those paying at the start; nil when none paid then. It
     /// may exceed 1 when users who started paying during the period also churned in it.

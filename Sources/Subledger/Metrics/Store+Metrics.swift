@@ -56,7 +56,9 @@ extension Store {
                     return last.at < end
                 }
             }
-            return report.finish()
+            let rows = report.finish()
+            if report.overflow { throw MetricsError.amountTooLarge }
+            return rows
         } catch let e as MetricsError {
             throw e
         } catch {
