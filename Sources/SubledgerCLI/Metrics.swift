@@ -41,6 +41,19 @@ struct Metrics: ParsableCommand {
         let rows: [MetricsRow]
         do { rows = try store.metrics(query) } catch { throw Failure(message: error.description) }
 
+        // The chart first: a file that cannot be written fails the command before anything is printed.
+        if let chart {
+            let title = "MRR by \(query.every)" + (plan.map { " on plan \($0)" } ?? "")
+            let text = chart.hasSuffix(".html") ? MetricsChart.html(rows, every: query.every, title: title)
+                                                : MetricsChart.svg(rows, every: query.every, title: title)
+            guard let file = fopen(chart, "w") else {
+                throw Failure(message: "--chart \(chart): cannot write it (\(String(cString: strerror(errno))))")
+            }
+            let written = fputs(text, file) >= 0
+            guard fclose(file) == 0, written else { throw Failure(message: "--chart \(chart): the write failed") }
+            Output.info("chart: \(rows.count) periods drawn into \(chart)")
+        }
+
         if json {
             Output.jsonArray(rows) { row, w in row.writeJSON(to: &w) }
         } else if csv {
@@ -53,17 +66,6 @@ struct Metrics: ParsableCommand {
             Output.table(head, body)
         }
         Output.flush()
-        if let chart {
-            let title = "MRR by \(query.every)" + (plan.map { " on plan \($0)" } ?? "")
-            let text = chart.hasSuffix(".html") ? MetricsChart.html(rows, every: query.every, title: title)
-                                                : MetricsChart.svg(rows, every: query.every, title: title)
-            guard let file = fopen(chart, "w") else {
-                throw Failure(message: "--chart \(chart): cannot write it (\(String(cString: strerror(errno))))")
-            }
-            let written = fputs(text, file) >= 0
-            guard fclose(file) == 0, written else { throw Failure(message: "--chart \(chart): the write failed") }
-            Output.info("chart: \(rows.count) periods drawn into \(chart)")
-        }
     }
 
     static let header = ["period", "subscribers", "paying", "subscriptions", "mrr", "seats used", "new", "reactivation",
