@@ -70,6 +70,14 @@ struct MetricsLedger {
     var liveCounts: (plans: Int, users: Int, subscriptions: Int) { (planSlots.count, userSlots.count, subscriptions.count) }
     var touchedAny: Bool { !touched.isEmpty }
 
+    /// Whether `apply` does anything with events of this type.
+    static func reads(_ type: EventType) -> Bool {
+        switch type {
+        case .planCreated, .planDeleted, .subscribed, .planChanged, .subscriptionCancelled, .userDeleted: true
+        default: false
+        }
+    }
+
     mutating func apply(_ data: EventData) {
         switch data {
         case .planCreated(let id, _, let price, let seats):
