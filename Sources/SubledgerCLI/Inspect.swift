@@ -18,6 +18,8 @@ struct Replay: ParsableCommand {
     @Option(help: "Only this event type (e.g. Subscribed).") var type: String?
     @Flag(help: "Keep printing events as they are appended, until interrupted.") var follow = false
     @Flag(help: "One JSON object per event, with every envelope field and data.") var json = false
+    @Flag(help: "In the table's data column, related users, plans and groups as ids (by default: by email or name).")
+    var ids = false
 
     func run() throws {
         let store = try location.open()
@@ -35,13 +37,18 @@ struct Replay: ParsableCommand {
         }
         var rows: [[String]] = []
         var next = from
+        // The table names related users, plans and groups as the views hold them now.
+        var names = RelatedNames.none
+        if !json && !follow && !ids {
+            do { names = try RelatedNames(store) } catch { throw Failure(message: error.description) }
+        }
         // Read once: each read of an ArgumentParser @Flag costs hundreds of instructions, per event.
         let json = self.json, follow = self.follow
         func emit(_ e: RecordedEvent) {
             if json { Output.jsonLine { e.writeJSON(to: &$0) } } else if follow {
                 Output.line("\(e.position)  \(e.at)  \(e.stream)  \(e.version)  \(e.type.name)  \(e.summary)")
             } else {
-                rows.append([String(e.position), e.at.rfc3339, e.stream.description, String(e.version), e.type.name, e.summary])
+                rows.append([String(e.position), e.at.rfc3339, e.stream.description, String(e.version), e.type.name, e.summary(names)])
             }
             next = e.position + 1
         }

@@ -7,6 +7,8 @@ struct Show: ParsableCommand {
         discussion: """
         Views: users, plans, team_plans, groups, memberships, subscriptions, and the proxies
         active_subscriptions, paying_subscriptions, recent_memberships.
+        Tables show a related user by its email and a plan or group by its name (an id when it
+        has been deleted); --ids shows the ids. --json rows always hold ids.
         --user/--plan/--group follow related lookups (a user's subscriptions and groups, a plan's
         subscribers, a group's members); each takes an id, an email or a name.
 
@@ -26,6 +28,7 @@ struct Show: ParsableCommand {
     @Option(name: .customLong("as-of"), help: "The view after position P, or after the last event whose at <= TIME.")
     var asOf: String?
     @Flag(help: "Machine output: one JSON array.") var json = false
+    @Flag(help: "In the table, related users, plans and groups as ids (by default: by email or name).") var ids = false
 
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more") }
@@ -35,9 +38,15 @@ struct Show: ParsableCommand {
         let store = try location.open()
         let filter = ViewFilter(user: user.map(Reference.init), plan: plan.map(Reference.init), group: group.map(Reference.init))
         let rows: [ViewRow]
+        var names = RelatedNames.none
         do {
             let point = try asOf.map { text throws(StoreError) in try AsOf(parsing: text) }
             rows = try store.rows(of: view, filter: filter, limit: limit, asOf: point)
+            if !json, !ids, let keys = rows.first?.fields.map(\.key) {
+                // Names as of the same point as the rows, read only for the columns the view has.
+                names = try RelatedNames(store, asOf: point, users: keys.contains("user"), plans: keys.contains("plan"),
+                                         groups: keys.contains("group"))
+            }
         } catch {
             throw Failure(message: error.description)
         }
@@ -45,7 +54,9 @@ struct Show: ParsableCommand {
             Output.jsonArray(rows) { row, w in row.write(to: &w) }
         } else {
             let header = rows.first?.fields.map(\.key) ?? []
-            if rows.isEmpty { Output.info("(no rows)") } else { Output.table(header, rows.map { $0.fields.map { $0.value.text } }) }
+            if rows.isEmpty { Output.info("(no rows)") } else {
+                Output.table(header, rows.map { $0.fields.map { names.cell($0.key, $0.value) } })
+            }
         }
         Output.flush()
     }

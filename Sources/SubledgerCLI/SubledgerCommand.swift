@@ -19,7 +19,7 @@ struct SubledgerCommand: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Exec.self, Show.self, Replay.self, Projections.self, Stats.self,
+            Init.self, Exec.self, Show.self, Replay.self, Metrics.self, Projections.self, Stats.self,
             Rebuild.self, Verify.self, Export.self, Import.self, Backup.self,
             Seen.self, ForgetSeen.self,
             RegisterUser.self, RenameUser.self, Login.self, DeleteUser.self,

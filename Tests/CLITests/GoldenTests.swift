@@ -21,7 +21,7 @@ import Testing
 
     @Test func everyFeatureHasAScenario() {
         let required = ["last_seen", "fullname_alias", "through_models", "team_plans", "proxies", "cascades",
-                        "idempotency_and_at", "rejections"]
+                        "idempotency_and_at", "rejections", "metrics_story", "metrics_demo"]
         for name in required {
             #expect(GoldenTests.scenarios.contains(name), "fixtures/golden/\(name) is missing")
         }

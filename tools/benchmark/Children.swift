@@ -20,6 +20,7 @@ enum Child {
         case "replay-decode": try replayDecode(args)
         case "rebuild": try rebuild(args)
         case "verify": try verify(args)
+        case "metrics": try metrics(args)
         case "asof": try asOf(args)
         case "show-now": try showNow(args)
         default: throw BenchError("unknown measurement \(name)")
@@ -249,6 +250,20 @@ enum Child {
         report("seconds", monotonicSeconds() - start)
         report("events", result.events)
         if let fault = result.fault { report("fault", fault.description) }
+    }
+
+    /// `metrics --every day` over the whole log of the fixture store: one pass, the rows kept.
+    static func metrics(_ args: Arguments) throws {
+        let store = try Store.open(path: args.require("store"), options: StoreOptions(create: false))
+        let events = try store.head().position
+        var movements = 0
+        let start = monotonicSeconds()
+        let rows = try store.metrics(MetricsQuery(every: .day)) { _ in movements += 1 }
+        report("seconds", monotonicSeconds() - start)
+        report("events", events)
+        report("rows", rows.count)
+        report("movements", movements)
+        report("mrr_cents", rows.last?.mrrCents ?? 0)
     }
 
     /// `show subscriptions --as-of P` at `count` seeded random positions: p50 and p99 latency.

@@ -104,6 +104,7 @@ final class Suite {
         try measureLibraryCall("rebuild", name: "rebuild (every view)", fixture: fixture, rawFixture: rawFixture)
         try measureLibraryCall("verify", name: "verify (chain, index, views)", fixture: fixture, rawFixture: rawFixture)
         try measureAsOf(fixture: fixture, rawFixture: rawFixture)
+        try measureMetrics(fixture: fixture, rawFixture: rawFixture)
 
         if !args.has("keep") {
             for p in [fixture, rawFixture, workload, grownWorkload, smallWorkload, sizes,
@@ -339,6 +340,34 @@ final class Suite {
             row.baselineRSSKiB.append(base.maxRSSKiB)
             progress("\(only) run \(r)/\(runs): \(format(row.runs.last!)) events/s")
         }
+        rows.append(row)
+    }
+
+    /// `metrics --every day` over the whole log (one pass: reading and decoding on one core, the
+    /// fold of MRR on the other), beside a raw cursor scan of the same number of entries.
+    func measureMetrics(fixture: String, rawFixture: String) throws {
+        var row = ResultRow(name: "metrics --every day (whole log)", unit: "events/s", baselineName: "raw cursor scan",
+                            baselineUnit: "entries/s")
+        var seconds: [Double] = [], baseSeconds: [Double] = []
+        var events = 0.0, periods = 0.0, movements = 0.0
+        for r in 1...runs {
+            let rep = try runChild(["--only", "metrics", "--store", fixture])
+            events = rep.double("events")
+            periods = rep.double("rows")
+            movements = rep.double("movements")
+            seconds.append(rep.double("seconds"))
+            row.runs.append(events / rep.double("seconds"))
+            row.rssKiB.append(rep.maxRSSKiB)
+            let base = try runChild(["--only", "raw-scan", "--raw", rawFixture])
+            baseSeconds.append(base.double("seconds"))
+            row.baselineRuns.append(base.double("entries") / base.double("seconds"))
+            row.baselineRSSKiB.append(base.maxRSSKiB)
+            progress("metrics run \(r)/\(runs): \(format(seconds.last!, decimals: 3)) s, \(format(row.runs.last!)) events/s")
+        }
+        row.name = "metrics --every day (\(format(events)) events, \(format(periods)) rows)"
+        row.extra = [("seconds", median(seconds)), ("baseline_seconds", median(baseSeconds)), ("rows", periods),
+                     ("movements", movements)]
+        notes.append("\(row.name): \(format(median(seconds), decimals: 3)) s a run (median), the raw scan of the same entries \(format(median(baseSeconds), decimals: 3)) s; \(format(movements)) MRR movements classified")
         rows.append(row)
     }
 
