@@ -141,13 +141,18 @@ struct Stats: ParsableCommand {
             w.endObject()
             Output.line(w.bytes)
         } else {
-            Output.table(["measure", "value"], [
-                ["events", String(s.events)], ["streams", String(s.streams)],
-                ["store size", bytesText(s.storeBytes)], ["map size", bytesText(s.mapBytes)],
-                ["map used", bytesText(s.mapUsedBytes) + " (\(oneDecimal(s.mapBytes > 0 ? 100 * Double(s.mapUsedBytes) / Double(s.mapBytes) : 0))%)"],
-                ["snapshots", "every \(s.snapshotInterval) events, "
-                    + (s.snapshotsThrough == 0 ? "none taken yet" : "through position \(s.snapshotsThrough)")],
-            ] + s.typeCounts.map { ["  \($0.name)", String($0.count)] })
+            var rows = [["events", String(s.events)], ["streams", String(s.streams)],
+                        ["store size", bytesText(s.storeBytes)]]
+            // A PostgreSQL ledger has no map and (yet) no snapshots: as-of folds from the log.
+            if s.mapBytes > 0 {
+                rows.append(["map size", bytesText(s.mapBytes)])
+                rows.append(["map used", bytesText(s.mapUsedBytes) + " (\(oneDecimal(100 * Double(s.mapUsedBytes) / Double(s.mapBytes)))%)"])
+            }
+            if s.snapshotInterval > 0 {
+                rows.append(["snapshots", "every \(s.snapshotInterval) events, "
+                    + (s.snapshotsThrough == 0 ? "none taken yet" : "through position \(s.snapshotsThrough)")])
+            }
+            Output.table(["measure", "value"], rows + s.typeCounts.map { ["  \($0.name)", String($0.count)] })
         }
         Output.flush()
     }

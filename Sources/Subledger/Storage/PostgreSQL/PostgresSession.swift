@@ -99,6 +99,12 @@ struct PostgresFailure: StorageFailure {
     /// The SQLSTATE, for the store to act on (a serialization failure is retried).
     var sqlState: String?
 
+    /// Whether the connection is gone (lost, or the server going away): a new one may work.
+    var isConnectionLost: Bool {
+        guard let sqlState else { return true }
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+    }
+
     init(description: String, sqlState: String? = nil) {
         self.description = description
         self.sqlState = sqlState

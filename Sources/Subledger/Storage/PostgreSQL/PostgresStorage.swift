@@ -15,9 +15,9 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     let proxies: [Proxy]
     /// The schema, quoted.
     let s: String
-    /// The connection of this store; the calls of one store are serialized on it.
-    private let session: PostgresSession
-    private let lock = Mutex(())
+    /// The connection of this store, made again after it is lost; the calls of one store are
+    /// serialized on it.
+    private let connection: Mutex<PostgresSession?>
 
     init(location: PostgresLocation, options: StoreOptions) throws {
         server = location
@@ -25,7 +25,8 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         var seen = Set<String>()
         proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
         s = location.schema
-        session = try PostgresSession(location)
+        let session = try PostgresSession(location)
+        connection = Mutex(session)
         if options.create {
             try session.transaction {
                 // One creator at a time: CREATE … IF NOT EXISTS races with itself.
@@ -39,17 +40,37 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
 
     var location: String { server.description }
 
-    func close() { session.close() }
+    func close() {
+        connection.withLock { session in
+            session?.close()
+            session = nil
+        }
+    }
 
-    /// Runs `body` with the session, one call of this store at a time.
-    private func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        try lock.withLock { _ in try body(session) }
+    /// Runs `body` with the connection, one call of this store at a time. A lost connection is
+    /// dropped, and made again for the next call; a read (`retry`) is tried once more at once.
+    private func withSession<T>(retry: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
+        try connection.withLock { session in
+            for attempt in 0...(retry ? 1 : 0) {
+                let current: PostgresSession
+                if let session { current = session } else {
+                    current = try PostgresSession(server)
+                    session = current
+                }
+                do { return try body(current) } catch let failure as PostgresFailure where failure.isConnectionLost {
+                    current.close()
+                    session = nil
+                    if attempt == (retry ? 1 : 0) { throw failure }
+                }
+            }
+            preconditionFailure("the last attempt returns or throws")
+        }
     }
 
     private func checkFormat() throws {
         let rows: [PostgresRandomAccessRow]
         do {
-            rows = try session.query("SELECT format FROM \(s).ledger")
+            rows = try withSession { try $0.query("SELECT format FROM \(s).ledger") }
         } catch let failure as PostgresFailure where failure.sqlState == "42P01" || failure.sqlState == "3F000" {
             throw StoreError.noStore(path: server.description)
         }
@@ -121,7 +142,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     // MARK: The log
 
     func head() throws -> LogHead {
-        try withSession { try PostgresLedgerTransaction.head($0, schema: s, lock: false).0 }
+        try withSession(retry: true) { try PostgresLedgerTransaction.head($0, schema: s, lock: false).0 }
     }
 
     func event(at position: UInt64) throws -> RecordedEvent? {
@@ -129,7 +150,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     }
 
     func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
-        try withSession { session in
+        try withSession(retry: true) { session in
             var binds = PostgresBindings()
             binds.append(Int64(from))
             binds.append(Int64(clamping: to))
@@ -141,7 +162,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     }
 
     func positions(ofStream id: EntityID) throws -> [UInt64] {
-        try withSession { session in
+        try withSession(retry: true) { session in
             var binds = PostgresBindings()
             binds.append(SQLValue.uuid(id))
             return try session.query("SELECT position FROM \(s).events WHERE stream_id = $1 ORDER BY version", binds)
@@ -150,17 +171,24 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     }
 
     /// Sleeps on the ledger's notifications (LISTEN, on a connection of its own), with a poll
-    /// every second as a fallback; a lost connection is opened again.
+    /// every second as a fallback. A lost connection, or a server restarting, is waited out:
+    /// both connections are made again once the server answers.
     func waitForAppend(after position: UInt64) throws {
         let woken = DispatchSemaphore(value: 0)
         var listener: PostgresSession?
-        while try head().position <= position {
+        defer { listener?.close() }
+        while true {
+            do {
+                if try head().position > position { return }
+            } catch let failure as PostgresFailure where failure.isConnectionLost {
+                listener?.close()
+                listener = nil
+            }
             if listener == nil, let opened = try? PostgresSession(server) {
                 if (try? opened.listen(Self.channel(server), { woken.signal() })) != nil { listener = opened } else { opened.close() }
             }
             _ = woken.wait(timeout: .now() + 1)
         }
-        listener?.close()
     }
 
     func importLog(from reader: LineReader, progress: ((UInt64) -> Void)?) throws -> UInt64 {
