@@ -54,12 +54,21 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
+    /// How long a statement may wait for its answer before the connection is given up for
+    /// lost: past the server's statement timeout, so that only a dead connection reaches it
+    /// (a server killed while the connection was idle is not always noticed otherwise).
+    var answerTimeout: TimeAmount = .seconds(330)
+
     /// Runs one statement and returns its rows.
     @discardableResult
     func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [PostgresRandomAccessRow] {
+        guard !connection.isClosed else { throw PostgresFailure(description: "the connection to \(location.description) was lost") }
+        let answer = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        let connection = self.connection
+        let deadline = connection.eventLoop.scheduleTask(in: answerTimeout) { let _: EventLoopFuture<Void> = connection.close() }
+        defer { deadline.cancel() }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
-                .rows.map { $0.makeRandomAccess() }
+            return try answer.wait().rows.map { $0.makeRandomAccess() }
         } catch {
             throw PostgresFailure(error, location: location)
         }

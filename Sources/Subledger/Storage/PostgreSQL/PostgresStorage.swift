@@ -57,6 +57,8 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
                     current = try PostgresSession(server)
                     session = current
                 }
+                // A read answers quickly; one that does not is on a dead connection.
+                current.answerTimeout = retry ? .seconds(20) : .seconds(330)
                 do { return try body(current) } catch let failure as PostgresFailure where failure.isConnectionLost {
                     current.close()
                     session = nil
