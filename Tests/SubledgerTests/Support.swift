@@ -55,12 +55,11 @@ final class TempStore {
     /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.
     init(backend: Backend = .lmdb, proxies: [Proxy] = [],
          clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
-         snapshotInterval: Int? = nil, readAheadMinimum: UInt64? = nil) throws {
+         snapshotInterval: Int? = nil) throws {
         dir = TempStore.makeDirectory()
         self.backend = backend
         let ids = IDCounter()
-        var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
-        if let readAheadMinimum { options.readAheadMinimum = readAheadMinimum }
+        let options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
         store = try backend.open(in: dir, options: options)
     }
 

@@ -267,11 +267,8 @@ enum Child {
     }
 
     /// `show subscriptions --as-of P` at `count` seeded random positions: p50 and p99 latency.
-    /// With `--one-core`, a snapshot's rows are read on this thread alone (no read-ahead).
     static func asOf(_ args: Arguments) throws {
-        var options = StoreOptions(create: false)
-        if args.has("one-core") { options.readAheadMinimum = .max }
-        let store = try Store.open(path: args.require("store"), options: options)
+        let store = try Store.open(path: args.require("store"), options: StoreOptions(create: false))
         let head = try store.head().position
         var rng = SplitMix64(seed: UInt64(args.int("seed") ?? 1))
         var latencies: [Double] = []
@@ -325,7 +322,7 @@ struct Arguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
 
-    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose", "one-core"]
+    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose"]
 
     init(_ argv: [String]) throws {
         var i = 0

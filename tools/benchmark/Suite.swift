@@ -381,11 +381,6 @@ final class Suite {
         var users = ResultRow(name: "show users --as-of (the same positions)", unit: "ms",
                               baselineName: "raw scan of the prefix", baselineUnit: "ms")
         var usersP99: [Double] = [], usersFirst: [Double] = []
-        // The same queries with a snapshot's rows read on one core: what the read-ahead buys.
-        var oneCore = ResultRow(name: "show subscriptions --as-of, one core (no read-ahead)", unit: "ms")
-        var oneCoreP99: [Double] = []
-        var usersOneCore = ResultRow(name: "show users --as-of, one core (no read-ahead)", unit: "ms")
-        var usersOneCoreP99: [Double] = []
         var now = ResultRow(name: "show subscriptions now, whole view (no --as-of)", unit: "ms")
         var nowNext: [Double] = [], nowRows = 0.0
         let head = try headOf(fixture)
@@ -405,15 +400,6 @@ final class Suite {
             usersP99.append(u.double("p99_ms"))
             usersFirst.append(u.double("first_ms"))
             users.rssKiB.append(u.maxRSSKiB)
-            let one = try runChild(["--only", "asof", "--store", fixture, "--count", String(asOfN), "--seed", seedText, "--one-core"])
-            oneCore.runs.append(one.double("p50_ms"))
-            oneCoreP99.append(one.double("p99_ms"))
-            oneCore.rssKiB.append(one.maxRSSKiB)
-            let uOne = try runChild(["--only", "asof", "--store", fixture, "--count", String(asOfN), "--seed", seedText,
-                                     "--view", "users", "--one-core"])
-            usersOneCore.runs.append(uOne.double("p50_ms"))
-            usersOneCoreP99.append(uOne.double("p99_ms"))
-            usersOneCore.rssKiB.append(uOne.maxRSSKiB)
             let shown = try runChild(["--only", "show-now", "--store", fixture])
             now.runs.append(shown.double("first_ms"))
             nowNext.append(shown.double("next_p50_ms"))
@@ -439,17 +425,12 @@ final class Suite {
             users.baselineDisplay = row.baselineDisplay
             users.invertRatio = true
             users.extra = [("p50_ms", median(users.runs)), ("p99_ms", median(usersP99)), ("first_query_ms", median(usersFirst))]
-            oneCore.display = "p50 \(format(median(oneCore.runs), decimals: 1)) ms, p99 \(format(median(oneCoreP99), decimals: 1)) ms"
-            oneCore.extra = [("p50_ms", median(oneCore.runs)), ("p99_ms", median(oneCoreP99))]
-            usersOneCore.display = "p50 \(format(median(usersOneCore.runs), decimals: 1)) ms, p99 \(format(median(usersOneCoreP99), decimals: 1)) ms"
-            usersOneCore.extra = [("p50_ms", median(usersOneCore.runs)), ("p99_ms", median(usersOneCoreP99))]
             now.name = "show subscriptions now, whole view of \(format(nowRows)) rows (no --as-of)"
             now.display = "first query \(format(median(now.runs), decimals: 1)) ms, next p50 \(format(median(nowNext), decimals: 1)) ms"
             now.extra = [("first_query_ms", median(now.runs)), ("next_p50_ms", median(nowNext)), ("rows", nowRows)]
         }
         rows.append(row)
         if !users.runs.isEmpty { rows.append(users) }
-        if !oneCore.runs.isEmpty { rows += [oneCore, usersOneCore] }
         if !now.runs.isEmpty { rows.append(now) }
     }
 

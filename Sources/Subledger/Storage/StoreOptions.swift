@@ -21,10 +21,6 @@ public struct StoreOptions: Sendable {
     /// (`StoreOptions.defaultSnapshotInterval` for a new store); another value drops the store's
     /// snapshots and takes them again at the new interval.
     public var snapshotInterval: Int?
-    /// From this snapshot position on, `--as-of` reads a view's rows at the snapshot on two
-    /// cores (below it the rows are too few to be worth a thread); `.max` reads them on one.
-    /// A tuning knob: tests lower it, the benchmark measures one core against two with it.
-    public var readAheadMinimum: UInt64 = 32_768
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,

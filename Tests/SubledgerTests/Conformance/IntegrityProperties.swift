@@ -38,7 +38,7 @@ import Testing
         await propertyCheck(count: CommandStreams.cases / 3, input: CommandStreams.steps, Gen.int(in: 0...1_000).array(of: 1...3),
                             Gen.int(in: 1...9)) { steps, picks, interval in
             failOnThrow {
-                var twin = try Twin(backend: backend, snapshotInterval: interval, readAheadMinimum: interval % 2 == 1 ? 1 : nil)
+                var twin = try Twin(backend: backend, snapshotInterval: interval)
                 _ = try twin.run(CommandStreams.lines(steps), batchSizes: [1, 3, 2])
                 let store = twin.temp.store
                 let head = try store.head().position

@@ -101,38 +101,6 @@ import Testing
         #expect(try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } } == before)
     }
 
-    /// `--as-of` reading a snapshot's rows in ranges on two cores gives the rows of one core,
-    /// for every view at every position (the window's changes land inside ranges, between
-    /// them and after them), and a limit stops it early (its thread too); a second walk of
-    /// the same table takes the ranges again.
-    @Test func readAheadGivesTheRowsOfOneCore() throws {
-        var lines = RulesTests.setup
-        for i in 0..<40 {
-            lines.append(#"{"command":"RegisterUser","email":"r\#(i)@example.com","full_name":"R \#(i)"}"#)
-            lines.append(#"{"command":"Subscribe","user":"r\#(i)@example.com","plan":"\#(i % 2 == 0 ? "pro" : "free")"}"#)
-            if i % 3 == 0 { lines.append(#"{"command":"Cancel","user":"r\#(i)@example.com","plan":"\#(i % 2 == 0 ? "pro" : "free")"}"#) }
-            // A deletion cascades through an index derived from the rows read ahead: that walk
-            // takes the batches first, the view's own walk then takes them again.
-            if i % 7 == 6 { lines.append(#"{"command":"DeleteUser","user":"r\#(i - 3)@example.com"}"#) }
-        }
-        let ahead = try TempStore(snapshotInterval: 4, readAheadMinimum: 1)
-        let single = try TempStore(snapshotInterval: 4)
-        for t in [ahead, single] { _ = try t.store.execute(batch: lines.map { CommandDecoder.decode(line: $0) }) }
-        let head = try ahead.store.head().position
-        let singleHead = try single.store.head().position
-        #expect(head > 100 && head == singleHead)
-        for p in UInt64(1)...head {
-            #expect(try IntegrityProperties.allViews(ahead.store, asOf: .position(p)) == IntegrityProperties.allViews(single.store, asOf: .position(p)),
-                    "as of \(p)")
-            for view in ["users", "subscriptions"] {
-                let all = try ahead.store.rows(of: view, asOf: .position(p))
-                for limit in [2, all.count / 2] {
-                    #expect(try ahead.store.rows(of: view, limit: limit, asOf: .position(p)) == Array(all.prefix(limit)), "\(view) as of \(p)")
-                }
-            }
-        }
-    }
-
     @Test func aChangedIntervalTakesTheSnapshotsAgain() throws {
         let t = try snapshotted()
         let path = t.store.path

@@ -163,8 +163,8 @@ struct Twin {
     var model = ReferenceModel()
     static let now = "2026-01-01T00:00:00Z"
 
-    init(backend: Backend, snapshotInterval: Int? = nil, readAheadMinimum: UInt64? = nil) throws {
-        temp = try TempStore(backend: backend, snapshotInterval: snapshotInterval, readAheadMinimum: readAheadMinimum)
+    init(backend: Backend, snapshotInterval: Int? = nil) throws {
+        temp = try TempStore(backend: backend, snapshotInterval: snapshotInterval)
     }
 
     /// Executes `lines` in batches of the given sizes (cycled), returning the product's outcomes

@@ -55,10 +55,6 @@ final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
         try cachedRow(table, at: position).flatMap(R.init(cached:))
     }
 
-    /// The rows of `table` this cache holds, by position (nil: none there): what a read of the
-    /// table takes from here over the base's.
-    func cachedRows(of table: BaseTable) -> [UInt64: CachedRow?] { rows[table.rawValue].mapValues(\.row) }
-
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
         rows[table.rawValue][position] = RowSlot(row: row.cached, dirty: true)
     }
@@ -200,9 +196,6 @@ struct PositionMerge {
     private var i = 0
 
     init(_ sorted: [UInt64]) { positions = sorted }
-
-    /// The next position, not consumed.
-    var upcoming: UInt64? { i < positions.count ? positions[i] : nil }
 
     /// The next position, if it is below `limit` (any, without one).
     mutating func next(before limit: UInt64? = nil) -> UInt64? {

@@ -11,7 +11,7 @@ enum PostgresSchema {
 
     /// Every statement that makes the ledger, each idempotent: `init` may run it again.
     static func create(_ s: String, proxies: [Proxy]) -> [String] {
-        var out = [
+        let out = [
             "CREATE SCHEMA IF NOT EXISTS \(s)",
             """
             CREATE OR REPLACE FUNCTION \(s).ts(us bigint) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$

@@ -14,9 +14,6 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// Indexes scanned by entity, derived so far for filters, grouped by their leading entity.
     private var grouped: [BaseTable: [EntityID: [(key: [UInt8], value: [UInt8])]]] = [:]
 
-    /// The rows of one table, read in ranges on two cores, for `walk`.
-    let ranges: SnapshotRowRanges?
-
     /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
     private let live: [Database]?
     /// Where the rows changed after `at` are listed: the deletions of the next snapshot, when it
@@ -28,7 +25,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         case pending(Database)
     }
 
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, ranges: SnapshotRowRanges? = nil,
+    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64,
          live: [Database]? = nil, changedAfter: ChangedAfter? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
@@ -36,7 +33,6 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         self.at = at
         self.live = live
         self.changedAfter = changedAfter
-        self.ranges = ranges
         cursor = try txn.cursor(snapshots)
     }
 
@@ -49,48 +45,18 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         return try body(row)
     }
 
-    /// Calls `body` with every row of `table` at this snapshot, in position order (the rows
-    /// read in ranges are encoded again for it).
+    /// Calls `body` with every row of `table` at this snapshot, in position order.
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws {
-        try walk(table, body) { position, row in try row.encoded.withUnsafeBytes { try body(position, $0) } }
-    }
-
-    /// `walk` with every row decoded: the ranges' as they come, the others here.
-    private func walkRows(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
-        try walk(table, { position, bytes in try body(position, try CachedRow(decoding: bytes, table: table)) }, decoded: body)
-    }
-
-    /// Calls `body` with every row of `table` at this snapshot, in position order; when the
-    /// table is read in ranges, its rows go to `decoded` instead.
-    private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool,
-                      decoded: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
         guard at > 0 else { return }
-        guard ranges?.table == table else {
-            // A cursor of its own: `body` may read other rows meanwhile.
-            let cursor = try txn.cursor(snapshots)
-            defer { cursor.close() }
-            _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
-            return
-        }
-        try forEachRange { positions, rows in
-            for (position, row) in zip(positions, rows) {
-                guard let cached = row.cachedRow else { throw StoreError.corrupt("row \(position) of \(table.name) has no stored form") }
-                if try !decoded(position, cached) { return false }
-            }
-            return true
-        }
-    }
-
-    /// Calls `body` with the rows of the table read in ranges (`ranges.table`), range by range,
-    /// in position order, as the view shows them, until it returns false. With `dropping`,
-    /// each range is let go once `body` has it.
-    func forEachRange(dropping: Bool = false, _ body: (_ positions: [UInt64], _ rows: [ViewRow]) throws -> Bool) throws {
-        guard let ranges else { return }
+        // A cursor of its own: `body` may read other rows meanwhile.
         let cursor = try txn.cursor(snapshots)
         defer { cursor.close() }
-        try ranges.forEachRange(dropping: dropping, read: { try SnapshotRowRanges.read(ranges.table, $0, at: at, cursor) }) {
-            try body($0.positions, $0.rows)
-        }
+        _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
+    }
+
+    /// `walk` with every row decoded.
+    private func walkRows(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
+        try walk(table) { position, bytes in try body(position, try CachedRow(decoding: bytes, table: table)) }
     }
 
     /// An index table as the snapshot's rows give it, sorted by key.
@@ -221,10 +187,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        try walk(table, { position, row in try body(position, try R.decode(row)) }, decoded: { position, row in
-            guard let typed = R(cached: row) else { throw StoreError.corrupt("row \(position) of \(table.name) has another table's type") }
-            return try body(position, typed)
-        })
+        try walk(table) { position, row in try body(position, try R.decode(row)) }
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
