@@ -16,6 +16,9 @@ final class PostgresLedgerTransaction: LedgerWriting {
     private var appendedByStream: [EntityID: [UInt64]] = [:]
     private var newHead: (head: LogHead, counts: LogCounts)?
     private var checkpoints: (through: UInt64, projections: [(name: String, version: Int)])?
+    /// The server's answers about command ids and stream versions, asked once.
+    private var knownCommands: [String: UInt64?] = [:]
+    private var knownVersions: [EntityID: UInt32] = [:]
 
     /// Begins on an open transaction of `session`, locking the head row.
     init(_ session: PostgresSession, schema: String, proxies: [Proxy]) throws {
@@ -23,6 +26,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
         s = schema
         views = PostgresViews(session: session, schema: schema, proxies: proxies)
         (storedHead, storedCounts) = try Self.head(session, schema: schema, lock: true)
+        views.serverHead = storedHead.position
     }
 
     /// The head and counts as stored; with `lock`, the row is held until the transaction ends.
@@ -71,17 +75,33 @@ final class PostgresLedgerTransaction: LedgerWriting {
 
     func streamVersion(of id: EntityID) throws -> UInt32 {
         if let mine = appendedByStream[id], let last = mine.last, let e = try event(at: last) { return e.version }
+        if let known = knownVersions[id] { return known }
         var binds = PostgresBindings()
         binds.append(SQLValue.uuid(id))
-        return UInt32(try session.query("SELECT coalesce(max(version), 0)::int8 FROM \(s).events WHERE stream_id = $1", binds)
+        let version = UInt32(try session.query("SELECT coalesce(max(version), 0)::int8 FROM \(s).events WHERE stream_id = $1", binds)
             .first?.int(0) ?? 0)
+        knownVersions[id] = version
+        return version
     }
 
     func commandPosition(_ commandID: String) throws -> UInt64? {
         if let p = appendedByCommand[commandID] { return p }
+        if let known = knownCommands[commandID] { return known }
         var binds = PostgresBindings()
         binds.append(commandID)
-        return try session.query("SELECT position FROM \(s).events WHERE command_id = $1", binds).first.map { UInt64(try $0.int(0)) }
+        let found = try session.query("SELECT position FROM \(s).events WHERE command_id = $1", binds).first.map { UInt64(try $0.int(0)) }
+        knownCommands[commandID] = .some(found)
+        return found
+    }
+
+    /// Keeps the server's answers for `asked` command ids (`found`: those applied, and where).
+    func knowCommands(_ asked: Set<String>, found: [String: UInt64]) {
+        for commandID in asked { knownCommands[commandID] = .some(found[commandID]) }
+    }
+
+    /// Keeps the server's stream versions of `asked` (0 for a stream not in `found`).
+    func knowVersions(_ asked: Set<EntityID>, found: [EntityID: UInt32]) {
+        for id in asked { knownVersions[id] = found[id] ?? 0 }
     }
 
     // MARK: LogWriting, LedgerWriting

@@ -20,10 +20,26 @@ final class PostgresViews: ViewStateWriting {
     private var creations: [EntityID: UInt64?] = [:]
     /// Proxy entries written here: present or removed, by proxy and key.
     private var proxyChanges: [Int: [[UInt8]: Bool]] = [:]
+    /// The server's answer to each question asked so far (or foreseen by `PostgresPrefetch`):
+    /// the positions of the rows it gave, all of them cached.
+    private var fetched: [Question: [UInt64]] = [:]
 
-    enum Touch: Hashable {
-        case user(EntityID), plan(EntityID), group(EntityID), name(UniqueName.Key)
+    enum Question: Hashable {
+        case name(UniqueName.Key)
+        case membership(EntityID, EntityID)
+        case subscriptions(EntityID, EntityID)
+        case relation(Relation, EntityID)
     }
+
+    /// Rows of a table that name an entity, or rows that hold a unique name.
+    enum Touch: Hashable {
+        case related(BaseTable, EntityID)
+        case name(UniqueName.Key)
+    }
+
+    /// The server's head when the transaction began: a row created past it is this
+    /// transaction's, and nothing on the server refers to it yet.
+    var serverHead: UInt64 = .max
 
     init(session: PostgresSession, schema: String, proxies: [Proxy]) {
         self.session = session
@@ -80,7 +96,7 @@ final class PostgresViews: ViewStateWriting {
     func position(of name: UniqueName) throws -> UInt64? {
         let (column, key) = name.column
         let table = name.table
-        let fromServer = try fetch(table, where: "\(column) = $1") { $0.append(key) }
+        let fromServer = try fetch(.name(name.key), table, where: "\(column) = $1") { $0.append(key) }
         return try current(table, fromServer, touched[.name(name.key)]) { row in
             switch row {
             case .user(let u): UniqueName.email(u.email).key == name.key
@@ -92,21 +108,23 @@ final class PostgresViews: ViewStateWriting {
     }
 
     func membership(user: EntityID, group: EntityID) throws -> UInt64? {
-        let fromServer = try fetch(.memberships, where: "user_id = $1 AND group_id = $2") {
+        let fromServer = try fetched[.relation(.membershipsOfUser, user)] ?? fetch(.membership(user, group), .memberships,
+                                                                                  where: "user_id = $1 AND group_id = $2") {
             $0.append(SQLValue.uuid(user))
             $0.append(SQLValue.uuid(group))
         }
-        return try current(.memberships, fromServer, touched[.user(user)]) {
+        return try current(.memberships, fromServer, touched[.related(.memberships, user)]) {
             if case .membership(let m) = $0 { m.user == user && m.group == group } else { false }
         }.first
     }
 
     func subscriptions(user: EntityID, plan: EntityID) throws -> [(position: UInt64, isActive: Bool)] {
-        let fromServer = try fetch(.subscriptions, where: "user_id = $1 AND plan_id = $2") {
+        let fromServer = try fetched[.relation(.subscriptionsOfUser, user)] ?? fetch(.subscriptions(user, plan), .subscriptions,
+                                                                                    where: "user_id = $1 AND plan_id = $2") {
             $0.append(SQLValue.uuid(user))
             $0.append(SQLValue.uuid(plan))
         }
-        return try current(.subscriptions, fromServer, touched[.user(user)]) {
+        return try current(.subscriptions, fromServer, touched[.related(.subscriptions, user)]) {
             if case .subscription(let x) = $0 { x.user == user && x.plan == plan } else { false }
         }.map { p in
             guard case .subscription(let x)? = try cachedRow(.subscriptions, at: p) else { return (p, false) }
@@ -115,13 +133,15 @@ final class PostgresViews: ViewStateWriting {
     }
 
     func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
-        let (column, touch): (String, Touch) = switch relation {
-        case .membershipsOfUser: ("user_id", .user(entity))
-        case .membershipsOfGroup: ("group_id", .group(entity))
-        case .subscriptionsOfUser: ("user_id", .user(entity))
-        case .subscriptionsOfPlan: ("plan_id", .plan(entity))
+        let column = switch relation {
+        case .membershipsOfUser, .subscriptionsOfUser: "user_id"
+        case .membershipsOfGroup: "group_id"
+        case .subscriptionsOfPlan: "plan_id"
         }
-        let fromServer = try fetch(relation.rows, where: "\(column) = $1") { $0.append(SQLValue.uuid(entity)) }
+        let touch = Touch.related(relation.rows, entity)
+        let fromServer = try fetch(.relation(relation, entity), relation.rows, where: "\(column) = $1") {
+            $0.append(SQLValue.uuid(entity))
+        }
         return try current(relation.rows, fromServer, touched[touch]) { relation.entity(of: $0) == entity }
     }
 
@@ -144,16 +164,54 @@ final class PostgresViews: ViewStateWriting {
         for entry in entries where try !body(entry.position) { return }
     }
 
-    /// Reads the rows of `table` matching an SQL condition, keeps those not known here yet,
-    /// and returns their positions.
-    private func fetch(_ table: BaseTable, where condition: String, _ bind: (inout PostgresBindings) -> Void) throws -> [UInt64] {
+    /// The server's answer to `question`: asked once, then remembered. Reads the rows of
+    /// `table` matching an SQL condition, keeps those not known here yet, and returns their
+    /// positions.
+    private func fetch(_ question: Question, _ table: BaseTable, where condition: String,
+                       _ bind: (inout PostgresBindings) -> Void) throws -> [UInt64] {
+        if let known = fetched[question] { return known }
         var binds = PostgresBindings()
         bind(&binds)
-        return try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE \(condition)",
-                                 binds).map { r in
+        let positions = try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE \(condition)",
+                                          binds).map { r in
             let (p, row) = try PostgresRows.row(table, from: r)
             if rows[table]?[p] == nil { rows[table, default: [:]][p] = .some(row) }
             return p
+        }
+        fetched[question] = positions
+        return positions
+    }
+
+    // MARK: Foreseen answers (PostgresPrefetch)
+
+    /// Keeps rows the server gave for a batch, as the answers to the questions they settle: the
+    /// names asked for (found or not), the whole relation of each entity in `wholeFor`; and
+    /// `absentAt`, positions the server has no row at.
+    func know(_ table: BaseTable, _ found: [(UInt64, CachedRow)], names: [UniqueName.Key],
+              wholeFor: [(EntityID, Relation)] = [], absentAt: [UInt64] = []) {
+        for p in absentAt where rows[table]?[p] == nil { rows[table, default: [:]][p] = .some(nil) }
+        for (p, row) in found where rows[table]?[p] == nil || rows[table]?[p] == .some(nil) {
+            rows[table, default: [:]][p] = .some(row)
+        }
+        for key in names {
+            fetched[.name(key)] = found.filter { Self.nameKey(of: $0.1) == key }.map(\.0)
+        }
+        for (entity, relation) in wholeFor {
+            fetched[.relation(relation, entity)] = found.filter { relation.entity(of: $0.1) == entity }.map(\.0)
+        }
+    }
+
+    /// Keeps whether an id ever had an entity, and where it was created.
+    func knowCreation(of id: EntityID, at position: UInt64?) {
+        if creations[id] == nil { creations[id] = .some(position) }
+    }
+
+    private static func nameKey(of row: CachedRow) -> UniqueName.Key? {
+        switch row {
+        case .user(let u): UniqueName.email(u.email).key
+        case .plan(let p): UniqueName.planName(p.name).key
+        case .group(let g): UniqueName.groupName(g.name).key
+        default: nil
         }
     }
 
@@ -169,6 +227,17 @@ final class PostgresViews: ViewStateWriting {
     // MARK: ViewStateWriting
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
+        if old == nil, p > serverHead, let created = new?.cached {
+            // A new entity: the server holds no row that refers to it.
+            switch created {
+            case .user(let u):
+                fetched[.relation(.subscriptionsOfUser, u.id)] = []
+                fetched[.relation(.membershipsOfUser, u.id)] = []
+            case .plan(let plan): fetched[.relation(.subscriptionsOfPlan, plan.id)] = []
+            case .group(let g): fetched[.relation(.membershipsOfGroup, g.id)] = []
+            default: break
+            }
+        }
         rows[table, default: [:]][p] = .some(new?.cached)
         dirty[table, default: []].insert(p)
         for version in [old?.cached, new?.cached] {
@@ -188,8 +257,8 @@ final class PostgresViews: ViewStateWriting {
         case .plan(let p): [.name(UniqueName.planName(p.name).key)]
         case .group(let g): [.name(UniqueName.groupName(g.name).key)]
         case .teamPlan: []
-        case .membership(let m): [.user(m.user), .group(m.group)]
-        case .subscription(let x): [.user(x.user), .plan(x.plan)]
+        case .membership(let m): [.related(.memberships, m.user), .related(.memberships, m.group)]
+        case .subscription(let x): [.related(.subscriptions, x.user), .related(.subscriptions, x.plan)]
         }
     }
 
