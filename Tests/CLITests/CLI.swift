@@ -14,9 +14,24 @@ struct CLI {
     let store: String
     let dir: String
 
+    /// With `SUBLEDGER_TEST_CLI_POSTGRES` set (and a server in `SUBLEDGER_TEST_POSTGRES`), each
+    /// test's store is a ledger of its own on that server, named to the binary through
+    /// `SUBLEDGER_STORE`: the same tests, on PostgreSQL. `tools/test` runs them both ways.
+    static let postgresServer: String? = {
+        let env = ProcessInfo.processInfo.environment
+        return env["SUBLEDGER_TEST_CLI_POSTGRES"] == nil ? nil : env["SUBLEDGER_TEST_POSTGRES"]
+    }()
+
+    /// Whether the stores are directories (LMDB): tests of what lies in them run only then.
+    static var onLMDB: Bool { postgresServer == nil }
+
     init() {
         dir = Scratch("subledger-cli").path
-        store = dir + "/store"
+        if let server = CLI.postgresServer {
+            store = server + "&ledger=c_" + String(dir.split(separator: "-").last ?? "x")
+        } else {
+            store = dir + "/store"
+        }
     }
 
     /// The binary beside the test bundle (`.build/<config>/subledger`).
@@ -36,10 +51,11 @@ struct CLI {
     func run(_ args: [String], input: String? = nil, useStore: Bool = true, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = (useStore ? ["--store", store] : []) + args
+        let byEnvironment = useStore && CLI.postgresServer != nil
+        p.arguments = (useStore && !byEnvironment ? ["--store", store] : []) + args
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         var env = ProcessInfo.processInfo.environment
-        env["SUBLEDGER_STORE"] = nil
+        env["SUBLEDGER_STORE"] = byEnvironment ? store : nil
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe(), inp = Pipe()

@@ -30,7 +30,8 @@ import Testing
         #expect(rebuilds >= 1)
     }
 
-    @Test func aHotBackupTakenWhileAnotherProcessWritesRestoresAndVerifies() throws {
+    @Test(.enabled(if: CLI.onLMDB, "a PostgreSQL ledger is backed up by the server"))
+    func aHotBackupTakenWhileAnotherProcessWritesRestoresAndVerifies() throws {
         let cli = CLI()
         defer { cli.cleanUp() }
         #expect(try cli.run(["exec"], input: Self.commands(1_000, prefix: "a")).status == 0)
@@ -52,7 +53,8 @@ import Testing
         #expect(try cli.run("backup", copy).status == 1)
     }
 
-    @Test func verifyExitsOneWithTheFirstFault() throws {
+    @Test(.enabled(if: CLI.onLMDB, "it changes a byte of the LMDB data file"))
+    func verifyExitsOneWithTheFirstFault() throws {
         let cli = CLI()
         defer { cli.cleanUp() }
         #expect(try cli.run(["exec"], input: Self.commands(50, prefix: "g")).status == 0)
@@ -86,7 +88,8 @@ import Testing
     /// verify does its work in a child process: when a damaged page kills it (here a SIGSEGV
     /// sent to the child, as a damaged page would raise it), the parent reports one fault line
     /// and exits 1, with `--json` too.
-    @Test func verifyReportsItsChildDyingOfASignalAsOneFault() throws {
+    @Test(.enabled(if: CLI.onLMDB, "verify reads an LMDB store in a child process"))
+    func verifyReportsItsChildDyingOfASignalAsOneFault() throws {
         let cli = CLI()
         defer { cli.cleanUp() }
         #expect(try cli.run(["exec"], input: Self.commands(300, prefix: "g")).status == 0)
