@@ -41,6 +41,27 @@ struct LogAppender<Log: LogWriting> {
         try record(sealed, bytes: bytes)
     }
 
+    /// Appends every line of an export (blank lines skipped), checking each; the first fault
+    /// names its line. Returns the head's position at the end.
+    mutating func importLines(from reader: LineReader, progress: ((_ done: UInt64) -> Void)?) throws -> UInt64 {
+        guard head.position == 0 else {
+            throw StoreError.invalidArgument("import fills an empty store only; this one holds \(head.position) events")
+        }
+        while let line = try reader.next() {
+            guard let bytes = line.bytes else {
+                throw StoreError.importFault(line: line.number, message: "line longer than \(reader.maxLineBytes) bytes")
+            }
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            do {
+                try appendImported(try ImportedEvent.parse(bytes))
+            } catch let fault as ImportFault {
+                throw StoreError.importFault(line: line.number, message: fault.message)
+            }
+            if line.number % 65_536 == 0 { progress?(head.position) }
+        }
+        return head.position
+    }
+
     private mutating func record(_ event: RecordedEvent, bytes: [UInt8]) throws {
         try log.record(event, bytes: bytes)
         head = LogHead(position: event.position, hash: event.hash, newestAt: max(event.at, head.newestAt ?? event.at))

@@ -25,8 +25,7 @@ extension LMDBStorage {
         let snapshots = try log.snapshotState(txn)
         let folded = MemoryViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
-        var previous = EventCodec.genesisHash
-        var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
+        var chain = ChainCheck()
         var commands = 0
         let streamCursor = try txn.cursor(log.streams)
         let events = try txn.scan(log.events, from: nil, to: nil, reverse: false)
@@ -54,24 +53,7 @@ extension LMDBStorage {
                     return fault(expected, "log", "position \(expected) is missing (the next stored event is at \(p))")
                 }
                 let event: RecordedEvent
-                do { event = try EventCodec.decode(value) } catch {
-                    return fault(p, "log", "the stored event does not decode: \(error)")
-                }
-                guard event.position == p else { return fault(p, "log", "the event stored here says position \(event.position)") }
-                let body = UnsafeRawBufferPointer(rebasing: value[0..<(value.count - EventCodec.hashSize)])
-                let computed = EventCodec.chainHash(previous: previous, body: body)
-                guard computed == event.hash else {
-                    return fault(p, "hash chain", "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
-                }
-                previous = computed
-                let known = streams[event.stream.id]
-                if let known, known.kind != event.stream.kind {
-                    return fault(p, "log", "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
-                }
-                guard event.version == (known?.version ?? 0) + 1 else {
-                    return fault(p, "log", "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
-                }
-                streams[event.stream.id] = (event.stream.kind, event.version)
+                do { event = try chain.check(value, at: p) } catch let f as ChainCheck.Fault { return fault(f.position, f.area, f.message) }
                 let indexed = try streamCursor.seek(event.stream.id.raw, value: key)
                 guard let indexed, indexed.key.sameBytes(as: event.stream.id.raw), indexed.value.sameBytes(as: key) else {
                     return fault(p, "stream index", "stream \(event.stream) does not list this event")
@@ -99,7 +81,7 @@ extension LMDBStorage {
         guard report.events == head.position else {
             return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
         }
-        guard head.hash == previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
+        guard head.hash == chain.previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
         let indexedEvents = try txn.entries(log.streams)
         guard indexedEvents == Int(report.events) else {
             return fault(nil, "stream index", "it lists \(indexedEvents) events, the log holds \(report.events)")

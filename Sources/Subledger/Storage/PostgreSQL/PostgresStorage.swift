@@ -211,26 +211,12 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         let imported: UInt64 = try withSession { session in
             try session.transaction {
                 let txn = try PostgresLedgerTransaction(session, schema: s, proxies: proxies)
-                guard try txn.head().position == 0 else {
-                    throw StoreError.invalidArgument("import fills an empty store only; this one holds \(try txn.head().position) events")
-                }
                 var appender = try LogAppender(txn)
-                while let line = try reader.next() {
-                    guard let bytes = line.bytes else {
-                        throw StoreError.importFault(line: line.number, message: "line longer than \(reader.maxLineBytes) bytes")
-                    }
-                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                    do {
-                        try appender.appendImported(try ImportedEvent.parse(bytes))
-                    } catch let fault as ImportFault {
-                        throw StoreError.importFault(line: line.number, message: fault.message)
-                    }
-                    if line.number % 65_536 == 0 { progress?(appender.head.position) }
-                }
+                let imported = try appender.importLines(from: reader, progress: progress)
                 // The views follow once the whole log is in (a rebuild, below).
                 try appender.finish()
                 try txn.flush()
-                return appender.head.position
+                return imported
             }
         }
         progress?(imported)

@@ -18,8 +18,7 @@ struct PostgresVerifier {
             let (head, _) = try PostgresLedgerTransaction.head(session, schema: s, lock: false)
             var fold = ViewFold(proxies: storage.proxies)
             let folded = MemoryViews(tableCount: fold.tableCount)
-            var previous = EventCodec.genesisHash
-            var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
+            var chain = ChainCheck()
             var expected: UInt64 = 1
             while true {
                 var binds = PostgresBindings()
@@ -36,25 +35,9 @@ struct PostgresVerifier {
                     }
                     let record = try r.bytes(1)
                     let event: RecordedEvent
-                    do { event = try record.withUnsafeBytes { try EventCodec.decode($0) } } catch {
-                        return fault(p, "log", "the stored event does not decode: \(error)")
+                    do { event = try record.withUnsafeBytes { try chain.check($0, at: p) } } catch let f as ChainCheck.Fault {
+                        return fault(f.position, f.area, f.message)
                     }
-                    guard event.position == p else { return fault(p, "log", "the event stored here says position \(event.position)") }
-                    let computed = record.withUnsafeBytes { bytes in
-                        EventCodec.chainHash(previous: previous, body: UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - EventCodec.hashSize)]))
-                    }
-                    guard computed == event.hash else {
-                        return fault(p, "hash chain", "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
-                    }
-                    previous = computed
-                    let known = streams[event.stream.id]
-                    if let known, known.kind != event.stream.kind {
-                        return fault(p, "log", "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
-                    }
-                    guard event.version == (known?.version ?? 0) + 1 else {
-                        return fault(p, "log", "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
-                    }
-                    streams[event.stream.id] = (event.stream.kind, event.version)
                     guard try r.text(2) == event.stream.description, try r.int(3) == Int64(event.version) else {
                         return fault(p, "stream index", "the row's stream and version columns do not match its event")
                     }
@@ -71,7 +54,7 @@ struct PostgresVerifier {
             guard report.events == head.position else {
                 return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
             }
-            guard head.hash == previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
+            guard head.hash == chain.previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
             progress?(head.position, head.position)
             // Every view table, row by row, against the fresh fold.
             for table in BaseTable.allCases where table.holdsRows {

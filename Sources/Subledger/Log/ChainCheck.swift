@@ -1,0 +1,43 @@
+/// The log's own rules, checked over its stored records in order, as `verify` reads them on any
+/// backend: each record decodes, stands at its position, chains onto the previous hash, and its
+/// stream keeps one kind and counts its versions up from 1.
+struct ChainCheck {
+    /// The hash the next record must chain onto.
+    private(set) var previous = EventCodec.genesisHash
+    private var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
+
+    /// A fault of the log: where, which area, and what is wrong.
+    struct Fault: Error {
+        let position: UInt64
+        let area: String
+        let message: String
+    }
+
+    /// Checks the record stored at `position` (its bytes end with its hash) and returns its event.
+    mutating func check(_ stored: UnsafeRawBufferPointer, at position: UInt64) throws(Fault) -> RecordedEvent {
+        let event: RecordedEvent
+        do { event = try EventCodec.decode(stored) } catch {
+            throw Fault(position: position, area: "log", message: "the stored event does not decode: \(error)")
+        }
+        guard event.position == position else {
+            throw Fault(position: position, area: "log", message: "the event stored here says position \(event.position)")
+        }
+        let body = UnsafeRawBufferPointer(rebasing: stored[0..<(stored.count - EventCodec.hashSize)])
+        let computed = EventCodec.chainHash(previous: previous, body: body)
+        guard computed == event.hash else {
+            throw Fault(position: position, area: "hash chain",
+                        message: "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
+        }
+        previous = computed
+        let known = streams[event.stream.id]
+        if let known, known.kind != event.stream.kind {
+            throw Fault(position: position, area: "log", message: "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
+        }
+        guard event.version == (known?.version ?? 0) + 1 else {
+            throw Fault(position: position, area: "log",
+                        message: "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
+        }
+        streams[event.stream.id] = (event.stream.kind, event.version)
+        return event
+    }
+}
