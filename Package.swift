@@ -32,7 +32,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/SubledgerCLI"),
         // Benchmarks, run by tools/bench.
-        .executableTarget(name: "subledger-bench", dependencies: ["Subledger", "LMDB", "CLMDB"], path: "tools/benchmark",
+        .executableTarget(name: "subledger-bench", dependencies: [
+            "Subledger", "LMDB", "CLMDB", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ], path: "tools/benchmark",
                           exclude: ["RESULTS.md"]),
 
         // A second process for the LMDB tests.

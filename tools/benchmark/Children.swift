@@ -322,7 +322,7 @@ struct Arguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
 
-    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose"]
+    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose", "postgres"]
 
     init(_ argv: [String]) throws {
         var i = 0

@@ -28,6 +28,7 @@ usage: subledger-bench [options]
                   valgrind --tool=callgrind subledger-bench --only exec --store /tmp/p.db --input w.jsonl
                 (exec also takes --lmdb-flags noReadAhead,noMetaSync,noMemoryInit,writeMap, an experiment:
                  the environment is opened with them before the store opens it)
+  --postgres    the PostgreSQL backend beside raw PostgreSQL (needs SUBLEDGER_TEST_POSTGRES: tools/bench --postgres)
   --json        print the results as JSON
   --keep        keep the scratch stores afterwards
 """
@@ -36,6 +37,11 @@ do {
     let args = try Arguments(Array(CommandLine.arguments.dropFirst()))
     if args.has("help") {
         print(usage)
+        exit(0)
+    }
+    if args.has("postgres") {
+        try PostgresBench(args).run()
+        fflush(nil)
         exit(0)
     }
     if let only = args.values["only"] {
