@@ -88,7 +88,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
         if let p = appendedByCommand[commandID] { return p }
         if let known = knownCommands[commandID] { return known }
         var binds = PostgresBindings()
-        binds.append(commandID)
+        binds.append(SQLValue.text(commandID))
         let found = try session.query("SELECT position FROM \(s).events WHERE command_id = $1", binds).first.map { UInt64(try $0.int(0)) }
         knownCommands[commandID] = .some(found)
         return found
@@ -133,7 +133,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
             binds.append(appended.map { Int32($0.event.version) })
             binds.append(appended.map { $0.event.type.name })
             binds.append(appended.map { $0.event.at.microseconds })
-            binds.append(appended.map { $0.event.commandID ?? "" })
+            binds.append(appended.map { $0.event.commandID.map(SQLValue.text) ?? "" })
             binds.append(appended.map { SQLValue.bytes($0.bytes) })
             try session.execute("""
                 INSERT INTO \(s).events (position, stream, stream_id, version, type, at, command_id, record)

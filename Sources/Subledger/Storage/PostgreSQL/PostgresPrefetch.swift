@@ -70,10 +70,10 @@ struct PostgresPrefetch {
         let session = txn.session, s = txn.s, views = txn.views
         if !commandIDs.isEmpty {
             var binds = PostgresBindings()
-            binds.append(Array(commandIDs))
+            binds.append(commandIDs.map(SQLValue.text))
             var found: [String: UInt64] = [:]
             for r in try session.query("SELECT command_id, position FROM \(s).events WHERE command_id = ANY($1::text[])", binds) {
-                found[try r.text(0)] = UInt64(try r.int(1))
+                found[try r.string(0)] = UInt64(try r.int(1))
             }
             txn.knowCommands(commandIDs, found: found)
         }
@@ -89,7 +89,7 @@ struct PostgresPrefetch {
         if !ids.isEmpty || !emails.isEmpty {
             let found = try rows(.users, "id = ANY($1::uuid[]) OR email_key = ANY($2::text[])") {
                 $0.append(uuids)
-                $0.append(Array(emails))
+                $0.append(emails.map(SQLValue.text))
             }
             for case (let p, .user(let u)) in found { users[p] = u }
             views.know(.users, found, names: emails.map { UniqueName.email($0).key })
@@ -97,7 +97,7 @@ struct PostgresPrefetch {
         if !ids.isEmpty || !planNames.isEmpty {
             let found = try rows(.plans, "id = ANY($1::uuid[]) OR name = ANY($2::text[])") {
                 $0.append(uuids)
-                $0.append(Array(planNames))
+                $0.append(planNames.map(SQLValue.text))
             }
             for case (let p, .plan(let plan)) in found { plans[p] = plan }
             views.know(.plans, found, names: planNames.map { UniqueName.planName($0).key })
@@ -105,7 +105,7 @@ struct PostgresPrefetch {
         if !ids.isEmpty || !groupNames.isEmpty {
             let found = try rows(.groups, "id = ANY($1::uuid[]) OR name = ANY($2::text[])") {
                 $0.append(uuids)
-                $0.append(Array(groupNames))
+                $0.append(groupNames.map(SQLValue.text))
             }
             for case (let p, .group(let g)) in found { groups[p] = g }
             views.know(.groups, found, names: groupNames.map { UniqueName.groupName($0).key })

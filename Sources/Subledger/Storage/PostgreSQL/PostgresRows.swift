@@ -19,12 +19,41 @@ enum SQLValue {
     static func time(_ t: Timestamp?) -> Int64 { t?.microseconds ?? noTime }
 
     static func bytes(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
+
+    /// Text as a `text` column holds it. PostgreSQL's text cannot hold U+0000, which a
+    /// ledger's names may: it is written as U+10FFFF "0", and U+10FFFF itself doubled, so
+    /// every other string is stored as it is and equal strings stay equal.
+    static func text(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value == 0 || $0 == escape }) else { return s }
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars {
+            if scalar.value == 0 { out.append(escape); out.append("0") } else if scalar == escape { out.append(escape); out.append(escape) }
+            else { out.append(scalar) }
+        }
+        return String(out)
+    }
+
+    /// The string a `text` column's value stands for (`text` undone).
+    static func string(_ stored: String) -> String {
+        guard stored.unicodeScalars.contains(escape) else { return stored }
+        var out = String.UnicodeScalarView()
+        var it = stored.unicodeScalars.makeIterator()
+        while let scalar = it.next() {
+            guard scalar == escape, let next = it.next() else { out.append(scalar); continue }
+            out.append(next == "0" ? Unicode.Scalar(0) : next)
+        }
+        return String(out)
+    }
+
+    private static let escape = Unicode.Scalar(0x10FFFF)!
 }
 
 /// Reading columns of a result row by index.
 extension PostgresRandomAccessRow {
     func int(_ i: Int) throws -> Int64 { try self[i].decode(Int64.self) }
     func text(_ i: Int) throws -> String { try self[i].decode(String.self) }
+    /// A ledger's string from a `text` column (see `SQLValue.text`).
+    func string(_ i: Int) throws -> String { SQLValue.string(try text(i)) }
     func id(_ i: Int) throws -> EntityID { SQLValue.id(try self[i].decode(UUID.self)) }
     func time(_ i: Int) throws -> Timestamp { Timestamp(microseconds: try int(i)) }
     func optionalTime(_ i: Int) throws -> Timestamp? {
@@ -73,13 +102,13 @@ enum PostgresRows {
         let p = UInt64(try r.int(0))
         let row: CachedRow = switch t {
         case .users:
-            .user(UserRow(id: try r.id(1), email: try r.text(2), fullName: try r.text(3), registered: try r.time(4),
+            .user(UserRow(id: try r.id(1), email: try r.string(2), fullName: try r.string(3), registered: try r.time(4),
                           lastLogin: try r.optionalTime(5)))
         case .plans:
-            .plan(PlanRow(id: try r.id(1), name: try r.text(2), priceCents: try r.int(3), isTeam: try r.text(4) == "team",
+            .plan(PlanRow(id: try r.id(1), name: try r.string(2), priceCents: try r.int(3), isTeam: try r.text(4) == "team",
                           created: try r.time(5)))
         case .teamPlans: .teamPlan(TeamPlanRow(seats: try r.int(1), seatsUsed: try r.int(2)))
-        case .groups: .group(GroupRow(id: try r.id(1), name: try r.text(2), created: try r.time(3), memberCount: try r.int(4)))
+        case .groups: .group(GroupRow(id: try r.id(1), name: try r.string(2), created: try r.time(3), memberCount: try r.int(4)))
         case .memberships:
             .membership(MembershipRow(id: try r.id(1), user: try r.id(2), group: try r.id(3), joined: try r.time(4)))
         case .subscriptions:
@@ -109,11 +138,11 @@ enum PostgresRows {
             let users = present.compactMap { if case .user(let u) = $0.1 { u } else { nil } }
             binds.append(users.map { SQLValue.uuid($0.id) })
             binds.append(positions)
-            binds.append(users.map(\.email))
-            binds.append(users.map(\.fullName))
+            binds.append(users.map { SQLValue.text($0.email) })
+            binds.append(users.map { SQLValue.text($0.fullName) })
             binds.append(users.map { SQLValue.time($0.registered) })
             binds.append(users.map { SQLValue.time($0.lastLogin) })
-            binds.append(users.map(\.email.emailKey))
+            binds.append(users.map { SQLValue.text($0.email.emailKey) })
             try session.execute("""
                 INSERT INTO \(s).users (id, position, email, full_name, registered, last_login, email_key)
                 SELECT id, position, email, full_name, \(s).ts(registered), \(s).ts(last_login), email_key
@@ -126,7 +155,7 @@ enum PostgresRows {
             let plans = present.compactMap { if case .plan(let p) = $0.1 { p } else { nil } }
             binds.append(plans.map { SQLValue.uuid($0.id) })
             binds.append(positions)
-            binds.append(plans.map(\.name))
+            binds.append(plans.map { SQLValue.text($0.name) })
             binds.append(plans.map(\.priceCents))
             binds.append(plans.map { $0.isTeam ? "team" : "plan" })
             binds.append(plans.map { SQLValue.time($0.created) })
@@ -155,7 +184,7 @@ enum PostgresRows {
             let groups = present.compactMap { if case .group(let g) = $0.1 { g } else { nil } }
             binds.append(groups.map { SQLValue.uuid($0.id) })
             binds.append(positions)
-            binds.append(groups.map(\.name))
+            binds.append(groups.map { SQLValue.text($0.name) })
             binds.append(groups.map { SQLValue.time($0.created) })
             binds.append(groups.map(\.memberCount))
             try session.execute("""

@@ -41,7 +41,7 @@ struct PostgresVerifier {
                     guard try r.text(2) == event.stream.description, try r.int(3) == Int64(event.version) else {
                         return fault(p, "stream index", "the row's stream and version columns do not match its event")
                     }
-                    guard try r.text(4) == (event.commandID ?? "") else {
+                    guard try r.string(4) == (event.commandID ?? "") else {
                         return fault(p, "command index", "the row's command_id column does not match its event")
                     }
                     folded.noteCreation(of: event)

@@ -96,7 +96,7 @@ final class PostgresViews: ViewStateWriting {
     func position(of name: UniqueName) throws -> UInt64? {
         let (column, key) = name.column
         let table = name.table
-        let fromServer = try fetch(.name(name.key), table, where: "\(column) = $1") { $0.append(key) }
+        let fromServer = try fetch(.name(name.key), table, where: "\(column) = $1") { $0.append(SQLValue.text(key)) }
         return try current(table, fromServer, touched[.name(name.key)]) { row in
             switch row {
             case .user(let u): UniqueName.email(u.email).key == name.key
