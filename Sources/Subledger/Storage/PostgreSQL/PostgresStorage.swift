@@ -32,14 +32,18 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         s = location.schema
         let session = try PostgresSession(location)
         connection = Mutex(session)
-        if options.create {
+        do {
+            try checkFormat()
+        } catch StoreError.noStore where options.create {
+            // Made once: a ledger that exists is not altered by each process that opens it
+            // (writers use its functions meanwhile).
             try session.transaction {
                 // One creator at a time: CREATE … IF NOT EXISTS races with itself.
                 try session.execute("SELECT pg_advisory_xact_lock(hashtext('subledger.init'))")
                 for statement in PostgresSchema.create(s, proxies: proxies) { try session.execute(statement) }
             }
+            try checkFormat()
         }
-        try checkFormat()
         try catchUpProjections()
     }
 
