@@ -443,7 +443,8 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
                 "SELECT position::text || ':' || encode(record, 'hex') FROM \(s).events ORDER BY position",
                 "SELECT position::text || encode(hash, 'hex') || coalesce(\(s).us(newest_at)::text, '-') || encode(counts, 'hex') FROM \(s).ledger",
             ] + BaseTable.allCases.filter(\.holdsRows).map { t in
-                "SELECT (\(PostgresRows.columns(t, s).split(separator: ",").map { "coalesce((\($0))::text, '-')" }.joined(separator: " || '|' || "))) FROM \(s).\(PostgresRows.table(t)) ORDER BY position"
+                // A row's columns as one record's text form.
+                "SELECT ROW(\(PostgresRows.columns(t, s)))::text FROM \(s).\(PostgresRows.table(t)) ORDER BY position"
             } + [
                 "SELECT proxy || encode(sort_key, 'hex') || position::text FROM \(s).proxy_rows ORDER BY proxy, sort_key",
                 "SELECT user_id::text || \(s).us(seen_at)::text FROM \(s).last_seen ORDER BY user_id",
