@@ -1,0 +1,89 @@
+import PostgresNIO
+
+extension PostgresStorage {
+    func rows(of view: String, filter: ViewFilter, limit: Int?, asOf position: UInt64?) throws -> [ViewRow] {
+        let query = ViewQuery(view: view, filter: filter, limit: limit, proxies: proxies)
+        if let position {
+            // The views after `position`, folded afresh from the log.
+            let views = try foldedViews(through: position)
+            return try query.rows(views, expected: 0, proxiesIndexed: false) { _ in nil }
+        }
+        return try withSession { session in
+            try session.transaction(readOnly: true) {
+                let views = PostgresViews(session: session, schema: s, proxies: proxies)
+                let seen = view == "users" || proxies.first { $0.name == view }?.base == .users ? try lastSeen(session) : [:]
+                return try query.rows(views, expected: 0, proxiesIndexed: true) { seen[$0] }
+            }
+        }
+    }
+
+    func lastSeen(_ session: PostgresSession) throws -> [EntityID: Timestamp] {
+        var out: [EntityID: Timestamp] = [:]
+        for r in try session.query("SELECT user_id, \(s).us(seen_at) FROM \(s).last_seen") { out[try r.id(0)] = try r.time(1) }
+        return out
+    }
+
+    /// Every view folded afresh in memory from the first `position` events.
+    func foldedViews(through position: UInt64, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> MemoryViews {
+        var fold = ViewFold(proxies: proxies)
+        let views = MemoryViews(tableCount: fold.tableCount)
+        try forEachBatch(to: position) { events in
+            for event in events {
+                views.noteCreation(of: event)
+                try fold.apply(event, to: views)
+            }
+            if let last = events.last, last.position / 65_536 > (events[0].position - 1) / 65_536 { progress?(last.position, position) }
+            return true
+        }
+        return views
+    }
+
+    func projections() throws -> [ProjectionInfo] {
+        try withSession { session in
+            var states: [String: (version: Int, checkpoint: UInt64)] = [:]
+            for r in try session.query("SELECT name, version, checkpoint FROM \(s).projections") {
+                states[try r.text(0)] = (Int(try r.int(1)), UInt64(try r.int(2)))
+            }
+            var out: [ProjectionInfo] = []
+            for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
+                let rows = try session.query("SELECT count(*)::int8 FROM \(s).\(name)").first?.int(0) ?? 0
+                out.append(ProjectionInfo(name: name, kind: name == "team_plans" ? .child : .base,
+                                          checkpoint: states[BaseViews.name]?.checkpoint ?? 0, rows: Int(rows), version: BaseViews.version))
+            }
+            for proxy in proxies {
+                var binds = PostgresBindings()
+                binds.append(proxy.name)
+                let rows = try session.query("SELECT count(*)::int8 FROM \(s).proxy_rows WHERE proxy = $1", binds).first?.int(0) ?? 0
+                out.append(ProjectionInfo(name: proxy.name, kind: .proxy, checkpoint: states[proxy.name]?.checkpoint ?? 0,
+                                          rows: Int(rows), version: proxy.version))
+            }
+            return out
+        }
+    }
+
+    func setLastSeen(user: Reference, at when: Timestamp) throws {
+        try withSession { session in
+            try session.transaction {
+                let id = try References(state: PostgresViews(session: session, schema: s, proxies: proxies)).user(user).row.id
+                var binds = PostgresBindings()
+                binds.append(SQLValue.uuid(id))
+                binds.append(when.microseconds)
+                try session.execute("""
+                    INSERT INTO \(s).last_seen (user_id, seen_at) VALUES ($1, \(s).ts($2))
+                    ON CONFLICT (user_id) DO UPDATE SET seen_at = excluded.seen_at
+                    """, binds)
+            }
+        }
+    }
+
+    func forgetLastSeen(user: Reference) throws {
+        try withSession { session in
+            try session.transaction {
+                let id = try References(state: PostgresViews(session: session, schema: s, proxies: proxies)).user(user).row.id
+                var binds = PostgresBindings()
+                binds.append(SQLValue.uuid(id))
+                try session.execute("DELETE FROM \(s).last_seen WHERE user_id = $1", binds)
+            }
+        }
+    }
+}
