@@ -83,7 +83,7 @@ struct PostgresPrefetch {
         func rows(_ table: BaseTable, _ condition: String, _ bind: (inout PostgresBindings) -> Void) throws -> [(UInt64, CachedRow)] {
             var binds = PostgresBindings()
             bind(&binds)
-            return try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE \(condition)",
+            return try session.query("\(PostgresRows.select(table, s)) WHERE \(condition)",
                                      binds).map { try PostgresRows.row(table, from: $0) }
         }
         if !ids.isEmpty || !emails.isEmpty {

@@ -97,6 +97,9 @@ enum PostgresRows {
         }
     }
 
+    /// `SELECT` of a row table's rows (then a `WHERE` or an `ORDER BY`), for `row(_:from:)`.
+    static func select(_ t: BaseTable, _ s: String) -> String { "SELECT \(columns(t, s)) FROM \(s).\(table(t))" }
+
     /// The position and row of a result row read with `columns(t)`.
     static func row(_ t: BaseTable, from r: PostgresRandomAccessRow) throws -> (UInt64, CachedRow) {
         let p = UInt64(try r.int(0))

@@ -30,10 +30,20 @@ extension PostgresStorage {
         }
     }
 
+    /// Each projection's version and checkpoint, by name.
+    func projectionStates(_ session: PostgresSession) throws -> [String: (version: Int, checkpoint: UInt64)] {
+        var out: [String: (version: Int, checkpoint: UInt64)] = [:]
+        for r in try session.query("SELECT name, version, checkpoint FROM \(s).projections") {
+            out[try r.text(0)] = (Int(try r.int(1)), UInt64(try r.int(2)))
+        }
+        return out
+    }
+
+    /// Up to `limit` events from `from` through `to`, read on `session`.
     func readEvents(_ session: PostgresSession, from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
         var binds = PostgresBindings()
         binds.append(Int64(from))
-        binds.append(Int64(to))
+        binds.append(Int64(clamping: to))
         binds.append(Int64(limit))
         return try session.query("SELECT position, record FROM \(s).events WHERE position BETWEEN $1 AND $2 ORDER BY position LIMIT $3",
                                  binds).map { try Self.decode(try $0.bytes(1), at: UInt64(try $0.int(0))) }
@@ -73,11 +83,7 @@ extension PostgresStorage {
     func catchUpProjections() throws {
         // The checkpoints and the head of one moment: a writer moves both in one commit.
         let (states, head) = try read { session in
-            var out: [String: (version: Int, checkpoint: UInt64)] = [:]
-            for r in try session.query("SELECT name, version, checkpoint FROM \(s).projections") {
-                out[try r.text(0)] = (Int(try r.int(1)), UInt64(try r.int(2)))
-            }
-            return (out, try PostgresLedgerTransaction.head(session, schema: s, lock: false).0.position)
+            (try projectionStates(session), try PostgresLedgerTransaction.head(session, schema: s, lock: false).0.position)
         }
         let behind = ViewFold(proxies: proxies).projections.contains { p in
             guard let state = states[p.name] else { return true }

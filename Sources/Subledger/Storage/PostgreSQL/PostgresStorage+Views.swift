@@ -23,27 +23,9 @@ extension PostgresStorage {
         return out
     }
 
-    /// Every view folded afresh in memory from the first `position` events.
-    func foldedViews(through position: UInt64, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> MemoryViews {
-        var fold = ViewFold(proxies: proxies)
-        let views = MemoryViews(tableCount: fold.tableCount)
-        try forEachBatch(to: position) { events in
-            for event in events {
-                views.noteCreation(of: event)
-                try fold.apply(event, to: views)
-            }
-            if let last = events.last, last.position / 65_536 > (events[0].position - 1) / 65_536 { progress?(last.position, position) }
-            return true
-        }
-        return views
-    }
-
     func projections() throws -> [ProjectionInfo] {
         try withSession { session in
-            var states: [String: (version: Int, checkpoint: UInt64)] = [:]
-            for r in try session.query("SELECT name, version, checkpoint FROM \(s).projections") {
-                states[try r.text(0)] = (Int(try r.int(1)), UInt64(try r.int(2)))
-            }
+            let states = try projectionStates(session)
             var out: [ProjectionInfo] = []
             for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
                 let rows = try session.query("SELECT count(*)::int8 FROM \(s).\(name)").first?.int(0) ?? 0

@@ -170,15 +170,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     }
 
     func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
-        try withSession(retry: true) { session in
-            var binds = PostgresBindings()
-            binds.append(Int64(from))
-            binds.append(Int64(clamping: to))
-            binds.append(Int64(limit))
-            return try session.query("""
-                SELECT position, record FROM \(s).events WHERE position BETWEEN $1 AND $2 ORDER BY position LIMIT $3
-                """, binds).map { try Self.decode(try $0.bytes(1), at: UInt64(try $0.int(0))) }
-        }
+        try withSession(retry: true) { try readEvents($0, from: from, to: to, limit: limit) }
     }
 
     func positions(ofStream id: EntityID) throws -> [UInt64] {

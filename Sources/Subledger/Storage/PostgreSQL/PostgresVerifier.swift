@@ -60,7 +60,7 @@ struct PostgresVerifier {
             for table in BaseTable.allCases where table.holdsRows {
                 var want: [(UInt64, CachedRow)] = []
                 try folded.forEachCachedRow(table) { want.append(($0, $1)) }
-                let stored = try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) ORDER BY position")
+                let stored = try session.query("\(PostgresRows.select(table, s)) ORDER BY position")
                     .map { try PostgresRows.row(table, from: $0) }
                 let name = PostgresRows.table(table)
                 for (i, (p, row)) in stored.enumerated() {

@@ -47,9 +47,6 @@ final class PostgresViews: ViewStateWriting {
         proxyNames = proxies.map(\.name)
     }
 
-    /// Whether this transaction changed anything.
-    var hasChanges: Bool { !dirty.isEmpty || !proxyChanges.isEmpty }
-
     func noteCreation(of event: RecordedEvent) {
         if event.data.createsEntity, creations[event.stream.id] ?? nil == nil { creations[event.stream.id] = event.position }
     }
@@ -74,7 +71,7 @@ final class PostgresViews: ViewStateWriting {
         if let known = rows[table]?[position] { return known }
         var binds = PostgresBindings()
         binds.append(Int64(position))
-        let found = try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE position = $1",
+        let found = try session.query("\(PostgresRows.select(table, s)) WHERE position = $1",
                                       binds).first.map { try PostgresRows.row(table, from: $0).1 }
         rows[table, default: [:]][position] = .some(found)
         return found
@@ -82,7 +79,7 @@ final class PostgresViews: ViewStateWriting {
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
         var merged: [UInt64: CachedRow?] = [:]
-        for r in try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) ORDER BY position") {
+        for r in try session.query("\(PostgresRows.select(table, s)) ORDER BY position") {
             let (p, row) = try PostgresRows.row(table, from: r)
             merged[p] = row
         }
@@ -97,14 +94,7 @@ final class PostgresViews: ViewStateWriting {
         let (column, key) = name.column
         let table = name.table
         let fromServer = try fetch(.name(name.key), table, where: "\(column) = $1") { $0.append(SQLValue.text(key)) }
-        return try current(table, fromServer, touched[.name(name.key)]) { row in
-            switch row {
-            case .user(let u): UniqueName.email(u.email).key == name.key
-            case .plan(let p): UniqueName.planName(p.name).key == name.key
-            case .group(let g): UniqueName.groupName(g.name).key == name.key
-            default: false
-            }
-        }.first
+        return try current(table, fromServer, touched[.name(name.key)]) { Self.nameKey(of: $0) == name.key }.first
     }
 
     func membership(user: EntityID, group: EntityID) throws -> UInt64? {
@@ -172,7 +162,7 @@ final class PostgresViews: ViewStateWriting {
         if let known = fetched[question] { return known }
         var binds = PostgresBindings()
         bind(&binds)
-        let positions = try session.query("SELECT \(PostgresRows.columns(table, s)) FROM \(s).\(PostgresRows.table(table)) WHERE \(condition)",
+        let positions = try session.query("\(PostgresRows.select(table, s)) WHERE \(condition)",
                                           binds).map { r in
             let (p, row) = try PostgresRows.row(table, from: r)
             if rows[table]?[p] == nil { rows[table, default: [:]][p] = .some(row) }
@@ -253,9 +243,7 @@ final class PostgresViews: ViewStateWriting {
     /// The entities and names a row's version names.
     private static func touches(_ row: CachedRow) -> [Touch] {
         switch row {
-        case .user(let u): [.name(UniqueName.email(u.email).key)]
-        case .plan(let p): [.name(UniqueName.planName(p.name).key)]
-        case .group(let g): [.name(UniqueName.groupName(g.name).key)]
+        case .user, .plan, .group: nameKey(of: row).map { [.name($0)] } ?? []
         case .teamPlan: []
         case .membership(let m): [.related(.memberships, m.user), .related(.memberships, m.group)]
         case .subscription(let x): [.related(.subscriptions, x.user), .related(.subscriptions, x.plan)]
