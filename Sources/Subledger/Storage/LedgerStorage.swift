@@ -70,18 +70,26 @@ extension LedgerStorage {
         }
     }
 
-    /// Every view folded afresh in memory from the first `position` events.
-    func foldedViews(through position: UInt64,
-                     progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil) throws -> MemoryViews {
+    /// Every view folded afresh in memory from the first `position` events. With `versions`,
+    /// the versions of rows the fold makes are handed to it after each batch of events.
+    func foldedViews(through position: UInt64, progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil,
+                     versions: ((inout RowVersions) throws -> Void)? = nil) throws -> MemoryViews {
         var fold = ViewFold(proxies: proxies)
         let views = MemoryViews(tableCount: fold.tableCount)
         guard position > 0 else { return views }
+        let recorder = versions.map { _ in VersionRecorder(views) }
         // Reading and decoding here, folding on a second core.
         try Pipeline<[RecordedEvent]>.run(consume: { batch in
             for event in batch {
                 views.noteCreation(of: event)
-                try fold.apply(event, to: views)
+                if let recorder {
+                    recorder.changing = event.position
+                    try fold.apply(event, to: recorder)
+                } else {
+                    try fold.apply(event, to: views)
+                }
             }
+            if let recorder, let versions { try versions(&recorder.versions) }
         }) { send in
             try forEachBatch(to: position) { events in
                 guard let first = events.first, let last = events.last, send(events) else { return false }

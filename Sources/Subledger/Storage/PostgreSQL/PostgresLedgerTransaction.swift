@@ -110,6 +110,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
         appended.append((event, bytes))
         if let commandID = event.commandID { appendedByCommand[commandID] = event.position }
         appendedByStream[event.stream.id, default: []].append(event.position)
+        views.changing = event.position
         views.noteCreation(of: event)
     }
 

@@ -122,6 +122,109 @@ enum PostgresRows {
         return (p, row)
     }
 
+    /// A column as a batch writes it: its name, the array type it travels in, and the SQL that
+    /// makes the column's value of the travelled one (times through `ts()`).
+    struct Written {
+        let name: String
+        let type: String
+        let value: String
+        /// The column's SQL type, with `NOT NULL` unless it may be missing.
+        let declaration: String
+    }
+
+    /// The columns of `t` a batch writes, in the order `append(_:_:to:)` binds them; the key
+    /// (`id`, or `plan_ptr_id`) first, then `position`.
+    static func written(_ t: BaseTable, _ s: String) -> [Written] {
+        func c(_ name: String, _ type: String) -> Written {
+            Written(name: name, type: type, value: name, declaration: (type == "int8" ? "bigint" : type) + " NOT NULL")
+        }
+        func time(_ name: String, optional: Bool = false) -> Written {
+            Written(name: name, type: "int8", value: "\(s).ts(\(name))", declaration: "timestamptz" + (optional ? "" : " NOT NULL"))
+        }
+        return switch t {
+        case .users:
+            [c("id", "uuid"), c("position", "int8"), c("email", "text"), c("full_name", "text"), time("registered"),
+             time("last_login", optional: true), c("email_key", "text")]
+        case .plans: [c("id", "uuid"), c("position", "int8"), c("name", "text"), c("price_cents", "int8"), c("kind", "text"), time("created")]
+        case .teamPlans: [c("plan_ptr_id", "uuid"), c("position", "int8"), c("seats", "int8"), c("seats_used", "int8")]
+        case .groups: [c("id", "uuid"), c("position", "int8"), c("name", "text"), time("created"), c("member_count", "int8")]
+        case .memberships: [c("id", "uuid"), c("position", "int8"), c("user_id", "uuid"), c("group_id", "uuid"), time("joined")]
+        case .subscriptions:
+            [c("id", "uuid"), c("position", "int8"), c("user_id", "uuid"), c("plan_id", "uuid"), time("created"), time("updated"),
+             time("cancelled", optional: true)]
+        default: preconditionFailure("\(t.name) is not a row table")
+        }
+    }
+
+    /// Binds the columns of `rows` as arrays, in the order of `written(t)`. `planID` gives a team
+    /// plan's parent id; without it (a history table's rows) the key column is left out.
+    static func append(_ t: BaseTable, _ rows: [(position: UInt64, row: CachedRow)], to binds: inout PostgresBindings,
+                       planID: ((UInt64) throws -> EntityID?)?) throws {
+        let positions = rows.map { Int64($0.position) }
+        switch t {
+        case .users:
+            let users = rows.compactMap { if case .user(let u) = $0.row { u } else { nil } }
+            binds.append(users.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(users.map { SQLValue.text($0.email) })
+            binds.append(users.map { SQLValue.text($0.fullName) })
+            binds.append(users.map { SQLValue.time($0.registered) })
+            binds.append(users.map { SQLValue.time($0.lastLogin) })
+            binds.append(users.map { SQLValue.text($0.email.emailKey) })
+        case .plans:
+            let plans = rows.compactMap { if case .plan(let p) = $0.row { p } else { nil } }
+            binds.append(plans.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(plans.map { SQLValue.text($0.name) })
+            binds.append(plans.map(\.priceCents))
+            binds.append(plans.map { $0.isTeam ? "team" : "plan" })
+            binds.append(plans.map { SQLValue.time($0.created) })
+        case .teamPlans:
+            let teams = rows.compactMap { if case .teamPlan(let t) = $0.row { t } else { nil } }
+            if let planID {
+                binds.append(try rows.map { r in
+                    guard let id = try planID(r.position) else { throw StoreError.corrupt("team plan row \(r.position) has no plans row") }
+                    return SQLValue.uuid(id)
+                })
+            }
+            binds.append(positions)
+            binds.append(teams.map(\.seats))
+            binds.append(teams.map(\.seatsUsed))
+        case .groups:
+            let groups = rows.compactMap { if case .group(let g) = $0.row { g } else { nil } }
+            binds.append(groups.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(groups.map { SQLValue.text($0.name) })
+            binds.append(groups.map { SQLValue.time($0.created) })
+            binds.append(groups.map(\.memberCount))
+        case .memberships:
+            let memberships = rows.compactMap { if case .membership(let m) = $0.row { m } else { nil } }
+            binds.append(memberships.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(memberships.map { SQLValue.uuid($0.user) })
+            binds.append(memberships.map { SQLValue.uuid($0.group) })
+            binds.append(memberships.map { SQLValue.time($0.joined) })
+        case .subscriptions:
+            let subscriptions = rows.compactMap { if case .subscription(let x) = $0.row { x } else { nil } }
+            binds.append(subscriptions.map { SQLValue.uuid($0.id) })
+            binds.append(positions)
+            binds.append(subscriptions.map { SQLValue.uuid($0.user) })
+            binds.append(subscriptions.map { SQLValue.uuid($0.plan) })
+            binds.append(subscriptions.map { SQLValue.time($0.created) })
+            binds.append(subscriptions.map { SQLValue.time($0.updated) })
+            binds.append(subscriptions.map { SQLValue.time($0.cancelled) })
+        default:
+            preconditionFailure("\(t.name) is not a row table")
+        }
+    }
+
+    /// `SELECT <values> FROM unnest($first::type[], ...) AS t(<names>)` over `columns`, bound from
+    /// parameter `first` on.
+    static func unnest(_ columns: [Written], from first: Int) -> String {
+        let arrays = columns.enumerated().map { "$\(first + $0.offset)::\($0.element.type)[]" }.joined(separator: ", ")
+        return "SELECT \(columns.map(\.value).joined(separator: ", ")) FROM unnest(\(arrays)) AS t(\(columns.map(\.name).joined(separator: ", ")))"
+    }
+
     /// Writes the final state of `rows` (nil: deleted) into `t`: one `DELETE` and one upsert
     /// with array parameters, whatever the number of rows. `planID` gives a team plan's parent id.
     static func write(_ t: BaseTable, _ rows: [(position: UInt64, row: CachedRow?)], schema s: String,
@@ -132,101 +235,16 @@ enum PostgresRows {
             binds.append(gone)
             try session.execute("DELETE FROM \(s).\(table(t)) WHERE position = ANY($1::int8[])", binds)
         }
-        let present = rows.compactMap { r in r.row.map { (r.position, $0) } }
+        let present = rows.compactMap { r in r.row.map { (position: r.position, row: $0) } }
         guard !present.isEmpty else { return }
         var binds = PostgresBindings()
-        let positions = present.map { Int64($0.0) }
-        switch t {
-        case .users:
-            let users = present.compactMap { if case .user(let u) = $0.1 { u } else { nil } }
-            binds.append(users.map { SQLValue.uuid($0.id) })
-            binds.append(positions)
-            binds.append(users.map { SQLValue.text($0.email) })
-            binds.append(users.map { SQLValue.text($0.fullName) })
-            binds.append(users.map { SQLValue.time($0.registered) })
-            binds.append(users.map { SQLValue.time($0.lastLogin) })
-            binds.append(users.map { SQLValue.text($0.email.emailKey) })
-            try session.execute("""
-                INSERT INTO \(s).users (id, position, email, full_name, registered, last_login, email_key)
-                SELECT id, position, email, full_name, \(s).ts(registered), \(s).ts(last_login), email_key
-                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[])
-                  AS t(id, position, email, full_name, registered, last_login, email_key)
-                ON CONFLICT (id) DO UPDATE SET email = excluded.email, full_name = excluded.full_name,
-                  registered = excluded.registered, last_login = excluded.last_login, email_key = excluded.email_key
-                """, binds)
-        case .plans:
-            let plans = present.compactMap { if case .plan(let p) = $0.1 { p } else { nil } }
-            binds.append(plans.map { SQLValue.uuid($0.id) })
-            binds.append(positions)
-            binds.append(plans.map { SQLValue.text($0.name) })
-            binds.append(plans.map(\.priceCents))
-            binds.append(plans.map { $0.isTeam ? "team" : "plan" })
-            binds.append(plans.map { SQLValue.time($0.created) })
-            try session.execute("""
-                INSERT INTO \(s).plans (id, position, name, price_cents, kind, created)
-                SELECT id, position, name, price_cents, kind, \(s).ts(created)
-                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::int8[])
-                  AS t(id, position, name, price_cents, kind, created)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents, kind = excluded.kind
-                """, binds)
-        case .teamPlans:
-            let teams = present.compactMap { if case .teamPlan(let t) = $0.1 { t } else { nil } }
-            binds.append(try present.map { r in
-                guard let id = try planID(r.0) else { throw StoreError.corrupt("team plan row \(r.0) has no plans row") }
-                return SQLValue.uuid(id)
-            })
-            binds.append(positions)
-            binds.append(teams.map(\.seats))
-            binds.append(teams.map(\.seatsUsed))
-            try session.execute("""
-                INSERT INTO \(s).team_plans (plan_ptr_id, position, seats, seats_used)
-                SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[])
-                ON CONFLICT (plan_ptr_id) DO UPDATE SET seats = excluded.seats, seats_used = excluded.seats_used
-                """, binds)
-        case .groups:
-            let groups = present.compactMap { if case .group(let g) = $0.1 { g } else { nil } }
-            binds.append(groups.map { SQLValue.uuid($0.id) })
-            binds.append(positions)
-            binds.append(groups.map { SQLValue.text($0.name) })
-            binds.append(groups.map { SQLValue.time($0.created) })
-            binds.append(groups.map(\.memberCount))
-            try session.execute("""
-                INSERT INTO \(s).groups (id, position, name, created, member_count)
-                SELECT id, position, name, \(s).ts(created), member_count
-                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::int8[], $5::int8[]) AS t(id, position, name, created, member_count)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, member_count = excluded.member_count
-                """, binds)
-        case .memberships:
-            let memberships = present.compactMap { if case .membership(let m) = $0.1 { m } else { nil } }
-            binds.append(memberships.map { SQLValue.uuid($0.id) })
-            binds.append(positions)
-            binds.append(memberships.map { SQLValue.uuid($0.user) })
-            binds.append(memberships.map { SQLValue.uuid($0.group) })
-            binds.append(memberships.map { SQLValue.time($0.joined) })
-            try session.execute("""
-                INSERT INTO \(s).memberships (id, position, user_id, group_id, joined)
-                SELECT id, position, user_id, group_id, \(s).ts(joined)
-                FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::uuid[], $5::int8[]) AS t(id, position, user_id, group_id, joined)
-                ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, group_id = excluded.group_id
-                """, binds)
-        case .subscriptions:
-            let subscriptions = present.compactMap { if case .subscription(let x) = $0.1 { x } else { nil } }
-            binds.append(subscriptions.map { SQLValue.uuid($0.id) })
-            binds.append(positions)
-            binds.append(subscriptions.map { SQLValue.uuid($0.user) })
-            binds.append(subscriptions.map { SQLValue.uuid($0.plan) })
-            binds.append(subscriptions.map { SQLValue.time($0.created) })
-            binds.append(subscriptions.map { SQLValue.time($0.updated) })
-            binds.append(subscriptions.map { SQLValue.time($0.cancelled) })
-            try session.execute("""
-                INSERT INTO \(s).subscriptions (id, position, user_id, plan_id, created, updated, cancelled)
-                SELECT id, position, user_id, plan_id, \(s).ts(created), \(s).ts(updated), \(s).ts(cancelled)
-                FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::uuid[], $5::int8[], $6::int8[], $7::int8[])
-                  AS t(id, position, user_id, plan_id, created, updated, cancelled)
-                ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, updated = excluded.updated, cancelled = excluded.cancelled
-                """, binds)
-        default:
-            preconditionFailure("\(t.name) is not a row table")
-        }
+        try withoutActuallyEscaping(planID) { try append(t, present, to: &binds, planID: $0) }
+        let columns = written(t, s)
+        let key = columns[0].name
+        let updates = columns.dropFirst(2).map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", ")
+        try session.execute("""
+            INSERT INTO \(s).\(table(t)) (\(columns.map(\.name).joined(separator: ", "))) \(unnest(columns, from: 1))
+            ON CONFLICT (\(key)) DO UPDATE SET \(updates)
+            """, binds)
     }
 }

@@ -7,11 +7,17 @@
 /// checked at commit: a batch may free a name and take it again, or delete a user with its rows.
 enum PostgresSchema {
     /// The layout this code writes; a ledger of a newer one is refused.
-    static let format: Int64 = 1
+    /// Format 2 added the history tables.
+    static let format: Int64 = 2
 
     /// Every statement that makes the ledger, each idempotent: `init` may run it again.
     static func create(_ s: String, proxies: [Proxy]) -> [String] {
-        let out = [
+        functions(s) + log(s) + views(s) + proxyViews(s, proxies: proxies)
+    }
+
+    /// The schema and the functions its statements use.
+    static func functions(_ s: String) -> [String] {
+        [
             "CREATE SCHEMA IF NOT EXISTS \(s)",
             """
             CREATE OR REPLACE FUNCTION \(s).ts(us bigint) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
@@ -24,6 +30,12 @@ enum PostgresSchema {
               SELECT (extract(epoch FROM t) * 1000000)::bigint
             $$
             """,
+        ]
+    }
+
+    /// The log, its head and the projections' checkpoints, and `last_seen`.
+    static func log(_ s: String) -> [String] {
+        [
             """
             CREATE TABLE IF NOT EXISTS \(s).ledger (
               one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -51,6 +63,12 @@ enum PostgresSchema {
             """,
             "CREATE TABLE IF NOT EXISTS \(s).projections (name text PRIMARY KEY, version bigint NOT NULL, checkpoint bigint NOT NULL)",
             "CREATE TABLE IF NOT EXISTS \(s).last_seen (user_id uuid PRIMARY KEY, seen_at timestamptz NOT NULL)",
+        ]
+    }
+
+    /// The tables a rebuild makes anew: the views, their history, the proxies' entries.
+    static func views(_ s: String) -> [String] {
+        [
             """
             CREATE TABLE IF NOT EXISTS \(s).users (
               id uuid PRIMARY KEY,
@@ -116,9 +134,12 @@ enum PostgresSchema {
               position bigint NOT NULL,
               PRIMARY KEY (proxy, sort_key))
             """,
-        ]
-        return out + proxyViews(s, proxies: proxies)
+        ] + PostgresHistory.create(s)
     }
+
+    /// The tables `views` makes, as they are dropped or moved: those referred to last.
+    static let viewTables = ["proxy_rows", "team_plans", "memberships", "subscriptions", "users", "plans", "groups"]
+        + BaseTable.allCases.filter(\.holdsRows).map(PostgresHistory.table)
 
     /// Each proxy reads as a relation of its base view's columns, in its own order.
     static func proxyViews(_ s: String, proxies: [Proxy]) -> [String] {

@@ -1,35 +1,6 @@
 import PostgresNIO
 
 extension PostgresStorage {
-    /// Folds the log afresh, then, holding the head row, folds what was appended meanwhile and
-    /// writes every view table anew in the same transaction: readers see the old views or the
-    /// new ones, never a mix.
-    func rebuild(progress: ((UInt64, UInt64) -> Void)?) throws -> UInt64 {
-        let start = try head().position
-        let folded = try foldedViews(through: start, progress: progress)
-        var fold = ViewFold(proxies: proxies)
-        return try withSession { session in
-            try session.transaction {
-                let (head, _) = try PostgresLedgerTransaction.head(session, schema: s, lock: true)
-                var next = start + 1
-                while next <= head.position {
-                    let batch = try readEvents(session, from: next, to: head.position, limit: 4096)
-                    for event in batch {
-                        folded.noteCreation(of: event)
-                        try fold.apply(event, to: folded)
-                    }
-                    next = (batch.last?.position ?? head.position) + 1
-                }
-                try session.execute("TRUNCATE \(s).proxy_rows, \(s).team_plans, \(s).memberships, \(s).subscriptions, "
-                                    + "\(s).users, \(s).plans, \(s).groups")
-                try writeAll(folded, session)
-                try Self.setCheckpoints(ViewFold(proxies: proxies).projections, through: head.position, session, schema: s)
-                progress?(head.position, head.position)
-                return head.position
-            }
-        }
-    }
-
     /// Each projection's version and checkpoint, by name.
     func projectionStates(_ session: PostgresSession) throws -> [String: (version: Int, checkpoint: UInt64)] {
         var out: [String: (version: Int, checkpoint: UInt64)] = [:]
@@ -49,8 +20,8 @@ extension PostgresStorage {
                                  binds).map { try Self.decode(try $0.bytes(1), at: UInt64(try $0.int(0))) }
     }
 
-    /// Writes every row and proxy entry of a fold into the (empty) view tables, in chunks.
-    func writeAll(_ folded: MemoryViews, _ session: PostgresSession) throws {
+    /// Writes every row and proxy entry of a fold into the (empty) view tables of schema `s`, in chunks.
+    func writeAll(_ folded: MemoryViews, schema s: String, _ session: PostgresSession) throws {
         var plans: [UInt64: EntityID] = [:]
         for table in BaseTable.allCases where table.holdsRows {
             var rows: [(position: UInt64, row: CachedRow?)] = []
@@ -90,10 +61,6 @@ extension PostgresStorage {
             return state.version != p.version || state.checkpoint < head
         }
         guard behind else { return }
-        // A proxy the ledger has not seen gets its relation too.
-        try withSession { session in
-            for statement in PostgresSchema.proxyViews(s, proxies: proxies) { try session.execute(statement) }
-        }
         _ = try rebuild(progress: nil)
     }
 
@@ -134,6 +101,8 @@ extension PostgresStorage {
             ] + BaseTable.allCases.filter(\.holdsRows).map { t in
                 // A row's columns as one record's text form.
                 "SELECT ROW(\(PostgresRows.columns(t, s)))::text FROM \(s).\(PostgresRows.table(t)) ORDER BY position"
+            } + BaseTable.allCases.filter(\.holdsRows).map { t in
+                "SELECT ROW(changed, change, \(PostgresRows.columns(t, s)))::text FROM \(s).\(PostgresHistory.table(t)) ORDER BY position, changed"
             } + [
                 "SELECT proxy || encode(sort_key, 'hex') || position::text FROM \(s).proxy_rows ORDER BY proxy, sort_key",
                 "SELECT user_id::text || \(s).us(seen_at)::text FROM \(s).last_seen ORDER BY user_id",

@@ -4,9 +4,13 @@ extension PostgresStorage {
     func rows(of view: String, filter: ViewFilter, limit: Int?, asOf position: UInt64?) throws -> [ViewRow] {
         let query = ViewQuery(view: view, filter: filter, limit: limit, proxies: proxies)
         if let position {
-            // The views after `position`, folded afresh from the log.
-            let views = try foldedViews(through: position)
-            return try query.rows(views, expected: 0, proxiesIndexed: false) { _ in nil }
+            // The views after `position`, from the history tables: no fold.
+            return try withSession(retry: true) { session in
+                try session.transaction(readOnly: true) {
+                    let views = PostgresViews(session: session, schema: s, proxies: proxies, asOf: position)
+                    return try query.rows(views, expected: 0, proxiesIndexed: false) { _ in nil }
+                }
+            }
         }
         return try withSession { session in
             try session.transaction(readOnly: true) {

@@ -32,8 +32,9 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         s = location.schema
         let session = try PostgresSession(location)
         connection = Mutex(session)
+        let format: Int64
         do {
-            try checkFormat()
+            format = try checkFormat()
         } catch StoreError.noStore where options.create {
             // Made once: a ledger that exists is not altered by each process that opens it
             // (writers use its functions meanwhile).
@@ -42,9 +43,25 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
                 try session.execute("SELECT pg_advisory_xact_lock(hashtext('subledger.init'))")
                 for statement in PostgresSchema.create(s, proxies: proxies) { try session.execute(statement) }
             }
-            try checkFormat()
+            format = try checkFormat()
         }
-        try catchUpProjections()
+        if format < PostgresSchema.format {
+            try upgrade()
+        } else {
+            try catchUpProjections()
+        }
+    }
+
+    /// Brings a ledger of format 1 to this one: the history tables, filled by a rebuild.
+    private func upgrade() throws {
+        try withSession { session in
+            try session.transaction {
+                try session.execute("SELECT pg_advisory_xact_lock(hashtext('subledger.init'))")
+                for statement in PostgresSchema.views(s) { try session.execute(statement) }
+            }
+        }
+        _ = try rebuild(progress: nil)
+        try withSession { try $0.execute("UPDATE \(s).ledger SET format = \(PostgresSchema.format) WHERE format < \(PostgresSchema.format)") }
     }
 
     var location: String { server.description }
@@ -78,7 +95,9 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         }
     }
 
-    func checkFormat() throws {
+    /// The ledger's format, if this code can read it.
+    @discardableResult
+    func checkFormat() throws -> Int64 {
         let rows: [PostgresRandomAccessRow]
         do {
             rows = try withSession { try $0.query("SELECT format FROM \(s).ledger") }
@@ -89,6 +108,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         if format > PostgresSchema.format {
             throw StoreError.newerFormat(found: UInt32(clamping: format), supported: UInt32(PostgresSchema.format))
         }
+        return format
     }
 
     /// The channel writers notify on each commit, per ledger.

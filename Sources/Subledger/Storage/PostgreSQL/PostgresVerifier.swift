@@ -2,8 +2,8 @@ import PostgresNIO
 
 /// `verify` on PostgreSQL, in one consistent read: the chain recomputed from position 1 over
 /// the stored records, positions gapless, stream versions counting up, each row's index columns
-/// (stream, version, command id) agreeing with its record, the head; then every view table and
-/// proxy, row by row, against a fresh fold of the log. Stops at the first fault.
+/// (stream, version, command id) agreeing with its record, the head; then every view table, its
+/// history and every proxy, row by row, against a fresh fold of the log. Stops at the first fault.
 struct PostgresVerifier {
     let storage: PostgresStorage
 
@@ -18,6 +18,7 @@ struct PostgresVerifier {
             let (head, _) = try PostgresLedgerTransaction.head(session, schema: s, lock: false)
             var fold = ViewFold(proxies: storage.proxies)
             let folded = MemoryViews(tableCount: fold.tableCount)
+            let recorder = VersionRecorder(folded)
             var chain = ChainCheck()
             var expected: UInt64 = 1
             while true {
@@ -45,7 +46,8 @@ struct PostgresVerifier {
                         return fault(p, "command index", "the row's command_id column does not match its event")
                     }
                     folded.noteCreation(of: event)
-                    try fold.apply(event, to: folded)
+                    recorder.changing = p
+                    try fold.apply(event, to: recorder)
                     report.events = p
                     if p % 65_536 == 0 { progress?(p, head.position) }
                     expected += 1
@@ -75,6 +77,32 @@ struct PostgresVerifier {
                 // The unique and relation indexes of the LMDB store are the server's indexes of
                 // this table here, kept with its rows: they count as the same tables.
                 report.tables += BaseTable.allCases.filter { $0.rowTable == table }.count
+            }
+            // Every version of every row, against the versions the fresh fold made.
+            let versions = recorder.versions.take()
+            for table in BaseTable.allCases where table.holdsRows {
+                let want = versions.filter { $0.table == table }.sorted { ($0.position, $0.changed) < ($1.position, $1.changed) }
+                let name = PostgresHistory.table(table)
+                let stored = try session.query("""
+                    SELECT \(PostgresRows.columns(table, s)), changed, change FROM \(s).\(name) ORDER BY position, changed
+                    """)
+                for (i, r) in stored.enumerated() {
+                    let (p, row) = try PostgresRows.row(table, from: r)
+                    let changed = UInt64(try r.int(r.count - 2)), change = try r.text(r.count - 1)
+                    guard i < want.count, want[i].position == p, want[i].changed == changed else {
+                        let missing = i < want.count && (want[i].position, want[i].changed) < (p, changed)
+                        return missing ? fault(want[i].changed, "view \(name)", "a version of the row at \(want[i].position) is missing")
+                            : fault(changed, "view \(name)", "a stored version of the row at \(p) is not in a fresh fold of the log")
+                    }
+                    guard want[i].change.rawValue == change, want[i].row == row else {
+                        return fault(changed, "view \(name)", "the version of the row at \(p) differs from a fresh fold of the log")
+                    }
+                }
+                if stored.count < want.count {
+                    let first = want[stored.count]
+                    return fault(first.changed, "view \(name)", "a version of the row at \(first.position) is missing")
+                }
+                report.tables += 1
             }
             for (i, proxy) in storage.proxies.enumerated() {
                 let packed = folded.packed(.proxy(i))

@@ -1,15 +1,24 @@
 import PostgresNIO
 
 /// The views on the server as one transaction sees and changes them. What the fold writes stays
-/// here until `flush` sends it in a few statements; reads ask the server once per row or
-/// relation and keep the answer, and see this transaction's own changes over it: the rows a
-/// name or a relation leads to are the server's and this transaction's, each judged by its
-/// current version.
+/// here until `flush` sends it in a few statements, with the versions it made of each row
+/// (`PostgresHistory`); reads ask the server once per row or relation and keep the answer, and
+/// see this transaction's own changes over it: the rows a name or a relation leads to are the
+/// server's and this transaction's, each judged by its current version.
+///
+/// With `asOf`, the views as they were after that position, read from the history tables.
 final class PostgresViews: ViewStateWriting {
     let session: PostgresSession
-    /// The schema, quoted.
+    /// The schema of the views, quoted.
     let s: String
+    /// The schema of the log, quoted: the views' own but while a rebuild fills new tables.
+    let log: String
     let proxyNames: [String]
+    /// The position the views are read as of; nil: as they are.
+    let asOf: UInt64?
+    /// The position of the event being folded, whose versions of rows `replaceRow` notes.
+    var changing: UInt64 = 0
+    private var versions = RowVersions()
 
     /// Rows known here, by table and position: read from the server or written here (nil: none).
     private var rows: [BaseTable: [UInt64: CachedRow?]] = [:]
@@ -41,10 +50,25 @@ final class PostgresViews: ViewStateWriting {
     /// transaction's, and nothing on the server refers to it yet.
     var serverHead: UInt64 = .max
 
-    init(session: PostgresSession, schema: String, proxies: [Proxy]) {
+    init(session: PostgresSession, schema: String, log: String? = nil, proxies: [Proxy], asOf: UInt64? = nil) {
         self.session = session
         s = schema
+        self.log = log ?? schema
         proxyNames = proxies.map(\.name)
+        self.asOf = asOf
+    }
+
+    /// A `SELECT` of the rows of `table` (position first, as `PostgresRows.row` reads them) that
+    /// match `condition`, whose parameters are in `binds`: the table's, or as of `asOf` its
+    /// history's newest versions.
+    /// With `after`, only the rows past the position bound as that parameter.
+    private func select(_ table: BaseTable, where condition: String?, after: Int? = nil, _ binds: inout PostgresBindings) -> String {
+        guard let asOf else {
+            let conditions = (condition.map { [$0] } ?? []) + (after.map { ["position > $\($0)"] } ?? [])
+            return PostgresRows.select(table, s) + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+        }
+        binds.append(Int64(clamping: asOf))
+        return PostgresHistory.select(table, s, asOf: binds.count, where: condition, after: after)
     }
 
     func noteCreation(of event: RecordedEvent) {
@@ -57,8 +81,9 @@ final class PostgresViews: ViewStateWriting {
         if let known = creations[id] { return known }
         var binds = PostgresBindings()
         binds.append(SQLValue.uuid(id))
-        let found = try session.query("SELECT position FROM \(s).events WHERE stream_id = $1 AND version = 1", binds)
-            .first.map { UInt64(try $0.int(0)) }
+        binds.append(Int64(clamping: asOf ?? .max))
+        let found = try session.query("SELECT position FROM \(log).events WHERE stream_id = $1 AND version = 1 AND position <= $2",
+                                      binds).first.map { UInt64(try $0.int(0)) }
         creations[id] = found
         return found
     }
@@ -71,15 +96,33 @@ final class PostgresViews: ViewStateWriting {
         if let known = rows[table]?[position] { return known }
         var binds = PostgresBindings()
         binds.append(Int64(position))
-        let found = try session.query("\(PostgresRows.select(table, s)) WHERE position = $1",
-                                      binds).first.map { try PostgresRows.row(table, from: $0).1 }
+        let found = try session.query(select(table, where: "position = $1", &binds), binds).first
+            .map { try PostgresRows.row(table, from: $0).1 }
         rows[table, default: [:]][position] = .some(found)
         return found
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
+        if dirty[table]?.isEmpty ?? true {
+            // Nothing of this table changed here: the server's rows, a page at a time, so that a
+            // reader wanting the first few reads few.
+            var after: UInt64 = 0
+            while true {
+                var binds = PostgresBindings()
+                binds.append(Int64(after))
+                let page = try session.query(select(table, where: nil, after: 1, &binds) + " ORDER BY position LIMIT 1000", binds)
+                for r in page {
+                    let (p, row) = try PostgresRows.row(table, from: r)
+                    after = p
+                    guard let typed = R(cached: row) else { continue }
+                    if try !body(p, typed) { return }
+                }
+                if page.count < 1000 { return }
+            }
+        }
         var merged: [UInt64: CachedRow?] = [:]
-        for r in try session.query("\(PostgresRows.select(table, s)) ORDER BY position") {
+        var binds = PostgresBindings()
+        for r in try session.query(select(table, where: nil, &binds) + " ORDER BY position", binds) {
             let (p, row) = try PostgresRows.row(table, from: r)
             merged[p] = row
         }
@@ -162,8 +205,7 @@ final class PostgresViews: ViewStateWriting {
         if let known = fetched[question] { return known }
         var binds = PostgresBindings()
         bind(&binds)
-        let positions = try session.query("\(PostgresRows.select(table, s)) WHERE \(condition)",
-                                          binds).map { r in
+        let positions = try session.query(select(table, where: condition, &binds), binds).map { r in
             let (p, row) = try PostgresRows.row(table, from: r)
             if rows[table]?[p] == nil { rows[table, default: [:]][p] = .some(row) }
             return p
@@ -228,6 +270,8 @@ final class PostgresViews: ViewStateWriting {
             default: break
             }
         }
+        precondition(asOf == nil, "the views as of a position are read, not written")
+        versions.record(table, at: p, changed: changing, old: old?.cached, new: new?.cached)
         rows[table, default: [:]][p] = .some(new?.cached)
         dirty[table, default: []].insert(p)
         for version in [old?.cached, new?.cached] {
@@ -252,8 +296,9 @@ final class PostgresViews: ViewStateWriting {
 
     // MARK: Writing out
 
-    /// Sends every row and proxy entry this transaction changed: a few statements in all.
+    /// Sends every row, row version and proxy entry this transaction changed: a few statements in all.
     func flush() throws {
+        try versions.write(schema: s, session)
         for table in BaseTable.allCases where table.holdsRows {
             guard let positions = dirty[table], !positions.isEmpty else { continue }
             let changed = positions.sorted().map { p in (p, rows[table]?[p] ?? nil) }
