@@ -16,10 +16,19 @@ hosts would. Run it beside a private server with a streaming replica:
    server is restarted with `pg_ctl restart -m immediate` under load (5; 2 with --quick): no
    acknowledged command is lost, `verify` is clean after each restart, and re-running the
    whole input answers `duplicate` for what committed.
+3. A full disk: a ledger in a database whose tablespace is a small tmpfs (the WAL stays on the
+   server's own disk, as on a server whose data volume fills) takes big commands until a write
+   fails. While full: `exec` exits 1 with one line that says the disk is full (no SQLSTATE),
+   every acknowledged command is in the log, reads work, a retry fails the same way. Once the
+   tmpfs is grown: the same input again answers `duplicate` for every acknowledged command,
+   the log holds each applied command once, and `verify` is clean.
 """
 import json
 import os
+import pwd
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,6 +244,125 @@ def crashes(cli, primary, server, rng, v, quick, work):
             % (kills, restarts, len(acknowledged), len(cli.replay(store)))]
 
 
+RAW_CODE = re.compile(r"SQLSTATE|\b53100\b|PSQLError|Fatal error|Stack dump|\\.swift:\\d+")
+
+
+def disk_full(cli, server, rng, v, quick):
+    socket_dir = server.dir
+    mnt = "/tmp/subledger-pg-small-%d" % os.getpid()
+    os.makedirs(mnt, mode=0o755)
+    pg = pwd.getpwnam("postgres")
+
+    def mount(size, remount=False):
+        opts = "size=%s,mode=0700,uid=%d,gid=%d" % (size, pg.pw_uid, pg.pw_gid)
+        argv = ["mount", "-o", "remount," + opts, mnt] if remount else ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", mnt]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return r.returncode == 0, r.stderr.decode(errors="replace").strip()
+
+    def sql(statement, db="postgres"):
+        r = subprocess.run(["psql", "-X", "-q", "-h", socket_dir, "-U", "postgres", "-d", db, "-c", statement],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("psql %r: %s" % (statement, r.stderr.decode(errors="replace").strip()))
+
+    mounted, why = mount("64m")
+    if not mounted:
+        os.rmdir(mnt)
+        v.note("full disk: mount -t tmpfs not permitted here (%s): SKIPPED" % why)
+        return ["full disk: skipped (no tmpfs mount)"]
+    try:
+        # The database's own catalog (a copy of template1, ~8 MiB) lives there too.
+        sql("CREATE TABLESPACE subledger_small LOCATION '%s'" % mnt)
+        sql("CREATE DATABASE subledger_full TABLESPACE subledger_small")
+        store = "postgresql:///subledger_full?host=%s&user=postgres&ledger=disk" % socket_dir
+        p = cli.run(store, "init")
+        v.check(p.returncode == 0, "full disk: init: %s" % p.stderr.decode(errors="replace").strip())
+        # Room for about a thousand commands past what the empty ledger takes.
+        st = os.statvfs(mnt)
+        used = (st.f_blocks - st.f_bfree) * st.f_frsize
+        ok, why = mount("%dk" % ((used + 3 * 1024 * 1024) // 1024), remount=True)
+        v.check(ok, "full disk: shrinking the tmpfs failed: %s" % why)
+        g = Generator(random.Random(rng.random()), "disk", reject_rate=0.05)
+        lines = []
+        for _ in range(4000 if quick else 8000):
+            cmd, _, _ = g.next()
+            for key in ("full_name", "fullname"):
+                if key in cmd and not ("full_name" in cmd and "fullname" in cmd):
+                    cmd[key] = (cmd[key] + " " + "x" * 900)[:900]
+            lines.append(cmd)
+        text = ("\n".join(json.dumps(c) for c in lines) + "\n").encode()
+
+        def acknowledged(out):
+            acked = {}
+            for r in parse_result_lines(out):
+                if r["status"] == "ok" and lines[r["line"] - 1].get("command_id"):
+                    acked[lines[r["line"] - 1]["command_id"]] = r["positions"][0]
+            return acked
+
+        def clear_error(r, context):
+            err = r.stderr.decode(errors="replace")
+            shown = [l for l in err.splitlines() if l.strip()]
+            v.check(r.returncode == 1, "%s: exited %s, expected 1" % (context, signal_name(r.returncode)))
+            v.check(len(shown) == 1, "%s: %d lines on stderr, expected one: %r" % (context, len(shown), err[-400:]))
+            v.check("disk is full" in err, "%s: the error does not say the disk is full: %r" % (context, err[-300:]))
+            v.check(not RAW_CODE.search(err), "%s: a raw code reached the user: %r" % (context, err[-300:]))
+
+        def trickled():
+            # Fed in small chunks, so that batches stay small and some commit before the disk fills.
+            proc = subprocess.Popen(cli.cmd(store, "exec", "--json"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            threading.Thread(target=feed, args=(proc, [json.dumps(c) for c in lines], random.Random(rng.random()), 5, 0.01),
+                             daemon=True).start()
+            err = []
+            reading = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+            reading.start()
+            out = proc.stdout.read()
+            proc.wait(timeout=1200)
+            reading.join(timeout=60)
+            return subprocess.CompletedProcess(proc.args, proc.returncode, out, err[0] if err else b"")
+
+        first = trickled()
+        acked = acknowledged(first.stdout)
+        clear_error(first, "full disk: exec")
+        v.check(0 < len(acked) < len(lines), "full disk: %d of %d commands acknowledged before the disk filled"
+                % (len(acked), len(lines)))
+        # While full: every acknowledged command is there, and the ledger reads.
+        by_cid = check_log(cli.replay(store), v, "full disk, while full")
+        lost = [cid for cid, p in acked.items() if by_cid.get(cid) != p]
+        v.check(not lost, "full disk: %d acknowledged commands lost or moved, first %s" % (len(lost), lost[:3]))
+        for args in (("show", "users", "--limit", "3"), ("stats",), ("show", "users", "--as-of", "1")):
+            r = cli.run(store, *args)
+            v.check(r.returncode == 0, "full disk: %s while full: %s" % (" ".join(args), r.stderr.decode(errors="replace").strip()))
+        again = trickled()
+        clear_error(again, "full disk: exec again while full")
+        acked.update(acknowledged(again.stdout))
+        # Space again: the same input completes; what committed is duplicate.
+        ok, why = mount("512m", remount=True)
+        v.check(ok, "full disk: growing the tmpfs failed: %s" % why)
+        last = cli.run(store, "exec", "--json", input=text, timeout=1200)
+        results = parse_result_lines(last.stdout)
+        v.check(len(results) == len(lines), "full disk: %d result lines after space returned, expected %d"
+                % (len(results), len(lines)))
+        committed = check_log(cli.replay(store), v, "full disk, after space returned")
+        wrong = [r for r in results if lines[r["line"] - 1].get("command_id") in acked and r["status"] != "duplicate"]
+        v.check(not wrong, "full disk: %d acknowledged commands did not answer duplicate, first %s" % (len(wrong), wrong[:2]))
+        missing = [r for r in results if r["status"] == "ok" and lines[r["line"] - 1].get("command_id")
+                   and committed.get(lines[r["line"] - 1]["command_id"]) != r["positions"][0]]
+        v.check(not missing, "full disk: commands answered ok are not in the log where acknowledged: %s" % missing[:3])
+        ok, msg = cli.verify(store)
+        v.check(ok, "full disk: verify after space returned: %s" % msg)
+        return ["full disk: %d commands acknowledged before the tablespace filled, one clean line twice, none lost; "
+                "after growing it, %d events, acknowledged ones duplicate, verified" % (len(acked), len(committed))]
+    finally:
+        for statement in ("DROP DATABASE IF EXISTS subledger_full", "DROP TABLESPACE IF EXISTS subledger_small"):
+            try:
+                sql(statement)
+            except Exception as e:  # noqa: BLE001 (cleanup goes on)
+                print("  cleanup: %s" % e)
+        subprocess.run(["umount", mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(mnt, ignore_errors=True)
+
+
 def main():
     p = base_args(__doc__.splitlines()[0])
     args = p.parse_args()
@@ -250,6 +378,7 @@ def main():
     started = time.time()
     summary = writers(cli, primary, replica, rng, v, args.quick)
     summary += crashes(cli, primary, Server(), rng, v, args.quick, work)
+    summary += disk_full(cli, Server(), rng, v, args.quick)
     work.cleanup(len(v) > 0)
     v.finish(seed, summary, started)
 

@@ -42,18 +42,18 @@ enum PostgresHistory {
         }
     }
 
-    /// Writes `versions` (all of one table) into its history table in one statement.
-    static func write(_ t: BaseTable, _ versions: [RowVersion], schema s: String, _ session: PostgresSession) throws {
+    /// Adds the insert of `versions` (all of one table) into its history table.
+    static func write(_ t: BaseTable, _ versions: [RowVersion], schema s: String, into statements: inout PostgresStatements) throws {
         guard !versions.isEmpty else { return }
-        var binds = PostgresBindings()
-        binds.append(versions.map { Int64($0.changed) })
-        binds.append(versions.map(\.change.rawValue))
-        try PostgresRows.append(t, versions.map { ($0.position, $0.row) }, to: &binds, planID: nil)
         let columns = [PostgresRows.Written(name: "changed", type: "int8", value: "changed", declaration: ""),
                        PostgresRows.Written(name: "change", type: "text", value: "change", declaration: "")] + columns(t, s)
-        try session.execute("""
+        try statements.add("""
             INSERT INTO \(s).\(table(t)) (\(columns.map(\.name).joined(separator: ", "))) \(PostgresRows.unnest(columns, from: 1))
-            """, binds)
+            """) { binds in
+            binds.append(versions.map { Int64($0.changed) })
+            binds.append(versions.map(\.change.rawValue))
+            try PostgresRows.append(t, versions.map { ($0.position, $0.row) }, to: &binds, planID: nil)
+        }
     }
 
     /// `SELECT` of the rows of `t` as they were after `position` (bound as `$\(parameter)`),
@@ -74,11 +74,18 @@ enum PostgresHistory {
 }
 
 extension RowVersions {
-    /// Writes the versions noted so far into schema `s`, a statement per table, and forgets them.
-    mutating func write(schema s: String, _ session: PostgresSession) throws {
+    /// Adds the writes of the versions noted so far into schema `s`, and forgets them.
+    mutating func write(schema s: String, into statements: inout PostgresStatements) throws {
         let versions = take()
         for t in BaseTable.allCases where t.holdsRows {
-            try PostgresHistory.write(t, versions.filter { $0.table == t }, schema: s, session)
+            try PostgresHistory.write(t, versions.filter { $0.table == t }, schema: s, into: &statements)
         }
+    }
+
+    /// Writes the versions noted so far into schema `s` in one statement, and forgets them.
+    mutating func write(schema s: String, _ session: PostgresSession) throws {
+        var statements = PostgresStatements()
+        try write(schema: s, into: &statements)
+        try statements.execute(session)
     }
 }

@@ -123,41 +123,44 @@ final class PostgresLedgerTransaction: LedgerWriting {
         checkpoints = (head, projections)
     }
 
-    /// Writes what the batch did: its events, the views' changes, the head, the checkpoints,
-    /// and a notification for followers (delivered when the transaction commits).
+    /// Writes what the batch did, in one statement: its events, the views' changes and their
+    /// versions, the head, the checkpoints, and a notification for followers (delivered when
+    /// the transaction commits).
     func flush() throws {
+        var statements = PostgresStatements()
         if !appended.isEmpty {
-            var binds = PostgresBindings()
-            binds.append(appended.map { Int64($0.event.position) })
-            binds.append(appended.map { $0.event.stream.description })
-            binds.append(appended.map { SQLValue.uuid($0.event.stream.id) })
-            binds.append(appended.map { Int32($0.event.version) })
-            binds.append(appended.map { $0.event.type.name })
-            binds.append(appended.map { $0.event.at.microseconds })
-            binds.append(appended.map { $0.event.commandID.map(SQLValue.text) ?? "" })
-            binds.append(appended.map { SQLValue.bytes($0.bytes) })
-            try session.execute("""
+            statements.add("""
                 INSERT INTO \(s).events (position, stream, stream_id, version, type, at, command_id, record)
                 SELECT position, stream, stream_id, version, type, \(s).ts(at), nullif(command_id, ''), record
                 FROM unnest($1::int8[], $2::text[], $3::uuid[], $4::int4[], $5::text[], $6::int8[], $7::text[], $8::bytea[])
                   AS t(position, stream, stream_id, version, type, at, command_id, record)
-                """, binds)
+                """) { binds in
+                binds.append(appended.map { Int64($0.event.position) })
+                binds.append(appended.map { $0.event.stream.description })
+                binds.append(appended.map { SQLValue.uuid($0.event.stream.id) })
+                binds.append(appended.map { Int32($0.event.version) })
+                binds.append(appended.map { $0.event.type.name })
+                binds.append(appended.map { $0.event.at.microseconds })
+                binds.append(appended.map { $0.event.commandID.map(SQLValue.text) ?? "" })
+                binds.append(appended.map { SQLValue.bytes($0.bytes) })
+            }
         }
-        try views.flush()
+        try views.flush(into: &statements)
         if let (head, counts) = newHead {
-            var binds = PostgresBindings()
-            binds.append(Int64(head.position))
-            binds.append(SQLValue.bytes(head.hash))
-            binds.append(SQLValue.time(head.newestAt))
-            binds.append(SQLValue.bytes(counts.encoded))
-            try session.execute("UPDATE \(s).ledger SET position = $1, hash = $2, newest_at = \(s).ts($3), counts = $4", binds)
-            var notify = PostgresBindings()
-            notify.append(PostgresStorage.channel(session.location))
-            notify.append(String(head.position))
-            try session.execute("SELECT pg_notify($1, $2)", notify)
+            statements.add("UPDATE \(s).ledger SET position = $1, hash = $2, newest_at = \(s).ts($3), counts = $4") { binds in
+                binds.append(Int64(head.position))
+                binds.append(SQLValue.bytes(head.hash))
+                binds.append(SQLValue.time(head.newestAt))
+                binds.append(SQLValue.bytes(counts.encoded))
+            }
+            statements.add("SELECT pg_notify($1, $2)", isQuery: true) { binds in
+                binds.append(PostgresStorage.channel(session.location))
+                binds.append(String(head.position))
+            }
         }
         if let (through, projections) = checkpoints {
-            try PostgresStorage.setCheckpoints(projections, through: through, session, schema: s)
+            PostgresStorage.setCheckpoints(projections, through: through, schema: s, into: &statements)
         }
+        try statements.execute(session)
     }
 }

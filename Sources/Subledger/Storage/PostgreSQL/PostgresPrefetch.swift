@@ -9,6 +9,8 @@ import PostgresNIO
 struct PostgresPrefetch {
     var commandIDs: Set<String> = []
     var ids: Set<EntityID> = []
+    /// Ids the commands give their new entities: only whether they were ever used.
+    var newIDs: Set<EntityID> = []
     var emails: Set<String> = []
     var planNames: Set<String> = []
     var groupNames: Set<String> = []
@@ -20,22 +22,22 @@ struct PostgresPrefetch {
         for case .success(let envelope) in batch {
             if let commandID = envelope.commandID { commandIDs.insert(commandID) }
             switch envelope.command {
-            case .registerUser(let email, _, let id): emails.insert(email.emailKey); add(id)
+            case .registerUser(let email, _, let id): emails.insert(email.emailKey); add(new: id)
             case .renameUser(let user, _), .recordLogin(let user), .deleteUser(let user): add(user: user)
-            case .createPlan(let name, _, _, let id): planNames.insert(name); add(id)
+            case .createPlan(let name, _, _, let id): planNames.insert(name); add(new: id)
             case .deletePlan(let plan): add(plan: plan)
-            case .createGroup(let name, let id): groupNames.insert(name); add(id)
+            case .createGroup(let name, let id): groupNames.insert(name); add(new: id)
             case .deleteGroup(let group): add(group: group)
-            case .subscribe(let user, let plan, let id): add(user: user); add(plan: plan); add(id)
+            case .subscribe(let user, let plan, let id): add(user: user); add(plan: plan); add(new: id)
             case .changePlan(let subscription, let to): add(subscription); add(plan: to)
             case .cancel(let subscription): add(subscription)
-            case .joinGroup(let user, let group, let id): add(user: user); add(group: group); add(id)
+            case .joinGroup(let user, let group, let id): add(user: user); add(group: group); add(new: id)
             case .leaveGroup(let user, let group): add(user: user); add(group: group)
             }
         }
     }
 
-    private mutating func add(_ id: EntityID?) { if let id { ids.insert(id) } }
+    private mutating func add(new id: EntityID?) { if let id { newIDs.insert(id) } }
 
     private mutating func add(user: Reference) {
         switch user {
@@ -137,27 +139,24 @@ struct PostgresPrefetch {
         for (p, g) in groups { created[g.id] = p }
         for case (let p, .subscription(let x)) in subscriptions { created[x.id] = p }
         for case (let p, .membership(let m)) in memberships { created[m.id] = p }
-        let unknown = ids.union(fresh).subtracting(created.keys)
-        if !unknown.isEmpty {
-            var binds = PostgresBindings()
-            binds.append(unknown.map(SQLValue.uuid))
-            var found: [EntityID: UInt64] = [:]
-            for r in try session.query("SELECT stream_id, position FROM \(s).events WHERE version = 1 AND stream_id = ANY($1::uuid[])", binds) {
-                found[try r.id(0)] = UInt64(try r.int(1))
-            }
-            for id in unknown { views.knowCreation(of: id, at: found[id]) }
-        }
+        // The stream versions of every entity an event may be appended to, and, in the same
+        // statement, where each id not found above was created, if ever.
+        let unknown = ids.union(fresh).union(newIDs).subtracting(created.keys)
         for (id, p) in created { views.knowCreation(of: id, at: p) }
-        // The stream versions of every entity an event may be appended to.
-        let streams = Set(created.keys).union(ids).union(fresh)
-        if !streams.isEmpty {
-            var binds = PostgresBindings()
-            binds.append(streams.map(SQLValue.uuid))
-            var versions: [EntityID: UInt32] = [:]
-            for r in try session.query("SELECT stream_id, max(version)::int8 FROM \(s).events WHERE stream_id = ANY($1::uuid[]) GROUP BY stream_id", binds) {
-                versions[try r.id(0)] = UInt32(try r.int(1))
-            }
-            txn.knowVersions(streams, found: versions)
+        let streams = Set(created.keys).union(ids).union(fresh).union(newIDs)
+        guard !streams.isEmpty else { return }
+        var binds = PostgresBindings()
+        binds.append(streams.map(SQLValue.uuid))
+        var versions: [EntityID: UInt32] = [:], creations: [EntityID: UInt64] = [:]
+        for r in try session.query("""
+            SELECT stream_id, max(version)::int8, min(position) FILTER (WHERE version = 1)
+            FROM \(s).events WHERE stream_id = ANY($1::uuid[]) GROUP BY stream_id
+            """, binds) {
+            let id = try r.id(0)
+            versions[id] = UInt32(try r.int(1))
+            if !r.isNull(2) { creations[id] = UInt64(try r.int(2)) }
         }
+        for id in unknown { views.knowCreation(of: id, at: creations[id]) }
+        txn.knowVersions(streams, found: versions)
     }
 }

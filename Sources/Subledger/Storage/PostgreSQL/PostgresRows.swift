@@ -225,26 +225,25 @@ enum PostgresRows {
         return "SELECT \(columns.map(\.value).joined(separator: ", ")) FROM unnest(\(arrays)) AS t(\(columns.map(\.name).joined(separator: ", ")))"
     }
 
-    /// Writes the final state of `rows` (nil: deleted) into `t`: one `DELETE` and one upsert
-    /// with array parameters, whatever the number of rows. `planID` gives a team plan's parent id.
+    /// Adds the writes of the final state of `rows` (nil: deleted) into `t`: one `DELETE` and
+    /// one upsert with array parameters, whatever the number of rows. `planID` gives a team
+    /// plan's parent id.
     static func write(_ t: BaseTable, _ rows: [(position: UInt64, row: CachedRow?)], schema s: String,
-                      planID: (UInt64) throws -> EntityID?, _ session: PostgresSession) throws {
+                      planID: (UInt64) throws -> EntityID?, into statements: inout PostgresStatements) throws {
         let gone = rows.filter { $0.row == nil }.map { Int64($0.position) }
         if !gone.isEmpty {
-            var binds = PostgresBindings()
-            binds.append(gone)
-            try session.execute("DELETE FROM \(s).\(table(t)) WHERE position = ANY($1::int8[])", binds)
+            statements.add("DELETE FROM \(s).\(table(t)) WHERE position = ANY($1::int8[])") { $0.append(gone) }
         }
         let present = rows.compactMap { r in r.row.map { (position: r.position, row: $0) } }
         guard !present.isEmpty else { return }
-        var binds = PostgresBindings()
-        try withoutActuallyEscaping(planID) { try append(t, present, to: &binds, planID: $0) }
         let columns = written(t, s)
         let key = columns[0].name
         let updates = columns.dropFirst(2).map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", ")
-        try session.execute("""
-            INSERT INTO \(s).\(table(t)) (\(columns.map(\.name).joined(separator: ", "))) \(unnest(columns, from: 1))
-            ON CONFLICT (\(key)) DO UPDATE SET \(updates)
-            """, binds)
+        try withoutActuallyEscaping(planID) { planID in
+            try statements.add("""
+                INSERT INTO \(s).\(table(t)) (\(columns.map(\.name).joined(separator: ", "))) \(unnest(columns, from: 1))
+                ON CONFLICT (\(key)) DO UPDATE SET \(updates)
+                """) { try append(t, present, to: &$0, planID: planID) }
+        }
     }
 }

@@ -30,8 +30,10 @@ extension PostgresStorage {
                 if case .plan(let plan) = row { plans[p] = plan.id }
             }
             for chunk in stride(from: 0, to: rows.count, by: 10_000) {
+                var statements = PostgresStatements()
                 try PostgresRows.write(table, Array(rows[chunk..<min(chunk + 10_000, rows.count)]), schema: s,
-                                       planID: { plans[$0] }, session)
+                                       planID: { plans[$0] }, into: &statements)
+                try statements.execute(session)
             }
         }
         for (i, proxy) in proxies.enumerated() {

@@ -58,7 +58,9 @@ extension PostgresStorage {
                                         + PostgresSchema.viewTables.map { "\(s).\($0)" }.joined(separator: ", ") + " CASCADE")
                     for table in PostgresSchema.viewTables { try session.execute("ALTER TABLE \(green).\(table) SET SCHEMA \(s)") }
                     for statement in PostgresSchema.proxyViews(s, proxies: proxies) { try session.execute(statement) }
-                    try Self.setCheckpoints(ViewFold(proxies: proxies).projections, through: head.position, session, schema: s)
+                    var checkpoints = PostgresStatements()
+                    Self.setCheckpoints(ViewFold(proxies: proxies).projections, through: head.position, schema: s, into: &checkpoints)
+                    try checkpoints.execute(session)
                     return head.position
                 }
             }
@@ -89,7 +91,9 @@ extension PostgresStorage {
             }
             next = last.position + 1
         }
-        try views.flush()
+        var statements = PostgresStatements()
+        try views.flush(into: &statements)
+        try statements.execute(session)
         return next - 1
     }
 }

@@ -124,16 +124,17 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
         }
     }
 
-    static func setCheckpoints(_ projections: [(name: String, version: Int)], through: UInt64,
-                               _ session: PostgresSession, schema s: String) throws {
-        var binds = PostgresBindings()
-        binds.append(projections.map(\.name))
-        binds.append(projections.map { Int64($0.version) })
-        binds.append(projections.map { _ in Int64(through) })
-        try session.execute("""
+    /// Adds the write of the projections' versions and checkpoints.
+    static func setCheckpoints(_ projections: [(name: String, version: Int)], through: UInt64, schema s: String,
+                               into statements: inout PostgresStatements) {
+        statements.add("""
             INSERT INTO \(s).projections (name, version, checkpoint) SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])
             ON CONFLICT (name) DO UPDATE SET version = excluded.version, checkpoint = excluded.checkpoint
-            """, binds)
+            """) { binds in
+            binds.append(projections.map(\.name))
+            binds.append(projections.map { Int64($0.version) })
+            binds.append(projections.map { _ in Int64(through) })
+        }
     }
 
     // MARK: Commands

@@ -296,14 +296,14 @@ final class PostgresViews: ViewStateWriting {
 
     // MARK: Writing out
 
-    /// Sends every row, row version and proxy entry this transaction changed: a few statements in all.
-    func flush() throws {
-        try versions.write(schema: s, session)
+    /// Adds the writes of every row, row version and proxy entry this transaction changed.
+    func flush(into statements: inout PostgresStatements) throws {
+        try versions.write(schema: s, into: &statements)
         for table in BaseTable.allCases where table.holdsRows {
             guard let positions = dirty[table], !positions.isEmpty else { continue }
             let changed = positions.sorted().map { p in (p, rows[table]?[p] ?? nil) }
             try PostgresRows.write(table, changed, schema: s, planID: { p in try self.row(PlanRow.self, .plans, at: p)?.id },
-                                   session)
+                                   into: &statements)
         }
         var removed: (names: [String], keys: [ByteBuffer]) = ([], [])
         var added: (names: [String], keys: [ByteBuffer], positions: [Int64]) = ([], [], [])
@@ -320,23 +320,23 @@ final class PostgresViews: ViewStateWriting {
             }
         }
         if !removed.names.isEmpty {
-            var binds = PostgresBindings()
-            binds.append(removed.names)
-            binds.append(removed.keys)
-            try session.execute("""
+            statements.add("""
                 DELETE FROM \(s).proxy_rows p USING unnest($1::text[], $2::bytea[]) AS d(proxy, sort_key)
                 WHERE p.proxy = d.proxy AND p.sort_key = d.sort_key
-                """, binds)
+                """) {
+                $0.append(removed.names)
+                $0.append(removed.keys)
+            }
         }
         if !added.names.isEmpty {
-            var binds = PostgresBindings()
-            binds.append(added.names)
-            binds.append(added.keys)
-            binds.append(added.positions)
-            try session.execute("""
+            statements.add("""
                 INSERT INTO \(s).proxy_rows (proxy, sort_key, position)
                 SELECT * FROM unnest($1::text[], $2::bytea[], $3::int8[]) ON CONFLICT DO NOTHING
-                """, binds)
+                """) {
+                $0.append(added.names)
+                $0.append(added.keys)
+                $0.append(added.positions)
+            }
         }
         dirty = [:]
         proxyChanges = [:]
