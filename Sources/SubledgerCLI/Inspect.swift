@@ -149,7 +149,7 @@ struct Stats: ParsableCommand {
                 rows.append(["map used", bytesText(s.mapUsedBytes) + " (\(oneDecimal(100 * Double(s.mapUsedBytes) / Double(s.mapBytes)))%)"])
             }
             if s.snapshotInterval > 0 {
-                rows.append(["snapshots", "every \(s.snapshotInterval) events, "
+                rows.append(["snapshots", (s.snapshotInterval == 1 ? "every event (row history), " : "every \(s.snapshotInterval) events, ")
                     + (s.snapshotsThrough == 0 ? "none taken yet" : "through position \(s.snapshotsThrough)")])
             }
             Output.table(["measure", "value"], rows + s.typeCounts.map { ["  \($0.name)", String($0.count)] })

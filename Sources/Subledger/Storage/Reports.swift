@@ -43,7 +43,8 @@ public struct StoreStats: Sendable {
     public var mapUsedBytes: Int
     /// Events per type, in type order.
     public var typeCounts: [(name: String, count: Int)]
-    /// Events between two view snapshots, and the position of the newest snapshot taken.
+    /// Events between two view snapshots, and the position of the newest snapshot taken (on
+    /// PostgreSQL, 1 and the head: the history tables hold a version at every change).
     public var snapshotInterval: Int
     public var snapshotsThrough: UInt64
 }

@@ -125,7 +125,8 @@ final class PostgresLedgerTransaction: LedgerWriting {
 
     /// Writes what the batch did, in one statement: its events, the views' changes and their
     /// versions, the head, the checkpoints, and a notification for followers (delivered when
-    /// the transaction commits).
+    /// the transaction commits). The statement is sent, not waited for: the `COMMIT` that
+    /// follows waits for it, and fails with its failure.
     func flush() throws {
         var statements = PostgresStatements()
         if !appended.isEmpty {
@@ -161,6 +162,6 @@ final class PostgresLedgerTransaction: LedgerWriting {
         if let (through, projections) = checkpoints {
             PostgresStorage.setCheckpoints(projections, through: through, schema: s, into: &statements)
         }
-        try statements.execute(session)
+        statements.send(session)
     }
 }

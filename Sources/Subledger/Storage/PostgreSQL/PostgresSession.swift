@@ -59,16 +59,39 @@ final class PostgresSession: @unchecked Sendable {
     /// (a server killed while the connection was idle is not always noticed otherwise).
     var answerTimeout: TimeAmount = .seconds(330)
 
+    /// Statements sent and not yet waited for, oldest first.
+    private var unanswered: [EventLoopFuture<PostgresQueryResult>] = []
+
     /// Runs one statement and returns its rows.
     @discardableResult
     func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [PostgresRandomAccessRow] {
-        guard !connection.isClosed else { throw PostgresFailure(description: "the connection to \(location.description) was lost") }
-        let answer = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        try pipeline([(sql, binds)])[0]
+    }
+
+    /// Sends a statement without waiting for its answer: the connection runs statements in the
+    /// order sent, and the next call that waits waits for this one's answer first and throws
+    /// its failure. For a statement whose answer says nothing but whether it failed (`BEGIN`).
+    func send(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) {
+        unanswered.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
+    }
+
+    /// Runs statements one after the other, each sent without waiting for the answer of the one
+    /// before (the connection sends the next as soon as the server is ready for it), and returns
+    /// the rows of each: one wait on this thread instead of one per statement.
+    func pipeline(_ statements: [(sql: String, binds: PostgresBindings)]) throws -> [[PostgresRandomAccessRow]] {
+        guard !connection.isClosed else {
+            unanswered = []
+            throw PostgresFailure(description: "the connection to \(location.description) was lost")
+        }
+        let earlier = unanswered
+        unanswered = []
         let connection = self.connection
+        let answers = statements.map { connection.query(PostgresQuery(unsafeSQL: $0.sql, binds: $0.binds), logger: logger) }
         let deadline = connection.eventLoop.scheduleTask(in: answerTimeout) { let _: EventLoopFuture<Void> = connection.close() }
         defer { deadline.cancel() }
         do {
-            return try answer.wait().rows.map { $0.makeRandomAccess() }
+            for answer in earlier { _ = try answer.wait() }
+            return try answers.map { try $0.wait().rows.map { $0.makeRandomAccess() } }
         } catch {
             throw PostgresFailure(error, location: location)
         }
@@ -81,7 +104,8 @@ final class PostgresSession: @unchecked Sendable {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     func transaction<T>(readOnly: Bool = false, _ body: () throws -> T) throws -> T {
-        try execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        // Its answer is waited for with the body's first statement's: one round trip fewer.
+        send(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
         do {
             let result = try body()
             try execute("COMMIT")

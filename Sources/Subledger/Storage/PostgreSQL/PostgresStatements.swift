@@ -21,19 +21,32 @@ struct PostgresStatements {
         parts.append((offset == 0 ? sql : Self.shift(sql, by: offset), isQuery))
     }
 
-    /// Sends everything added as one statement, then forgets it.
+    /// Sends everything added as one statement and waits for it, then forgets it.
     mutating func execute(_ session: PostgresSession) throws {
+        guard let sql = take() else { return }
+        try session.execute(sql.text, sql.binds)
+    }
+
+    /// Sends everything added as one statement without waiting (`PostgresSession.send`: the
+    /// next statement, the `COMMIT`, waits for it), then forgets it.
+    mutating func send(_ session: PostgresSession) {
+        guard let sql = take() else { return }
+        session.send(sql.text, sql.binds)
+    }
+
+    /// The one statement, if any, and forgets it.
+    private mutating func take() -> (text: String, binds: PostgresBindings)? {
         defer {
             parts = []
             binds = PostgresBindings()
         }
         switch parts.count {
-        case 0: return
-        case 1: try session.execute(parts[0].sql, binds)
+        case 0: return nil
+        case 1: return (parts[0].sql, binds)
         default:
             let with = parts.enumerated().map { "w\($0.offset) AS (\($0.element.sql))" }.joined(separator: ",\n")
             let read = parts.indices.filter { parts[$0].isQuery }.map { "(SELECT count(*) FROM w\($0))" }
-            try session.execute("WITH \(with)\nSELECT \(read.isEmpty ? "1" : read.joined(separator: " + "))", binds)
+            return ("WITH \(with)\nSELECT \(read.isEmpty ? "1" : read.joined(separator: " + "))", binds)
         }
     }
 

@@ -84,7 +84,7 @@ extension PostgresStorage {
             return StoreStats(events: Int(head.position), streams: counts.streams, head: head.position, storeBytes: Int(size),
                               mapBytes: 0, mapUsedBytes: 0,
                               typeCounts: EventType.allCases.map { ($0.name, counts.types[Int($0.rawValue) - 1]) },
-                              snapshotInterval: 0, snapshotsThrough: 0)
+                              snapshotInterval: 1, snapshotsThrough: head.position)
         }
     }
 

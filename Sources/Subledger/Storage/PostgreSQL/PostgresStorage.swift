@@ -171,7 +171,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     private func write<T>(durable: Bool, _ body: (PostgresLedgerTransaction) throws -> T) throws -> T {
         try withSession { session in
             try session.transaction {
-                if !durable { try session.execute("SET LOCAL synchronous_commit = off") }
+                if !durable { session.send("SET LOCAL synchronous_commit = off") }
                 let txn = try PostgresLedgerTransaction(session, schema: s, proxies: proxies)
                 let result = try body(txn)
                 try txn.flush()
