@@ -225,12 +225,19 @@ final class PostgresViews: ViewStateWriting {
         for (p, row) in found where rows[table]?[p] == nil || rows[table]?[p] == .some(nil) {
             rows[table, default: [:]][p] = .some(row)
         }
-        for key in names {
-            fetched[.name(key)] = found.filter { Self.nameKey(of: $0.1) == key }.map(\.0)
+        // Each found row's name and relations once, not once per name or entity asked.
+        if !names.isEmpty {
+            var byName: [UniqueName.Key: [UInt64]] = [:]
+            for (p, row) in found { if let key = Self.nameKey(of: row) { byName[key, default: []].append(p) } }
+            for key in names { fetched[.name(key)] = byName[key] ?? [] }
         }
-        for (entity, relation) in wholeFor {
-            fetched[.relation(relation, entity)] = found.filter { relation.entity(of: $0.1) == entity }.map(\.0)
+        var byEntity: [Relation: [EntityID: [UInt64]]] = [:]
+        for relation in Set(wholeFor.map(\.1)) {
+            var positions: [EntityID: [UInt64]] = [:]
+            for (p, row) in found { if let entity = relation.entity(of: row) { positions[entity, default: []].append(p) } }
+            byEntity[relation] = positions
         }
+        for (entity, relation) in wholeFor { fetched[.relation(relation, entity)] = byEntity[relation]?[entity] ?? [] }
     }
 
     /// Keeps whether an id ever had an entity, and where it was created.
