@@ -10,6 +10,12 @@ extension PostgresStorage {
     var rebuildSchema: String { PostgresSchema.quotedIdentifier(server.ledger + "-rebuild") }
 
     func rebuild(progress: ((UInt64, UInt64) -> Void)?) throws -> UInt64 {
+        try rebuild(progress: progress, heldTail: 4096)
+    }
+
+    /// `rebuild`, catching up without the head until no more than `heldTail` events are left
+    /// for the transaction that holds it.
+    func rebuild(progress: ((UInt64, UInt64) -> Void)?, heldTail: UInt64) throws -> UInt64 {
         let green = rebuildSchema
         // One rebuild of a ledger at a time, on any host: the lock is the connection's, so a
         // rebuild that dies lets go of it.
@@ -43,7 +49,7 @@ extension PostgresStorage {
             var done = start
             while true {
                 let head = try head().position
-                if head - done <= 4096 { break }
+                if head - done <= heldTail { break }
                 done = try withSession { session in
                     try session.transaction { try catchUp(green, from: done, to: min(head, done + 65_536), session) }
                 }
