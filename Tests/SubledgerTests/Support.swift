@@ -136,13 +136,13 @@ extension Store {
             try postgres.read { _ in }
             let session = try PostgresSession(postgres.server)
             defer { session.close() }
-            var binds = PostgresBindings()
+            var binds = SQLBinds()
             binds.append(Int64(position))
             binds.append(Int64(byte))
             binds.append(Int64(mask))
             try session.execute("""
-                UPDATE \(postgres.s).events SET record = set_byte(record, ($2 % length(record))::int,
-                  get_byte(record, ($2 % length(record))::int) # $3::int) WHERE position = $1
+                UPDATE \(postgres.s).events SET record = set_byte(record, ($2::int8 % length(record))::int,
+                  get_byte(record, ($2::int8 % length(record))::int) # $3::int8::int) WHERE position = $1::int8
                 """, binds)
             return
         }

@@ -57,7 +57,7 @@ import Testing
         #expect(try IntegrityProperties.allViews(t.store) == before)
         #expect(try IntegrityProperties.allViews(t.store, asOf: .position(9)) == asOf)
         let ledger = String(s.dropFirst().dropLast())
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(ledger + "-rebuild")
         #expect(try session.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", binds).isEmpty)
         // The proxies read as relations again, over the new tables.

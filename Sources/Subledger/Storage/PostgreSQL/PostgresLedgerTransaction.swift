@@ -49,7 +49,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
             let i = Int(position - storedHead.position - 1)
             return i < appended.count ? appended[i].event : nil
         }
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(Int64(position))
         return try session.query("SELECT record FROM \(s).events WHERE position = $1", binds).first
             .map { try PostgresStorage.decode(try $0.bytes(0), at: position) }
@@ -66,7 +66,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
     }
 
     func positions(ofStream id: EntityID) throws -> [UInt64] {
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(SQLValue.uuid(id))
         let stored = try session.query("SELECT position FROM \(s).events WHERE stream_id = $1 ORDER BY version", binds)
             .map { UInt64(try $0.int(0)) }
@@ -76,7 +76,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
     func streamVersion(of id: EntityID) throws -> UInt32 {
         if let mine = appendedByStream[id], let last = mine.last, let e = try event(at: last) { return e.version }
         if let known = knownVersions[id] { return known }
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(SQLValue.uuid(id))
         let version = UInt32(try session.query("SELECT coalesce(max(version), 0)::int8 FROM \(s).events WHERE stream_id = $1", binds)
             .first?.int(0) ?? 0)
@@ -87,7 +87,7 @@ final class PostgresLedgerTransaction: LedgerWriting {
     func commandPosition(_ commandID: String) throws -> UInt64? {
         if let p = appendedByCommand[commandID] { return p }
         if let known = knownCommands[commandID] { return known }
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(SQLValue.text(commandID))
         let found = try session.query("SELECT position FROM \(s).events WHERE command_id = $1", binds).first.map { UInt64(try $0.int(0)) }
         knownCommands[commandID] = .some(found)
@@ -162,6 +162,6 @@ final class PostgresLedgerTransaction: LedgerWriting {
         if let (through, projections) = checkpoints {
             PostgresStorage.setCheckpoints(projections, through: through, schema: s, into: &statements)
         }
-        statements.send(session)
+        try statements.send(session)
     }
 }

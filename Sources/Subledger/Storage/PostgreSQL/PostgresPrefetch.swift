@@ -173,11 +173,11 @@ struct PostgresPrefetch {
 
     /// Statements gathered to be sent together (`PostgresSession.pipeline`).
     private struct Round {
-        var statements: [(sql: String, binds: PostgresBindings)] = []
+        var statements: [(sql: String, binds: SQLBinds)] = []
 
         /// Adds a statement; returns the index of its answer.
-        mutating func add(_ sql: String, _ bind: (inout PostgresBindings) -> Void) -> Int {
-            var binds = PostgresBindings()
+        mutating func add(_ sql: String, _ bind: (inout SQLBinds) -> Void) -> Int {
+            var binds = SQLBinds()
             bind(&binds)
             statements.append((sql, binds))
             return statements.count - 1

@@ -50,18 +50,25 @@ enum SQLValue {
 
 /// Reading columns of a result row by index.
 extension PostgresRandomAccessRow {
-    func int(_ i: Int) throws -> Int64 { try self[i].decode(Int64.self) }
-    func text(_ i: Int) throws -> String { try self[i].decode(String.self) }
+    /// Column `i`, read as binary: every result is asked for in binary, and a prepared
+    /// statement's rows come described as text (the description of its `Describe`).
+    private func cell(_ i: Int) -> PostgresCell {
+        var cell = self[i]
+        cell.format = .binary
+        return cell
+    }
+    func int(_ i: Int) throws -> Int64 { try cell(i).decode(Int64.self) }
+    func text(_ i: Int) throws -> String { try cell(i).decode(String.self) }
     /// A ledger's string from a `text` column (see `SQLValue.text`).
     func string(_ i: Int) throws -> String { SQLValue.string(try text(i)) }
-    func id(_ i: Int) throws -> EntityID { SQLValue.id(try self[i].decode(UUID.self)) }
+    func id(_ i: Int) throws -> EntityID { SQLValue.id(try cell(i).decode(UUID.self)) }
     func time(_ i: Int) throws -> Timestamp { Timestamp(microseconds: try int(i)) }
     func optionalTime(_ i: Int) throws -> Timestamp? {
         let us = try int(i)
         return us == SQLValue.noTime ? nil : Timestamp(microseconds: us)
     }
     func bytes(_ i: Int) throws -> [UInt8] {
-        var buffer = try self[i].decode(ByteBuffer.self)
+        var buffer = try cell(i).decode(ByteBuffer.self)
         return buffer.readBytes(length: buffer.readableBytes) ?? []
     }
     func isNull(_ i: Int) -> Bool { self[i].bytes == nil }
@@ -158,7 +165,7 @@ enum PostgresRows {
 
     /// Binds the columns of `rows` as arrays, in the order of `written(t)`. `planID` gives a team
     /// plan's parent id; without it (a history table's rows) the key column is left out.
-    static func append(_ t: BaseTable, _ rows: [(position: UInt64, row: CachedRow)], to binds: inout PostgresBindings,
+    static func append(_ t: BaseTable, _ rows: [(position: UInt64, row: CachedRow)], to binds: inout SQLBinds,
                        planID: ((UInt64) throws -> EntityID?)?) throws {
         let positions = rows.map { Int64($0.position) }
         switch t {

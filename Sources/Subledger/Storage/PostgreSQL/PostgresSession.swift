@@ -60,52 +60,75 @@ final class PostgresSession: @unchecked Sendable {
     var answerTimeout: TimeAmount = .seconds(330)
 
     /// Statements sent and not yet waited for, oldest first.
-    private var unanswered: [EventLoopFuture<PostgresQueryResult>] = []
+    private var unanswered: [EventLoopFuture<[PostgresRow]>] = []
+    /// The statements prepared on this connection, by their text: each is parsed and planned
+    /// by the server once, not at every run (most of a single command's time on the server).
+    private var prepared: [String: PreparedQuery] = [:]
+    /// Past this many, statements run unprepared (a bound for texts that vary).
+    private static let preparedLimit = 500
 
     /// Runs one statement and returns its rows.
     @discardableResult
-    func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> [PostgresRandomAccessRow] {
+    func query(_ sql: String, _ binds: SQLBinds = SQLBinds()) throws -> [PostgresRandomAccessRow] {
         try pipeline([(sql, binds)])[0]
     }
 
     /// Sends a statement without waiting for its answer: the connection runs statements in the
     /// order sent, and the next call that waits waits for this one's answer first and throws
     /// its failure. For a statement whose answer says nothing but whether it failed (`BEGIN`).
-    func send(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) {
-        unanswered.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
+    func send(_ sql: String, _ binds: SQLBinds = SQLBinds()) throws {
+        guard !connection.isClosed else { throw lost }
+        unanswered.append(try run(sql, binds))
     }
 
     /// Runs statements one after the other, each sent without waiting for the answer of the one
     /// before (the connection sends the next as soon as the server is ready for it), and returns
     /// the rows of each: one wait on this thread instead of one per statement.
-    func pipeline(_ statements: [(sql: String, binds: PostgresBindings)]) throws -> [[PostgresRandomAccessRow]] {
+    func pipeline(_ statements: [(sql: String, binds: SQLBinds)]) throws -> [[PostgresRandomAccessRow]] {
         guard !connection.isClosed else {
             unanswered = []
-            throw PostgresFailure(description: "the connection to \(location.description) was lost")
+            throw lost
         }
         let earlier = unanswered
         unanswered = []
         let connection = self.connection
-        let answers = statements.map { connection.query(PostgresQuery(unsafeSQL: $0.sql, binds: $0.binds), logger: logger) }
         let deadline = connection.eventLoop.scheduleTask(in: answerTimeout) { let _: EventLoopFuture<Void> = connection.close() }
         defer { deadline.cancel() }
         do {
+            let answers = try statements.map { try run($0.sql, $0.binds) }
             for answer in earlier { _ = try answer.wait() }
-            return try answers.map { try $0.wait().rows.map { $0.makeRandomAccess() } }
+            return try answers.map { try $0.wait().map { $0.makeRandomAccess() } }
+        } catch let failure as PostgresFailure {
+            throw failure
         } catch {
             throw PostgresFailure(error, location: location)
         }
     }
 
+    /// Sends one statement: prepared (the first time, waiting for the server to prepare it),
+    /// else as it is.
+    private func run(_ sql: String, _ binds: SQLBinds) throws -> EventLoopFuture<[PostgresRow]> {
+        if let statement = prepared[sql] { return statement.execute(binds.values) }
+        guard prepared.count < Self.preparedLimit else {
+            return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds.bindings), logger: logger).map(\.rows)
+        }
+        let statement: PreparedQuery
+        do { statement = try connection.prepare(query: sql).wait() } catch { throw PostgresFailure(error, location: location) }
+        prepared[sql] = statement
+        return statement.execute(binds.values)
+    }
+
+    private var lost: PostgresFailure { PostgresFailure(description: "the connection to \(location.description) was lost") }
+
     /// Runs statements that return nothing to read.
-    func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws {
+    func execute(_ sql: String, _ binds: SQLBinds = SQLBinds()) throws {
         try query(sql, binds)
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     func transaction<T>(readOnly: Bool = false, _ body: () throws -> T) throws -> T {
         // Its answer is waited for with the body's first statement's: one round trip fewer.
-        send(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        try send(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
         do {
             let result = try body()
             try execute("COMMIT")
@@ -153,12 +176,25 @@ struct PostgresFailure: StorageFailure {
     }
 
     init(_ error: any Error, location: PostgresLocation) {
+        // Prepared statements answer with the older error type.
+        if case .server(let server) = error as? PostgresError {
+            self.init(state: server.fields[.sqlState], message: server.fields[.message] ?? "", code: nil, underlying: nil,
+                      location: location)
+            return
+        }
+        if case .connectionClosed = error as? PostgresError {
+            self.init(description: "the connection to \(location.description) was lost")
+            return
+        }
         guard let psql = error as? PSQLError else {
             self.init(description: Self.plain(error))
             return
         }
-        let state = psql.serverInfo?[.sqlState]
-        let message = psql.serverInfo?[.message] ?? ""
+        self.init(state: psql.serverInfo?[.sqlState], message: psql.serverInfo?[.message] ?? "", code: psql.code,
+                  underlying: psql.underlying, location: location)
+    }
+
+    private init(state: String?, message: String, code: PSQLError.Code?, underlying: (any Error)?, location: PostgresLocation) {
         switch state {
         case "28P01", "28000":
             self.init(description: "login failed for user \(quoted(location.user)) at \(location.description): \(message)", sqlState: state)
@@ -177,13 +213,13 @@ struct PostgresFailure: StorageFailure {
         case .some:
             self.init(description: message.isEmpty ? "the server refused a statement" : message, sqlState: state)
         case nil:
-            switch psql.code {
-            case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
+            switch code {
+            case .serverClosedConnection?, .clientClosedConnection?, .uncleanShutdown?:
                 self.init(description: "the connection to \(location.description) was lost")
-            case .connectionError:
-                self.init(description: psql.underlying.map(Self.plain) ?? "connection error")
+            case .connectionError?:
+                self.init(description: underlying.map(Self.plain) ?? "connection error")
             default:
-                self.init(description: psql.underlying.map(Self.plain) ?? psql.code.description)
+                self.init(description: underlying.map(Self.plain) ?? code?.description ?? "the server failed")
             }
         }
     }
@@ -197,5 +233,27 @@ struct PostgresFailure: StorageFailure {
         if text.contains("refused") || text.contains("errno: 111") { return "connection refused (is the server running?)" }
         if let range = text.range(of: "description: ") { return String(text[range.upperBound...].prefix(200)) }
         return String(text.prefix(200))
+    }
+}
+
+/// Parameters of a statement, in order, as the server reads them: bound to a prepared
+/// statement (`values`) or to one sent as it is (`bindings`).
+struct SQLBinds {
+    private(set) var values: [PostgresData] = []
+
+    var count: Int { values.count }
+
+    mutating func append<T: PostgresEncodable>(_ value: T) {
+        var buffer = ByteBuffer()
+        do { try value.encode(into: &buffer, context: .default) } catch {
+            preconditionFailure("\(T.self) fails to encode: \(error)")
+        }
+        values.append(PostgresData(type: T.psqlType, formatCode: T.psqlFormat, value: buffer))
+    }
+
+    var bindings: PostgresBindings {
+        var out = PostgresBindings(capacity: values.count)
+        for value in values { out.append(value) }
+        return out
     }
 }

@@ -9,13 +9,13 @@ import PostgresNIO
 /// together are checked at commit.
 struct PostgresStatements {
     private var parts: [(sql: String, isQuery: Bool)] = []
-    private var binds = PostgresBindings()
+    private var binds = SQLBinds()
 
     var isEmpty: Bool { parts.isEmpty }
 
     /// Adds a statement; `bind` appends its parameters in the order of `$1`, `$2`, ... `isQuery`
     /// marks a `SELECT` run for its effect (a notification), which must be read to run.
-    mutating func add(_ sql: String, isQuery: Bool = false, _ bind: (inout PostgresBindings) throws -> Void) rethrows {
+    mutating func add(_ sql: String, isQuery: Bool = false, _ bind: (inout SQLBinds) throws -> Void) rethrows {
         let offset = binds.count
         try bind(&binds)
         parts.append((offset == 0 ? sql : Self.shift(sql, by: offset), isQuery))
@@ -29,16 +29,16 @@ struct PostgresStatements {
 
     /// Sends everything added as one statement without waiting (`PostgresSession.send`: the
     /// next statement, the `COMMIT`, waits for it), then forgets it.
-    mutating func send(_ session: PostgresSession) {
+    mutating func send(_ session: PostgresSession) throws {
         guard let sql = take() else { return }
-        session.send(sql.text, sql.binds)
+        try session.send(sql.text, sql.binds)
     }
 
     /// The one statement, if any, and forgets it.
-    private mutating func take() -> (text: String, binds: PostgresBindings)? {
+    private mutating func take() -> (text: String, binds: SQLBinds)? {
         defer {
             parts = []
-            binds = PostgresBindings()
+            binds = SQLBinds()
         }
         switch parts.count {
         case 0: return nil

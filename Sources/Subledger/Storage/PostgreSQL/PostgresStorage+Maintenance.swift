@@ -12,7 +12,7 @@ extension PostgresStorage {
 
     /// Up to `limit` events from `from` through `to`, read on `session`.
     func readEvents(_ session: PostgresSession, from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(Int64(from))
         binds.append(Int64(clamping: to))
         binds.append(Int64(limit))
@@ -40,7 +40,7 @@ extension PostgresStorage {
             let packed = folded.packed(.proxy(i))
             for chunk in stride(from: 0, to: packed.count, by: 10_000) {
                 let entries = (chunk..<min(chunk + 10_000, packed.count)).map { packed.entry($0).key }
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(proxy.name)
                 binds.append(entries.map(SQLValue.bytes))
                 binds.append(entries.map { Int64(Keys.readPosition($0, at: $0.count - 8)) })
@@ -75,7 +75,7 @@ extension PostgresStorage {
     func stats() throws -> StoreStats {
         try withSession { session in
             let (head, counts) = try PostgresLedgerTransaction.head(session, schema: s, lock: false)
-            var binds = PostgresBindings()
+            var binds = SQLBinds()
             binds.append(server.ledger)
             let size = try session.query("""
                 SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c

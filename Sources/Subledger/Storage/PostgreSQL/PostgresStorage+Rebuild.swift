@@ -21,13 +21,13 @@ extension PostgresStorage {
         // rebuild that dies lets go of it.
         let lock = "SELECT pg_advisory_lock(hashtext('subledger.rebuild.' || $1))"
         try withSession { session in
-            var binds = PostgresBindings()
+            var binds = SQLBinds()
             binds.append(server.ledger)
             try session.execute(lock, binds)
         }
         defer {
             _ = try? withSession { session in
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(server.ledger)
                 try session.execute("SELECT pg_advisory_unlock(hashtext('subledger.rebuild.' || $1))", binds)
             }

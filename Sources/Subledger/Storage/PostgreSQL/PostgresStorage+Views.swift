@@ -37,7 +37,7 @@ extension PostgresStorage {
                                           checkpoint: states[BaseViews.name]?.checkpoint ?? 0, rows: Int(rows), version: BaseViews.version))
             }
             for proxy in proxies {
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(proxy.name)
                 let rows = try session.query("SELECT count(*)::int8 FROM \(s).proxy_rows WHERE proxy = $1", binds).first?.int(0) ?? 0
                 out.append(ProjectionInfo(name: proxy.name, kind: .proxy, checkpoint: states[proxy.name]?.checkpoint ?? 0,
@@ -51,7 +51,7 @@ extension PostgresStorage {
         try withSession { session in
             try session.transaction {
                 let id = try References(state: PostgresViews(session: session, schema: s, proxies: proxies)).user(user).row.id
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(SQLValue.uuid(id))
                 binds.append(when.microseconds)
                 try session.execute("""
@@ -66,7 +66,7 @@ extension PostgresStorage {
         try withSession { session in
             try session.transaction {
                 let id = try References(state: PostgresViews(session: session, schema: s, proxies: proxies)).user(user).row.id
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(SQLValue.uuid(id))
                 try session.execute("DELETE FROM \(s).last_seen WHERE user_id = $1", binds)
             }

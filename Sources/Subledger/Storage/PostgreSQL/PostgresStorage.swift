@@ -171,7 +171,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     private func write<T>(durable: Bool, _ body: (PostgresLedgerTransaction) throws -> T) throws -> T {
         try withSession { session in
             try session.transaction {
-                if !durable { session.send("SET LOCAL synchronous_commit = off") }
+                if !durable { try session.send("SET LOCAL synchronous_commit = off") }
                 let txn = try PostgresLedgerTransaction(session, schema: s, proxies: proxies)
                 let result = try body(txn)
                 try txn.flush()
@@ -196,7 +196,7 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
 
     func positions(ofStream id: EntityID) throws -> [UInt64] {
         try withSession(retry: true) { session in
-            var binds = PostgresBindings()
+            var binds = SQLBinds()
             binds.append(SQLValue.uuid(id))
             return try session.query("SELECT position FROM \(s).events WHERE stream_id = $1 ORDER BY version", binds)
                 .map { UInt64(try $0.int(0)) }

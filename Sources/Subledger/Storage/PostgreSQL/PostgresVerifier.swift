@@ -22,7 +22,7 @@ struct PostgresVerifier {
             var chain = ChainCheck()
             var expected: UInt64 = 1
             while true {
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(Int64(expected))
                 let rows = try session.query("""
                     SELECT position, record, stream, version, coalesce(command_id, '') FROM \(s).events
@@ -102,11 +102,12 @@ struct PostgresVerifier {
                     let first = want[stored.count]
                     return fault(first.changed, "view \(name)", "a version of the row at \(first.position) is missing")
                 }
-                report.tables += 1
+                // Not counted among the tables: they are the snapshots, which LMDB's count leaves
+                // out too, so that both backends report the same.
             }
             for (i, proxy) in storage.proxies.enumerated() {
                 let packed = folded.packed(.proxy(i))
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(proxy.name)
                 let stored = try session.query("SELECT sort_key FROM \(s).proxy_rows WHERE proxy = $1 ORDER BY sort_key", binds)
                     .map { try $0.bytes(0) }

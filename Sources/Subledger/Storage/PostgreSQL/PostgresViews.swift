@@ -62,7 +62,7 @@ final class PostgresViews: ViewStateWriting {
     /// match `condition`, whose parameters are in `binds`: the table's, or as of `asOf` its
     /// history's newest versions.
     /// With `after`, only the rows past the position bound as that parameter.
-    private func select(_ table: BaseTable, where condition: String?, after: Int? = nil, _ binds: inout PostgresBindings) -> String {
+    private func select(_ table: BaseTable, where condition: String?, after: Int? = nil, _ binds: inout SQLBinds) -> String {
         guard let asOf else {
             let conditions = (condition.map { [$0] } ?? []) + (after.map { ["position > $\($0)"] } ?? [])
             return PostgresRows.select(table, s) + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
@@ -79,7 +79,7 @@ final class PostgresViews: ViewStateWriting {
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
         if let known = creations[id] { return known }
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(SQLValue.uuid(id))
         binds.append(Int64(clamping: asOf ?? .max))
         let found = try session.query("SELECT position FROM \(log).events WHERE stream_id = $1 AND version = 1 AND position <= $2",
@@ -94,7 +94,7 @@ final class PostgresViews: ViewStateWriting {
 
     private func cachedRow(_ table: BaseTable, at position: UInt64) throws -> CachedRow? {
         if let known = rows[table]?[position] { return known }
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(Int64(position))
         let found = try session.query(select(table, where: "position = $1", &binds), binds).first
             .map { try PostgresRows.row(table, from: $0).1 }
@@ -108,7 +108,7 @@ final class PostgresViews: ViewStateWriting {
             // reader wanting the first few reads few.
             var after: UInt64 = 0
             while true {
-                var binds = PostgresBindings()
+                var binds = SQLBinds()
                 binds.append(Int64(after))
                 let page = try session.query(select(table, where: nil, after: 1, &binds) + " ORDER BY position LIMIT 1000", binds)
                 for r in page {
@@ -121,7 +121,7 @@ final class PostgresViews: ViewStateWriting {
             }
         }
         var merged: [UInt64: CachedRow?] = [:]
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         for r in try session.query(select(table, where: nil, &binds) + " ORDER BY position", binds) {
             let (p, row) = try PostgresRows.row(table, from: r)
             merged[p] = row
@@ -179,7 +179,7 @@ final class PostgresViews: ViewStateWriting {
     }
 
     func forEachProxyEntry(_ proxy: Int, _ body: (UInt64) throws -> Bool) throws {
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         binds.append(proxyNames[proxy])
         var entries: [(key: [UInt8], position: UInt64)] = []
         for r in try session.query("SELECT sort_key, position FROM \(s).proxy_rows WHERE proxy = $1 ORDER BY sort_key", binds) {
@@ -201,9 +201,9 @@ final class PostgresViews: ViewStateWriting {
     /// `table` matching an SQL condition, keeps those not known here yet, and returns their
     /// positions.
     private func fetch(_ question: Question, _ table: BaseTable, where condition: String,
-                       _ bind: (inout PostgresBindings) -> Void) throws -> [UInt64] {
+                       _ bind: (inout SQLBinds) -> Void) throws -> [UInt64] {
         if let known = fetched[question] { return known }
-        var binds = PostgresBindings()
+        var binds = SQLBinds()
         bind(&binds)
         let positions = try session.query(select(table, where: condition, &binds), binds).map { r in
             let (p, row) = try PostgresRows.row(table, from: r)
