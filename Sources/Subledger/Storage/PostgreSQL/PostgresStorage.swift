@@ -172,13 +172,14 @@ final class PostgresStorage: LedgerStorage, @unchecked Sendable {
     /// One write transaction on the head row: `body` runs the handler, then everything it
     /// did is written and committed. A `small` batch runs on the prepared statements' generic
     /// plans, made once: planning each run for its parameters was most of a single command's
-    /// time on the server. A big one is planned for its arrays (a generic plan, made for
-    /// arrays of any size, made an `exec` of 4,096-command batches half as fast).
+    /// time on the server. A big one is planned for its arrays at each run (a generic plan,
+    /// made for arrays of any size, made an `exec` of 4,096-command batches half as fast, and
+    /// the server would switch to it after five runs).
     private func write<T>(durable: Bool, small: Bool, _ body: (PostgresLedgerTransaction) throws -> T) throws -> T {
         try withSession { session in
             try session.transaction {
                 if !durable { try session.send("SET LOCAL synchronous_commit = off") }
-                if small { try session.send("SET LOCAL plan_cache_mode = force_generic_plan") }
+                try session.send("SET LOCAL plan_cache_mode = " + (small ? "force_generic_plan" : "force_custom_plan"))
                 let txn = try PostgresLedgerTransaction(session, schema: s, proxies: proxies)
                 let result = try body(txn)
                 try txn.flush()
