@@ -45,4 +45,52 @@ struct RowMatcher {
         }
         return true
     }
+
+    /// The positions of the rows of `table` that may pass, sorted, when a filter names an
+    /// entity they relate to (a user's subscriptions, a group's members, the user itself): the
+    /// narrowest such set, read through the relation. nil: walk the view, when no filter
+    /// narrows it, or when with a limit the matches are dense enough that the first `limit`
+    /// come sooner in the view's order (about limit × viewRows / n rows walked, against the
+    /// n related rows read).
+    func candidates(in table: BaseTable, limit: Int?, viewRows: Int) throws -> [UInt64]? {
+        // Each way in: the related rows' positions, and the entity each stands for (nil: itself).
+        var ways: [(positions: [UInt64], entity: ((UInt64) throws -> EntityID?)?)] = []
+        func itself(_ id: EntityID?) throws {
+            if let id { ways.append(([try views.creationPosition(of: id)].compactMap { $0 }, nil)) }
+        }
+        func through(_ relation: Relation, of id: EntityID?, _ entity: ((UInt64) throws -> EntityID?)? = nil) throws {
+            if let id { ways.append((try views.positions(relation, of: id), entity)) }
+        }
+        let views = self.views
+        let member = { (p: UInt64) in try views.row(MembershipRow.self, .memberships, at: p) }
+        let subscription = { (p: UInt64) in try views.row(SubscriptionRow.self, .subscriptions, at: p) }
+        switch table {
+        case .users:
+            try itself(user)
+            try through(.membershipsOfGroup, of: group) { try member($0)?.user }
+            try through(.subscriptionsOfPlan, of: plan) { try subscription($0)?.user }
+        case .plans, .teamPlans:
+            try itself(plan)
+            try through(.subscriptionsOfUser, of: user) { try subscription($0)?.plan }
+        case .groups:
+            try itself(group)
+            try through(.membershipsOfUser, of: user) { try member($0)?.group }
+        case .memberships:
+            try through(.membershipsOfUser, of: user)
+            try through(.membershipsOfGroup, of: group)
+        case .subscriptions:
+            try through(.subscriptionsOfUser, of: user)
+            try through(.subscriptionsOfPlan, of: plan)
+        default: break
+        }
+        guard let narrowest = ways.min(by: { $0.positions.count < $1.positions.count }) else { return nil }
+        let n = narrowest.positions.count
+        if let limit, n.multipliedReportingOverflow(by: n).partialValue / max(limit, 1) > viewRows { return nil }
+        guard let entity = narrowest.entity else { return narrowest.positions.sorted() }
+        var out = Set<UInt64>()
+        for p in narrowest.positions {
+            if let id = try entity(p), let created = try views.creationPosition(of: id) { out.insert(created) }
+        }
+        return out.sorted()
+    }
 }

@@ -7,9 +7,11 @@ struct ViewQuery {
     let proxies: [Proxy]
 
     /// The rows of the view read through `views`, whichever storage holds them. Without
-    /// `proxiesIndexed` (views folded for `--as-of`), a proxy is derived from its base view:
-    /// filtered and sorted here. `expected` sizes the result; it is a hint, not a bound.
-    func rows(_ views: some ViewState, expected: Int, proxiesIndexed: Bool,
+    /// `proxiesIndexed` (views folded for `--as-of` without the proxies), a proxy is derived
+    /// from its base view: filtered and sorted here. `expected` sizes the result; it is a
+    /// hint, not a bound. `viewRows`, the rows of the view's table (nil: unknown), decides
+    /// whether a filter across a relation reads the related rows or walks the view.
+    func rows(_ views: some ViewState, expected: Int, proxiesIndexed: Bool, viewRows: Int? = nil,
               lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
         let match = try RowMatcher(view: view, filter: filter, views: views)
         var out: [ViewRow] = []
@@ -22,15 +24,32 @@ struct ViewQuery {
             if let shown = try shown() { out.append(shown) }
             return out.count < limit
         }
+        func narrowed(_ table: BaseTable) throws -> [UInt64]? {
+            try match.candidates(in: table, limit: self.limit, viewRows: viewRows ?? .max)
+        }
         if let base = BaseView(rawValue: view) {
-            try views.forEachRow(of: base) { _, row in
-                try take(row, row.viewRow(lastSeen: base == .users ? try lastSeen(row.id) : nil))
+            func show(_ row: AnyRow) throws -> ViewRow? { row.viewRow(lastSeen: base == .users ? try lastSeen(row.id) : nil) }
+            if let positions = try narrowed(base.table) {
+                for p in positions {
+                    guard let row = try views.anyRow(base, at: p) else { continue }
+                    guard try take(row, show(row)) else { break }
+                }
+            } else {
+                try views.forEachRow(of: base) { _, row in try take(row, show(row)) }
             }
         } else if view == "team_plans" {
-            try views.forEachRow(TeamPlanRow.self, .teamPlans) { p, team in
+            func team(_ p: UInt64, _ team: TeamPlanRow) throws -> Bool {
                 guard let plan = try views.row(PlanRow.self, .plans, at: p) else { return true }
                 let row = AnyRow.plan(plan, team)
                 return try take(row, row.teamPlanRow)
+            }
+            if let positions = try narrowed(.teamPlans) {
+                for p in positions {
+                    guard let row = try views.row(TeamPlanRow.self, .teamPlans, at: p) else { continue }
+                    guard try team(p, row) else { break }
+                }
+            } else {
+                try views.forEachRow(TeamPlanRow.self, .teamPlans, team)
             }
         } else if let i = proxies.firstIndex(where: { $0.name == view }) {
             let proxy = proxies[i]
@@ -40,7 +59,18 @@ struct ViewQuery {
                 for d in proxy.derived { shown.appendDerived(d.name, try d.value(row, lookup)) }
                 return shown
             }
-            if proxiesIndexed {
+            if let positions = try narrowed(proxy.base.table) {
+                // The few rows a filter leaves, in the proxy's order: its index says which it holds.
+                var members: [(key: [UInt8], row: AnyRow)] = []
+                for p in positions {
+                    guard let row = try views.anyRow(proxy.base, at: p) else { continue }
+                    let key = proxy.indexKey(row, position: p)
+                    let held = proxiesIndexed ? try views.hasProxyEntry(i, key: key) : nil
+                    if try held ?? proxy.filter(row, lookup) { members.append((key, row)) }
+                }
+                members.sort { $0.key.lexicographicallyPrecedes($1.key) }
+                for member in members where try !take(member.row, show(member.row)) { break }
+            } else if proxiesIndexed {
                 try views.forEachProxyEntry(i) { p in
                     guard let row = try views.anyRow(proxy.base, at: p) else { return true }
                     return try take(row, show(row))

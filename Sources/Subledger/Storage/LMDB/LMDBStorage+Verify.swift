@@ -22,7 +22,8 @@ extension LMDBStorage {
             return report
         }
         var fold = ViewFold(proxies: proxies)
-        let snapshots = try log.snapshotState(txn)
+        // Snapshots marked stale by a writer with other proxies are taken again on open, not checked.
+        let snapshots = try log.snapshotState(txn).flatMap { $0.version == SnapshotKeys.version && $0.proxies == proxiesSignature ? $0 : nil }
         let folded = MemoryViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
         var chain = ChainCheck()
@@ -120,12 +121,16 @@ extension LMDBStorage {
             report.tables += 1
         }
         if let snapshots {
-            if let (at, message) = try verifySnapshots(snapshots, expected: expectedSnapshots, txn) { return fault(at, "snapshot", message) }
-            // The rows changed after the newest snapshot position wait for the next one.
-            let pending = Set(folded.takeChanges().map { LogTables.pendingKey($0.table, $0.position) })
-            let stored = Set(try txn.scan(log.pendingSnapshot).map { Array($0.key) })
+            if let (at, message) = try verifySnapshots(snapshots, tables: fold.tableCount, expected: expectedSnapshots, txn) { return fault(at, "snapshot", message) }
+            // The rows and entries changed after the newest snapshot position wait for the next one.
+            let rest = folded.takeChanges()
+            var pending: [[UInt8]: [UInt8]] = [:]
+            for (table, position, _) in rest.rows { pending[LogTables.pendingKey(table, position)] = [] }
+            for (table, key, value) in rest.entries { pending[[SnapshotKeys.tag(table)] + key] = SnapshotKeys.value(value) }
+            var stored: [[UInt8]: [UInt8]] = [:]
+            for (key, value) in try txn.scan(log.pendingSnapshot) { stored[Array(key)] = Array(value) }
             if pending != stored {
-                return fault(nil, "snapshot", "\(stored.count) rows wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
+                return fault(nil, "snapshot", "\(stored.count) rows and entries wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
                                              + (stored.count == pending.count ? ", and they differ" : ""))
             }
         }
@@ -134,12 +139,12 @@ extension LMDBStorage {
 
     /// Compares the stored snapshots, window by window, with those of the fresh fold: the
     /// first window (by position) whose entries differ, with what is wrong, or nil.
-    private func verifySnapshots(_ state: SnapshotState, expected: [UInt64: SnapshotDigest],
+    private func verifySnapshots(_ state: SnapshotState, tables: Int, expected: [UInt64: SnapshotDigest],
                                  _ txn: ReadTransaction) throws -> (UInt64?, String)? {
         var stored: [UInt64: SnapshotDigest] = [:]
         let entries = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
         while let (key, value) = try entries.nextEntry() {
-            guard SnapshotKeys.table(of: key) != nil else {
+            guard SnapshotKeys.isKey(key, tables: tables) else {
                 return (nil, "stored entry \(hex(Array(key))) is not a snapshot key")
             }
             let at = SnapshotKeys.snapshot(of: key)

@@ -8,9 +8,8 @@ extension LMDBStorage {
                 let tables = try viewTables(txn)
                 let views = LMDBViews(txn, tables: tables, streams: log.streams)
                 return try ViewQuery(view: view, filter: filter, limit: limit, proxies: proxies)
-                    .rows(views, expected: try expectedRows(view, filter: filter, tables, txn), proxiesIndexed: true) {
-                        try self.lastSeen(of: $0, txn)
-                    }
+                    .rows(views, expected: try expectedRows(view, filter: filter, tables, txn), proxiesIndexed: true,
+                          viewRows: try viewRows(view, tables, txn)) { try self.lastSeen(of: $0, txn) }
             }
         } catch {
             throw StoreError.wrap(error)
@@ -22,6 +21,12 @@ extension LMDBStorage {
     /// fresh pages at every step. 0 when a filter makes the count meaningless.
     func expectedRows(_ view: String, filter: ViewFilter, _ tables: [Database], _ txn: ReadTransaction) throws -> Int {
         guard filter.isEmpty, let table = BaseTable(rowsOf: view) else { return 0 }
+        return try txn.entries(tables[table.rawValue])
+    }
+
+    /// How many rows the table a read of `view` walks holds now (an O(1) count), unfiltered.
+    func viewRows(_ view: String, _ tables: [Database], _ txn: ReadTransaction) throws -> Int? {
+        guard let table = rowTable(of: view) else { return nil }
         return try txn.entries(tables[table.rawValue])
     }
 

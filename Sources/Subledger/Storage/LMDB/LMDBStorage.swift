@@ -61,7 +61,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
 
     /// The command handler of a write transaction on the active views.
     private func commandHandler(_ txn: WriteTransaction) throws -> CommandHandler<LMDBLedgerTransaction<WriteTransaction>> {
-        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), tracksChanges: true)
+        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), snapshotsFor: proxiesSignature)
         return try CommandHandler(ledger, proxies: proxies, clock: options.clock, newID: options.newID)
     }
 

@@ -5,25 +5,43 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let tables: [Database]
     let streams: Database
-    /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
+    /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
+    /// With `tracksChanges`, the entries written since `takeChanges` in the tables whose
+    /// entries snapshots keep, by slot, with their values now (nil: deleted).
+    private var changedEntries: [[ViewKey: [UInt8]?]] = []
 
     init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
-        if tracksChanges { changedRows = Array(repeating: [], count: BaseTable.allCases.count) }
+        if tracksChanges {
+            changedRows = Array(repeating: [], count: BaseTable.allCases.count)
+            changedEntries = Array(repeating: [:], count: tables.count)
+        }
     }
 
-    /// The rows written since the last call, by table and position; tracking starts afresh.
-    func takeChangedRows() -> [(table: BaseTable, position: UInt64)] {
-        guard let changed = changedRows else { return [] }
+    /// The rows written since the last call, by table and position, and the entries, with
+    /// their values now; tracking starts afresh.
+    func takeChanges() -> (rows: [(table: BaseTable, position: UInt64)], entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)]) {
+        guard let changed = changedRows else { return ([], []) }
         changedRows = Array(repeating: [], count: BaseTable.allCases.count)
-        return changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
+        let rows = changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
+        var entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)] = []
+        for (slot, changes) in changedEntries.enumerated() where !changes.isEmpty {
+            for (key, value) in changes { entries.append((ViewTable(slot: slot), key.bytes, value)) }
+            changedEntries[slot].removeAll(keepingCapacity: true)
+        }
+        return (rows, entries)
     }
 
-    private func track(_ table: ViewTable, _ key: [UInt8]) {
-        if changedRows != nil, case .rows(let t) = table { changedRows![t.rawValue].insert(Keys.readPosition(key)) }
+    private func track(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]?) {
+        guard changedRows != nil else { return }
+        if case .rows(let t) = table {
+            changedRows![t.rawValue].insert(Keys.readPosition(key))
+        } else if SnapshotKeys.keepsEntries(table) {
+            changedEntries[table.slot][ViewKey(key)] = .some(value)
+        }
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
@@ -67,12 +85,12 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
 extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTransaction {
     func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
         try txn.put(tables[table.slot], key, value)
-        track(table, key)
+        track(table, key, value)
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
         _ = try txn.delete(tables[table.slot], key)
-        track(table, key)
+        track(table, key, nil)
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {

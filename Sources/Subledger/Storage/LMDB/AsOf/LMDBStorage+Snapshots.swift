@@ -6,7 +6,9 @@ extension LogTables {
     func snapshotState(_ txn: some ReadableTransaction) throws -> SnapshotState? {
         guard let v = try txn.get(meta, LogTables.snapshotsKey) else { return nil }
         var r = BinaryReader(v)
-        let state = SnapshotState(interval: try r.varint(), version: Int(try r.signed()), checkpoint: try r.bigEndian())
+        var state = SnapshotState(interval: try r.varint(), version: Int(try r.signed()), checkpoint: try r.bigEndian())
+        // Records of layout 2 and before end here; their version makes them taken again.
+        if !r.isAtEnd { state.proxies = try r.bigEndian() }
         guard state.interval > 0, state.checkpoint % state.interval == 0 else {
             throw StoreError.corrupt("snapshot record: interval \(state.interval), checkpoint \(state.checkpoint)")
         }
@@ -14,70 +16,121 @@ extension LogTables {
     }
 
     func setSnapshotState(_ state: SnapshotState, _ txn: WriteTransaction) throws {
-        var w = BinaryWriter(capacity: 20)
+        var w = BinaryWriter(capacity: 28)
         w.varint(state.interval)
         w.signed(Int64(state.version))
         w.bigEndian(state.checkpoint)
+        w.bigEndian(state.proxies)
         try txn.put(meta, LogTables.snapshotsKey, w.bytes)
     }
 
-    func storeSnapshot(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
-                       _ txn: WriteTransaction) throws {
+    /// Where a writer that keeps the proxies of `signature` stands. Snapshots kept for other
+    /// proxies (another process opened the store with another list since) are marked stale:
+    /// this writer cannot keep them, and the next open takes them all again.
+    func snapshotState(writingFor signature: UInt64, _ txn: WriteTransaction) throws -> SnapshotState? {
+        guard var state = try snapshotState(txn) else { return nil }
+        if state.proxies == signature { return state }
+        if state.checkpoint > 0 || state.version != LogTables.staleSnapshots {
+            state.version = LogTables.staleSnapshots
+            state.checkpoint = 0
+            try setSnapshotState(state, txn)
+        }
+        return nil
+    }
+
+    /// The version of a snapshot record whose snapshots no longer hold.
+    static let staleSnapshots = -1
+
+    func storeSnapshot(_ changes: SnapshotChanges, at snapshot: UInt64, _ txn: WriteTransaction) throws {
         for (key, value) in SnapshotKeys.entries(changes, at: snapshot) { try txn.put(snapshots, key, value) }
     }
 
     /// In a writer's transaction, right after the event at snapshot position `position`: stores
-    /// the snapshot from the rows this transaction changed since its previous snapshot position
-    /// and those waiting in `pending`, with their values now. When the previous snapshot is
-    /// missing (another process is taking them all again), leaves this one to that process.
+    /// the snapshot from the rows and entries this transaction changed since its previous
+    /// snapshot position and those waiting in `pending`, with their values now. When the
+    /// previous snapshot is missing (another process is taking them all again), leaves this
+    /// one to that process.
     func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: LMDBViews<WriteTransaction>,
                       _ txn: WriteTransaction) throws {
-        let mine = views.takeChangedRows()
-        var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
-        for (key, _) in try txn.scan(pendingSnapshot) { changed.insert(Array(key)) }
+        let mine = views.takeChanges()
+        var rows = Set(mine.rows.map { LogTables.pendingKey($0.table, $0.position) })
+        // Pending entries carry their values; this transaction's are newer.
+        var entries: [[UInt8]: [UInt8]?] = [:]
+        for (key, value) in try txn.scan(pendingSnapshot) {
+            if LogTables.isPendingRow(key) {
+                rows.insert(Array(key))
+            } else {
+                entries[Array(key)] = .some(try SnapshotKeys.row(value, key: key).map { Array($0) })
+            }
+        }
+        for (table, key, value) in mine.entries { entries[[SnapshotKeys.tag(table)] + key] = .some(value) }
         try txn.clear(pendingSnapshot)
         guard state.checkpoint + state.interval == position else { return }
-        var rows: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
-        rows.reserveCapacity(changed.count)
-        for key in changed {
+        var changes = SnapshotChanges()
+        changes.rows.reserveCapacity(rows.count)
+        for key in rows {
             guard key.count == 9, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else {
                 throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not a row key")
             }
             let p = Keys.readPosition(key, at: 1)
-            rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
+            changes.rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
         }
-        try storeSnapshot(rows, at: position, txn)
+        changes.entries.reserveCapacity(entries.count)
+        for (key, value) in entries {
+            let table = ViewTable(slot: Int(key[0] & 0x3F))
+            guard key.count > 1, SnapshotKeys.keepsEntries(table), table.slot < views.tables.count else {
+                throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not an entry a snapshot keeps")
+            }
+            changes.entries.append((table, Array(key[1...]), value))
+        }
+        try storeSnapshot(changes, at: position, txn)
         state.checkpoint = position
         try setSnapshotState(state, txn)
     }
 
-    /// At the end of a writer's transaction: the rows it changed after its last snapshot
-    /// position wait in `pending` for the next one.
+    /// At the end of a writer's transaction: the rows and entries it changed after its last
+    /// snapshot position wait in `pending` for the next one (entries with their values).
     func keepPendingRows(_ views: LMDBViews<WriteTransaction>, _ txn: WriteTransaction) throws {
-        for (table, position) in views.takeChangedRows() { try txn.put(pendingSnapshot, LogTables.pendingKey(table, position), []) }
+        try keepPending(views.takeChanges(), txn)
+    }
+
+    func keepPending(_ changes: (rows: [(table: BaseTable, position: UInt64)], entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)]),
+                     _ txn: WriteTransaction) throws {
+        for (table, position) in changes.rows { try txn.put(pendingSnapshot, LogTables.pendingKey(table, position), []) }
+        for (table, key, value) in changes.entries {
+            try txn.put(pendingSnapshot, [SnapshotKeys.tag(table)] + key, SnapshotKeys.value(value))
+        }
     }
 
     /// A row changed since the newest snapshot position, waiting for the next snapshot.
     static func pendingKey(_ table: BaseTable, _ position: UInt64) -> [UInt8] { [UInt8(table.rawValue)] + Keys.position(position) }
+
+    /// Whether a pending key is a row's (an entry's starts with its snapshot tag).
+    static func isPendingRow(_ key: UnsafeRawBufferPointer) -> Bool { key.count == 9 && key[0] < 0x40 }
 }
 
-/// Snapshots are taken by the writers themselves: every write transaction tracks the rows it
-/// changes; at a snapshot position it stores those, and the ones changed by earlier
-/// transactions since the previous snapshot (kept in `snapshots.pending`), with their values
-/// at that position. No second fold: the cost is a put per changed row.
+/// Snapshots are taken by the writers themselves: every write transaction tracks the rows and
+/// the entries it changes; at a snapshot position it stores those, and the ones changed by
+/// earlier transactions since the previous snapshot (kept in `snapshots.pending`), with their
+/// values at that position. No second fold: the cost is a put per change.
 extension LMDBStorage {
-    /// On open: a new store records its interval; snapshots of another fold version, or of
-    /// another interval than the options ask for, are dropped; missing ones are taken.
+    /// The signature of this store's proxies, as snapshot records hold it.
+    var proxiesSignature: UInt64 { SnapshotState.signature(of: proxies) }
+
+    /// On open: a new store records its interval; snapshots of another fold version, of
+    /// another interval than the options ask for, or of other proxies are dropped; missing
+    /// ones are taken.
     func prepareSnapshots(_ txn: WriteTransaction) throws {
         let stored = try log.snapshotState(txn)
         let asked = options.snapshotInterval ?? stored.map { Int($0.interval) } ?? StoreOptions.defaultSnapshotInterval
         guard asked > 0 else { throw StoreError.invalidArgument("the snapshot interval must be at least 1, not \(asked)") }
         let interval = UInt64(asked)
-        if let stored, stored.version == SnapshotKeys.version, stored.interval == interval {
+        if let stored, stored.version == SnapshotKeys.version, stored.interval == interval, stored.proxies == proxiesSignature {
             if stored.isBehind(head: try log.head(txn).position) { try takeAllSnapshots(txn) }
             return
         }
-        try log.setSnapshotState(SnapshotState(interval: interval, version: SnapshotKeys.version, checkpoint: 0), txn)
+        try log.setSnapshotState(SnapshotState(interval: interval, version: SnapshotKeys.version, checkpoint: 0,
+                                               proxies: proxiesSignature), txn)
         try takeAllSnapshots(txn)
     }
 
@@ -86,16 +139,18 @@ extension LMDBStorage {
         try env.write { txn in try takeAllSnapshots(txn) }
     }
 
-    /// Folds the whole log afresh and stores every snapshot, and the pending rows after the
-    /// newest, in `txn` (under the write lock, so no writer's snapshot can interleave).
+    /// Folds the whole log afresh and stores every snapshot, and what waits after the newest,
+    /// in `txn` (under the write lock, so no writer's snapshot can interleave).
     func takeAllSnapshots(_ txn: WriteTransaction) throws {
         guard var state = try log.snapshotState(txn) else { return }
         try txn.clear(log.snapshots)
         try txn.clear(log.pendingSnapshot)
         state.checkpoint = 0
+        state.version = SnapshotKeys.version
+        state.proxies = proxiesSignature
         let head = try log.head(txn).position
-        let views = MemoryViews(tableCount: BaseTable.allCases.count, tracksChanges: true)
-        var fold = ViewFold(proxies: [])
+        var fold = ViewFold(proxies: proxies)
+        let views = MemoryViews(tableCount: fold.tableCount, tracksChanges: true)
         var p: UInt64 = 1
         while p <= head {
             let events = try log.events(from: p, to: head, limit: 4096, txn)
@@ -110,7 +165,8 @@ extension LMDBStorage {
             }
             p = last.position + 1
         }
-        for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
+        let rest = views.takeChanges()
+        try log.keepPending((rest.rows.map { ($0.table, $0.position) }, rest.entries), txn)
         try log.setSnapshotState(state, txn)
     }
 }

@@ -1,38 +1,27 @@
 import LMDB
 
-/// The base view tables as they were at snapshot position `at`: rows read from the snapshot
-/// table, index entries derived from them when asked for (only `--as-of` folds whose window
-/// deletes something, or filters, ask). Creation positions come from the stream index.
+/// The view tables as they were at snapshot position `at`: rows, relations and proxies read
+/// from the snapshot table, each version found by one seek; the indexes of unique names
+/// hinted by the live ones, or derived from the rows when asked for. Creation positions come
+/// from the stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let snapshots: Database
     let streams: Database
     let at: UInt64
     private let cursor: Cursor
-    /// Index tables derived whole so far, sorted by key.
+    /// Index tables of unique names derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
-    /// Indexes scanned by entity, derived so far for filters, grouped by their leading entity.
-    private var grouped: [BaseTable: [EntityID: [(key: [UInt8], value: [UInt8])]]] = [:]
 
     /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
     private let live: [Database]?
-    /// Where the rows changed after `at` are listed: the deletions of the next snapshot, when it
-    /// is taken, else the rows waiting for it.
-    private let changedAfter: ChangedAfter?
 
-    enum ChangedAfter {
-        case deletedIn(snapshot: UInt64)
-        case pending(Database)
-    }
-
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64,
-         live: [Database]? = nil, changedAfter: ChangedAfter? = nil) throws {
+    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, live: [Database]? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
         self.at = at
         self.live = live
-        self.changedAfter = changedAfter
         cursor = try txn.cursor(snapshots)
     }
 
@@ -54,72 +43,37 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
     }
 
-    /// `walk` with every row decoded.
-    private func walkRows(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
-        try walk(table) { position, bytes in try body(position, try CachedRow(decoding: bytes, table: table)) }
+    /// Calls `body` with the entries of a table snapshots keep whose keys start with `prefix`,
+    /// as they were at this snapshot, in key order, until it returns false.
+    private func walkEntries(_ table: ViewTable, prefix: [UInt8], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
+        guard at > 0 else { return }
+        let cursor = try txn.cursor(snapshots)
+        defer { cursor.close() }
+        try SnapshotKeys.walkEntries(table, prefix: prefix, at: at, cursor, body)
     }
 
-    /// An index table as the snapshot's rows give it, sorted by key.
+    /// An entry of a table snapshots keep, as it was at this snapshot: one seek.
+    private func entry(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
+        guard at > 0 else { return nil }
+        let target = SnapshotKeys.key(table, key, at: at)
+        guard let (found, value) = try cursor.seek(target), found.count == target.count,
+              found.starts(with: target[0..<(target.count - 8)]) else { return nil }
+        return try SnapshotKeys.row(value, key: found).map { Array($0) }
+    }
+
+    /// An index of unique names as the snapshot's rows give it, sorted by key.
     private func index(_ table: BaseTable) throws -> [(key: [UInt8], value: [UInt8])] {
         if let done = derived[table] { return done }
         let source = table.rowTable
         var entries: [(key: [UInt8], value: [UInt8])] = []
-        try walkRows(source) { position, row in
+        try walk(source) { position, bytes in
+            let row = try CachedRow(decoding: bytes, table: source)
             for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == table { entries.append((entry.key, entry.value)) }
             return true
         }
         entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
         derived[table] = entries
         return entries
-    }
-
-    /// The entries of an index scanned by entity that start with `prefix` (16 bytes or more:
-    /// one entity's), sorted by key. The index is derived once from the rows, grouped by the
-    /// entity that leads its keys, so each look-up of a filter (one per row shown) takes one
-    /// group instead of a pass over every row.
-    private func entries(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        if grouped[table] == nil {
-            var groups: [EntityID: [(key: [UInt8], value: [UInt8])]] = [:]
-            try walkRows(table.rowTable) { position, row in
-                for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == table {
-                    groups[entry.key.withUnsafeBytes { EntityID(raw: $0) }, default: []].append((entry.key, entry.value))
-                }
-                return true
-            }
-            grouped[table] = groups.mapValues { $0.sorted { $0.key.lexicographicallyPrecedes($1.key) } }
-        }
-        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-        return (grouped[table]?[id] ?? []).filter { $0.key.starts(with: prefix) }
-    }
-
-    /// A cascade's scan: the entries under an entity the fold deletes in the window after this
-    /// snapshot. Every row naming it here is gone by the end of the window (deleted with it,
-    /// or earlier), so the rows listed as deleted in the window (or waiting for the next
-    /// snapshot) hold them all; a row the window changed instead (a subscription moved to
-    /// another plan) has its entry overwritten in the fold's cache, so leaving it out changes
-    /// nothing. Without that list, the look-up of `scan`.
-    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard case .index(let t) = table, t.isScannedByEntity, prefix.count >= 16, let changedAfter else {
-            return try scan(table, prefix: prefix)
-        }
-        let source = t.rowTable
-        let positions: [UInt64] = switch changedAfter {
-        case .deletedIn(let snapshot): try SnapshotKeys.deleted(source, at: snapshot, txn, snapshots)
-        case .pending(let pending):
-            try txn.scan(pending, from: [UInt8(source.rawValue)], to: [UInt8(source.rawValue + 1)], reverse: false)
-                .map { Keys.readPosition($0.key, at: 1) }
-        }
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        // The candidates are one window's deleted (or changed) rows: few enough to take their
-        // index entries whole.
-        for position in positions {
-            guard let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }) else { continue }
-            for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == t && entry.key.starts(with: prefix) {
-                out.append((entry.key, entry.value))
-            }
-        }
-        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
-        return out
     }
 
     /// A unique name's entry (an email, a plan's or group's name) found through the index as it
@@ -147,9 +101,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
+        if SnapshotKeys.keepsEntries(table) { return try entry(table, key) }
         guard let t = table.base else { return nil }
         if t.holdsRows { return try withRow(t, at: Keys.readPosition(key)) { Array($0) } }
-        if t.isScannedByEntity, key.count >= 16 { return try entries(t, prefix: key).first { $0.key == key }?.value }
         if let hinted = try liveHint(t, key) { return hinted }
         let entries = try index(t)
         let i = lowerBound(entries, key)
@@ -157,9 +111,16 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        if SnapshotKeys.keepsEntries(table) {
+            try walkEntries(table, prefix: prefix) { key, value in
+                out.append((Array(key), Array(value)))
+                return true
+            }
+            return out
+        }
         guard let t = table.base else { return [] }
         if t.holdsRows {
-            var out: [(key: [UInt8], value: [UInt8])] = []
             try walk(t) { p, row in
                 let key = Keys.position(p)
                 if key.starts(with: prefix) { out.append((key, Array(row))) }
@@ -167,10 +128,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
             }
             return out
         }
-        if t.isScannedByEntity, prefix.count >= 16 { return try entries(t, prefix: prefix) }
         let entries = try index(t)
         var i = lowerBound(entries, prefix)
-        var out: [(key: [UInt8], value: [UInt8])] = []
         while i < entries.count, entries[i].key.starts(with: prefix) {
             out.append(entries[i])
             i += 1
@@ -179,6 +138,10 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        if SnapshotKeys.keepsEntries(table) {
+            // In order as stored: a proxy read with a limit stops after its first rows.
+            return try walkEntries(table, prefix: []) { key, _ in try body(Array(key)) }
+        }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
