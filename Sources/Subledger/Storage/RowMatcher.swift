@@ -46,13 +46,23 @@ struct RowMatcher {
         return true
     }
 
-    /// The positions of the rows of `table` that may pass, sorted, when a filter names an
-    /// entity they relate to (a user's subscriptions, a group's members, the user itself): the
-    /// narrowest such set, read through the relation. nil: walk the view, when no filter
-    /// narrows it, or when with a limit the matches are dense enough that the first `limit`
-    /// come sooner in the view's order (about limit × viewRows / n rows walked, against the
-    /// n related rows read).
-    func candidates(in table: BaseTable, limit: Int?, viewRows: Int) throws -> [UInt64]? {
+    /// How a read of a view with these filters finds its rows.
+    enum Plan {
+        /// Walk the view in its order (no filter narrows it).
+        case walk
+        /// Read the rows at these positions (sorted), the few a filter names.
+        case read([UInt64])
+        /// Walk the view for at most `budget` rows (the matches look dense enough that the
+        /// first `limit` come sooner), then read the rows the filter names.
+        case walkThenRead(budget: Int, positions: () throws -> [UInt64])
+    }
+
+    /// The plan of a read of `table` with at most `limit` rows: when a filter names an entity
+    /// the rows relate to (a user's subscriptions, a group's members, the user itself), the
+    /// narrowest such set, read through the relation; with a limit and n related rows, the
+    /// walk comes first when limit × viewRows / n rows walked (matches spread evenly) is
+    /// fewer than n, and stops after n.
+    func plan(in table: BaseTable, limit: Int?, viewRows: Int) throws -> Plan {
         // Each way in: the related rows' positions, and the entity each stands for (nil: itself).
         var ways: [(positions: [UInt64], entity: ((UInt64) throws -> EntityID?)?)] = []
         func itself(_ id: EntityID?) throws {
@@ -83,14 +93,19 @@ struct RowMatcher {
             try through(.subscriptionsOfPlan, of: plan)
         default: break
         }
-        guard let narrowest = ways.min(by: { $0.positions.count < $1.positions.count }) else { return nil }
-        let n = narrowest.positions.count
-        if let limit, n.multipliedReportingOverflow(by: n).partialValue / max(limit, 1) > viewRows { return nil }
-        guard let entity = narrowest.entity else { return narrowest.positions.sorted() }
-        var out = Set<UInt64>()
-        for p in narrowest.positions {
-            if let id = try entity(p), let created = try views.creationPosition(of: id) { out.insert(created) }
+        guard let narrowest = ways.min(by: { $0.positions.count < $1.positions.count }) else { return .walk }
+        let positions = { () throws -> [UInt64] in
+            guard let entity = narrowest.entity else { return narrowest.positions.sorted() }
+            var out = Set<UInt64>()
+            for p in narrowest.positions {
+                if let id = try entity(p), let created = try views.creationPosition(of: id) { out.insert(created) }
+            }
+            return out.sorted()
         }
-        return out.sorted()
+        let n = narrowest.positions.count
+        if let limit, n.multipliedReportingOverflow(by: n).partialValue / max(limit, 1) > viewRows {
+            return .walkThenRead(budget: n, positions: positions)
+        }
+        return .read(try positions())
     }
 }

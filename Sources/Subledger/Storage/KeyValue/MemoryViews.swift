@@ -18,9 +18,9 @@ final class MemoryViews: KeyValueViewWriting {
     /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private let tracksChanges: Bool
     private var changedRows: [Set<UInt64>]
-    /// With `tracksChanges`, the entries written since `takeChanges` in the tables whose
-    /// entries snapshots keep, by slot, with their values now: as a writer on LMDB tracks them.
-    private var changedEntries: [[ViewKey: [UInt8]?]]
+    /// With `tracksChanges`, the links of every entry ever written to a relation or a proxy
+    /// (`SnapshotLinks`): as a writer on LMDB puts them.
+    private(set) var links: Set<[UInt8]> = []
     /// Index tables derived from the rows, sorted, dropped at the next row change.
     private var derived: [Int: PackedTable] = [:]
 
@@ -30,11 +30,10 @@ final class MemoryViews: KeyValueViewWriting {
         proxyKeys = Array(repeating: [:], count: tableCount - BaseTable.allCases.count)
         self.tracksChanges = tracksChanges
         changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
-        changedEntries = Array(repeating: [:], count: tracksChanges ? tableCount : 0)
     }
 
-    private func track(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]?) {
-        if tracksChanges, SnapshotKeys.keepsEntries(table) { changedEntries[table.slot][ViewKey(key)] = .some(value) }
+    private func link(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) {
+        if tracksChanges, SnapshotLinks.links(table) { links.insert(SnapshotLinks.link(table, key: key, value: value)) }
     }
 
     /// Records the creation of the entity an event creates: there is no log index to ask.
@@ -57,7 +56,9 @@ final class MemoryViews: KeyValueViewWriting {
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
         if tracksChanges {
             // The index writes a store on LMDB makes for this change (this one derives them).
-            for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) { track(.index(index), key, value) }
+            for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) {
+                if let value { link(.index(index), key, value) }
+            }
         }
         replace(table, at: p, before: old?.cached, after: new?.cached)
     }
@@ -143,7 +144,7 @@ final class MemoryViews: KeyValueViewWriting {
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
             proxyKeys[i][Keys.readPosition(key, at: key.count - 8)] = key
-            track(table, key, value)
+            link(table, key, value)
         }
     }
 
@@ -156,23 +157,18 @@ final class MemoryViews: KeyValueViewWriting {
         case .proxy(let i):
             let p = Keys.readPosition(key, at: key.count - 8)
             if proxyKeys[i][p] == key { proxyKeys[i][p] = nil }
-            track(table, key, nil)
         }
     }
 
     // MARK: Writing out
 
-    /// The rows and entries written since the last call (with `tracksChanges`), with their
-    /// stored bytes now (nil: deleted). Tracking starts afresh.
-    func takeChanges() -> SnapshotChanges {
-        var out = SnapshotChanges()
+    /// The rows written since the last call (with `tracksChanges`), sorted by table and
+    /// position, with their stored bytes now (nil: deleted). Tracking starts afresh.
+    func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
+        var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
         for (t, changed) in changedRows.enumerated() where !changed.isEmpty {
-            for p in changed.sorted() { out.rows.append((BaseTable(rawValue: t)!, p, rows[t][p]?.encoded)) }
+            for p in changed.sorted() { out.append((BaseTable(rawValue: t)!, p, rows[t][p]?.encoded)) }
             changedRows[t].removeAll(keepingCapacity: true)
-        }
-        for (slot, changed) in changedEntries.enumerated() where !changed.isEmpty {
-            for (key, value) in changed { out.entries.append((ViewTable(slot: slot), key.bytes, value)) }
-            changedEntries[slot].removeAll(keepingCapacity: true)
         }
         return out
     }

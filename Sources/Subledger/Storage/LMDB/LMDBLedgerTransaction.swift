@@ -13,7 +13,7 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
         self.txn = txn
         self.log = log
         self.snapshots = snapshots
-        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil)
+        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil, links: log.links)
     }
 
     convenience init(_ txn: Txn, log: LogTables, viewTables: [Database]) {

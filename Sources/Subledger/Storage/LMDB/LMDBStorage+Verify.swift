@@ -121,30 +121,27 @@ extension LMDBStorage {
             report.tables += 1
         }
         if let snapshots {
-            if let (at, message) = try verifySnapshots(snapshots, tables: fold.tableCount, expected: expectedSnapshots, txn) { return fault(at, "snapshot", message) }
-            // The rows and entries changed after the newest snapshot position wait for the next one.
-            let rest = folded.takeChanges()
-            var pending: [[UInt8]: [UInt8]] = [:]
-            for (table, position, _) in rest.rows { pending[LogTables.pendingKey(table, position)] = [] }
-            for (table, key, value) in rest.entries { pending[[SnapshotKeys.tag(table)] + key] = SnapshotKeys.value(value) }
-            var stored: [[UInt8]: [UInt8]] = [:]
-            for (key, value) in try txn.scan(log.pendingSnapshot) { stored[Array(key)] = Array(value) }
+            if let (at, message) = try verifySnapshots(snapshots, expected: expectedSnapshots, txn) { return fault(at, "snapshot", message) }
+            // The rows changed after the newest snapshot position wait for the next one.
+            let pending = Set(folded.takeChanges().map { LogTables.pendingKey($0.table, $0.position) })
+            let stored = Set(try txn.scan(log.pendingSnapshot).map { Array($0.key) })
             if pending != stored {
-                return fault(nil, "snapshot", "\(stored.count) rows and entries wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
+                return fault(nil, "snapshot", "\(stored.count) rows wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
                                              + (stored.count == pending.count ? ", and they differ" : ""))
             }
+            if let message = try verifyLinks(folded.links, tables: fold.tableCount, txn) { return fault(nil, "snapshot links", message) }
         }
         return report
     }
 
     /// Compares the stored snapshots, window by window, with those of the fresh fold: the
     /// first window (by position) whose entries differ, with what is wrong, or nil.
-    private func verifySnapshots(_ state: SnapshotState, tables: Int, expected: [UInt64: SnapshotDigest],
+    private func verifySnapshots(_ state: SnapshotState, expected: [UInt64: SnapshotDigest],
                                  _ txn: ReadTransaction) throws -> (UInt64?, String)? {
         var stored: [UInt64: SnapshotDigest] = [:]
         let entries = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
         while let (key, value) = try entries.nextEntry() {
-            guard SnapshotKeys.isKey(key, tables: tables) else {
+            guard SnapshotKeys.table(of: key) != nil else {
                 return (nil, "stored entry \(hex(Array(key))) is not a snapshot key")
             }
             let at = SnapshotKeys.snapshot(of: key)
@@ -162,6 +159,22 @@ extension LMDBStorage {
             }
         }
         return nil
+    }
+}
+
+extension LMDBStorage {
+    /// Compares the stored links with those of a fresh fold: every row a relation or a proxy
+    /// ever listed, no more, no less. What is wrong, or nil.
+    fileprivate func verifyLinks(_ expected: Set<[UInt8]>, tables: Int, _ txn: ReadTransaction) throws -> String? {
+        var found = 0
+        let stored = try txn.scan(log.links, from: nil, to: nil, reverse: false)
+        while let (key, _) = try stored.nextEntry() {
+            guard SnapshotLinks.isLink(key, tables: tables) else { return "stored entry \(hex(Array(key))) is not a link" }
+            guard expected.contains(Array(key)) else { return "link \(hex(Array(key))) is not in a fresh fold of the log" }
+            found += 1
+        }
+        if let error = stored.error { throw error }
+        return found == expected.count ? nil : "\(expected.count - found) links of a fresh fold of the log are missing"
     }
 }
 

@@ -5,43 +5,24 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let tables: [Database]
     let streams: Database
-    /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
+    /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
-    /// With `tracksChanges`, the entries written since `takeChanges` in the tables whose
-    /// entries snapshots keep, by slot, with their values now (nil: deleted).
-    private var changedEntries: [[ViewKey: [UInt8]?]] = []
+    /// With `tracksChanges`, where entries of relations and proxies are linked to their rows.
+    private let links: Database?
 
-    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false) {
+    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false, links: Database? = nil) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
-        if tracksChanges {
-            changedRows = Array(repeating: [], count: BaseTable.allCases.count)
-            changedEntries = Array(repeating: [:], count: tables.count)
-        }
+        self.links = tracksChanges ? links : nil
+        if tracksChanges { changedRows = Array(repeating: [], count: BaseTable.allCases.count) }
     }
 
-    /// The rows written since the last call, by table and position, and the entries, with
-    /// their values now; tracking starts afresh.
-    func takeChanges() -> (rows: [(table: BaseTable, position: UInt64)], entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)]) {
-        guard let changed = changedRows else { return ([], []) }
+    /// The rows written since the last call, by table and position; tracking starts afresh.
+    func takeChangedRows() -> [(table: BaseTable, position: UInt64)] {
+        guard let changed = changedRows else { return [] }
         changedRows = Array(repeating: [], count: BaseTable.allCases.count)
-        let rows = changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
-        var entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)] = []
-        for (slot, changes) in changedEntries.enumerated() where !changes.isEmpty {
-            for (key, value) in changes { entries.append((ViewTable(slot: slot), key.bytes, value)) }
-            changedEntries[slot].removeAll(keepingCapacity: true)
-        }
-        return (rows, entries)
-    }
-
-    private func track(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]?) {
-        guard changedRows != nil else { return }
-        if case .rows(let t) = table {
-            changedRows![t.rawValue].insert(Keys.readPosition(key))
-        } else if SnapshotKeys.keepsEntries(table) {
-            changedEntries[table.slot][ViewKey(key)] = .some(value)
-        }
+        return changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
@@ -85,12 +66,16 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
 extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTransaction {
     func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
         try txn.put(tables[table.slot], key, value)
-        track(table, key, value)
+        if case .rows(let t) = table {
+            changedRows?[t.rawValue].insert(Keys.readPosition(key))
+        } else if let links, SnapshotLinks.links(table) {
+            try SnapshotLinks.put(SnapshotLinks.link(table, key: key, value: value), txn, links)
+        }
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
         _ = try txn.delete(tables[table.slot], key)
-        track(table, key, nil)
+        if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {

@@ -4,7 +4,7 @@ import LMDB
 /// before it (`SnapshotViews`), with the events since folded over it in memory
 /// (`CachedViews`), read on one core: a second one reading the snapshot's rows ahead measured
 /// no faster at 10^6 events (tools/benchmark/RESULTS.md, 2026-12-06). Proxies and relations
-/// are read from the snapshot as the rows are, so a read with a limit reads about that many.
+/// are derived from the few rows their links name, so a read with a limit reads about that many.
 extension LMDBStorage {
     /// The rows of `view` after `position`.
     func rows(of view: String, filter: ViewFilter, limit: Int?, asOf position: UInt64) throws -> [ViewRow] {
@@ -27,7 +27,8 @@ extension LMDBStorage {
         let from = state?.snapshot(atOrBefore: position) ?? 0
         // From nothing, every proxy is folded; from a snapshot, those it keeps.
         let proxiesIndexed = from == 0 || state?.proxies == proxiesSignature
-        let snapshot = try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, at: from, live: try viewTables(txn))
+        let snapshot = try SnapshotViews(txn, snapshots: log.snapshots, streams: log.streams, links: log.links, at: from,
+                                         proxies: proxiesIndexed ? proxies : [], live: try viewTables(txn))
         let views = CachedViews(base: snapshot, tableCount: ViewTable.count(proxies: proxies.count))
         var fold = ViewFold(proxies: proxiesIndexed ? proxies : [])
         var p = from + 1

@@ -41,78 +41,51 @@ extension LogTables {
     /// The version of a snapshot record whose snapshots no longer hold.
     static let staleSnapshots = -1
 
-    func storeSnapshot(_ changes: SnapshotChanges, at snapshot: UInt64, _ txn: WriteTransaction) throws {
+    func storeSnapshot(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
+                       _ txn: WriteTransaction) throws {
         for (key, value) in SnapshotKeys.entries(changes, at: snapshot) { try txn.put(snapshots, key, value) }
     }
 
     /// In a writer's transaction, right after the event at snapshot position `position`: stores
-    /// the snapshot from the rows and entries this transaction changed since its previous
-    /// snapshot position and those waiting in `pending`, with their values now. When the
-    /// previous snapshot is missing (another process is taking them all again), leaves this
-    /// one to that process.
+    /// the snapshot from the rows this transaction changed since its previous snapshot position
+    /// and those waiting in `pending`, with their values now. When the previous snapshot is
+    /// missing (another process is taking them all again), leaves this one to that process.
     func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: LMDBViews<WriteTransaction>,
                       _ txn: WriteTransaction) throws {
-        let mine = views.takeChanges()
-        var rows = Set(mine.rows.map { LogTables.pendingKey($0.table, $0.position) })
-        // Pending entries carry their values; this transaction's are newer.
-        var entries: [[UInt8]: [UInt8]?] = [:]
-        for (key, value) in try txn.scan(pendingSnapshot) {
-            if LogTables.isPendingRow(key) {
-                rows.insert(Array(key))
-            } else {
-                entries[Array(key)] = .some(try SnapshotKeys.row(value, key: key).map { Array($0) })
-            }
-        }
-        for (table, key, value) in mine.entries { entries[[SnapshotKeys.tag(table)] + key] = .some(value) }
+        let mine = views.takeChangedRows()
+        var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
+        for (key, _) in try txn.scan(pendingSnapshot) { changed.insert(Array(key)) }
         try txn.clear(pendingSnapshot)
         guard state.checkpoint + state.interval == position else { return }
-        var changes = SnapshotChanges()
-        changes.rows.reserveCapacity(rows.count)
-        for key in rows {
+        var rows: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+        rows.reserveCapacity(changed.count)
+        for key in changed {
             guard key.count == 9, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else {
                 throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not a row key")
             }
             let p = Keys.readPosition(key, at: 1)
-            changes.rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
+            rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
         }
-        changes.entries.reserveCapacity(entries.count)
-        for (key, value) in entries {
-            let table = ViewTable(slot: Int(key[0] & 0x3F))
-            guard key.count > 1, SnapshotKeys.keepsEntries(table), table.slot < views.tables.count else {
-                throw StoreError.corrupt("pending snapshot entry \(hex(key)) is not an entry a snapshot keeps")
-            }
-            changes.entries.append((table, Array(key[1...]), value))
-        }
-        try storeSnapshot(changes, at: position, txn)
+        try storeSnapshot(rows, at: position, txn)
         state.checkpoint = position
         try setSnapshotState(state, txn)
     }
 
-    /// At the end of a writer's transaction: the rows and entries it changed after its last
-    /// snapshot position wait in `pending` for the next one (entries with their values).
+    /// At the end of a writer's transaction: the rows it changed after its last snapshot
+    /// position wait in `pending` for the next one.
     func keepPendingRows(_ views: LMDBViews<WriteTransaction>, _ txn: WriteTransaction) throws {
-        try keepPending(views.takeChanges(), txn)
-    }
-
-    func keepPending(_ changes: (rows: [(table: BaseTable, position: UInt64)], entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)]),
-                     _ txn: WriteTransaction) throws {
-        for (table, position) in changes.rows { try txn.put(pendingSnapshot, LogTables.pendingKey(table, position), []) }
-        for (table, key, value) in changes.entries {
-            try txn.put(pendingSnapshot, [SnapshotKeys.tag(table)] + key, SnapshotKeys.value(value))
-        }
+        for (table, position) in views.takeChangedRows() { try txn.put(pendingSnapshot, LogTables.pendingKey(table, position), []) }
     }
 
     /// A row changed since the newest snapshot position, waiting for the next snapshot.
     static func pendingKey(_ table: BaseTable, _ position: UInt64) -> [UInt8] { [UInt8(table.rawValue)] + Keys.position(position) }
-
-    /// Whether a pending key is a row's (an entry's starts with its snapshot tag).
-    static func isPendingRow(_ key: UnsafeRawBufferPointer) -> Bool { key.count == 9 && key[0] < 0x40 }
 }
 
-/// Snapshots are taken by the writers themselves: every write transaction tracks the rows and
-/// the entries it changes; at a snapshot position it stores those, and the ones changed by
-/// earlier transactions since the previous snapshot (kept in `snapshots.pending`), with their
-/// values at that position. No second fold: the cost is a put per change.
+/// Snapshots are taken by the writers themselves: every write transaction tracks the rows it
+/// changes; at a snapshot position it stores those, and the ones changed by earlier
+/// transactions since the previous snapshot (kept in `snapshots.pending`), with their values
+/// at that position. It links each row a relation or a proxy lists as it first does
+/// (`SnapshotLinks`). No second fold: the cost is a put per changed row and per new link.
 extension LMDBStorage {
     /// The signature of this store's proxies, as snapshot records hold it.
     var proxiesSignature: UInt64 { SnapshotState.signature(of: proxies) }
@@ -139,12 +112,14 @@ extension LMDBStorage {
         try env.write { txn in try takeAllSnapshots(txn) }
     }
 
-    /// Folds the whole log afresh and stores every snapshot, and what waits after the newest,
-    /// in `txn` (under the write lock, so no writer's snapshot can interleave).
+    /// Folds the whole log afresh and stores every snapshot, the rows waiting after the
+    /// newest, and every link, in `txn` (under the write lock, so no writer's snapshot can
+    /// interleave).
     func takeAllSnapshots(_ txn: WriteTransaction) throws {
         guard var state = try log.snapshotState(txn) else { return }
         try txn.clear(log.snapshots)
         try txn.clear(log.pendingSnapshot)
+        try txn.clear(log.links)
         state.checkpoint = 0
         state.version = SnapshotKeys.version
         state.proxies = proxiesSignature
@@ -165,8 +140,8 @@ extension LMDBStorage {
             }
             p = last.position + 1
         }
-        let rest = views.takeChanges()
-        try log.keepPending((rest.rows.map { ($0.table, $0.position) }, rest.entries), txn)
+        for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
+        for link in views.links.sorted(by: { $0.lexicographicallyPrecedes($1) }) { try txn.put(log.links, link, [], flags: .append) }
         try log.setSnapshotState(state, txn)
     }
 }

@@ -1,17 +1,15 @@
 import LMDB
 
-/// How view snapshots are stored: every `interval` events, what changed in the views since the
-/// previous snapshot, each version under its key and the snapshot's position, so one seek
-/// reads any row or entry of any snapshot, and a snapshot costs only what its window changed.
+/// How view snapshots are stored: every `interval` events, the rows of the base views that
+/// changed since the previous snapshot, each under its table, its position and the snapshot's
+/// position. The rows after a snapshot's position are the newest version of each at or before
+/// it, so one seek reads any row of any snapshot, and a snapshot costs only what changed in its
+/// window. Index entries are not stored: they follow from the rows (`KeyLayout.indexEntries`),
+/// and `SnapshotLinks` says which rows to derive them from.
 ///
-/// - a row: `[table][row position: 8][~S: 8]` → `[1]` and the row's bytes, or `[0]` (deleted);
-/// - an entry of a relation's index or of a proxy's ordered index (`keepsEntries`):
-///   `[0x40 | slot][its key][~S: 8]` → `[1]` and its value, or `[0]` (deleted). A table's keys
-///   have one length (a proxy's sort keys too), so a key's versions lie together.
-///
-/// Big-endian; the complement puts a key's newest version first, so a seek to `~S` lands on
-/// the newest at or before S. Unique names are not stored: the live index hints at them and
-/// the rows give them (`KeyLayout.indexEntries`).
+/// - key: `[table][row position: 8][~S: 8]`, big-endian; the complement puts a row's newest
+///   version first, so a seek to `~S` lands on the newest at or before S.
+/// - value: `[1]` and the row's bytes, or `[0]` for a row deleted in the window.
 enum SnapshotKeys {
     static let size = 17
     /// The layout of the entries; bump it when what a snapshot stores changes.
@@ -19,17 +17,6 @@ enum SnapshotKeys {
     /// What a store's snapshot record holds: the fold's version and this layout. Snapshots
     /// of another are taken again on open.
     static var version: Int { BaseViews.version << 8 | layout }
-    private static let entryTag: UInt8 = 0x40
-
-    /// Whether snapshots keep the entries of `table`: the relations (filters and cascades
-    /// read them by entity) and the proxies (read in their own order).
-    static func keepsEntries(_ table: ViewTable) -> Bool {
-        switch table {
-        case .rows: false
-        case .index(let t): t.isScannedByEntity
-        case .proxy(let i): ViewTable.proxy(i).slot < Int(entryTag)
-        }
-    }
 
     static func key(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
         var k = [UInt8]()
@@ -40,45 +27,25 @@ enum SnapshotKeys {
         return k
     }
 
-    /// The first byte of the snapshot keys of a table's entries.
-    static func tag(_ table: ViewTable) -> UInt8 { entryTag | UInt8(table.slot) }
-
-    /// The key of an entry's version at `snapshot`.
-    static func key(_ table: ViewTable, _ entry: [UInt8], at snapshot: UInt64) -> [UInt8] {
-        var k = [UInt8]()
-        k.reserveCapacity(entry.count + 9)
-        k.append(tag(table))
-        k += entry
-        k += Keys.position(~snapshot)
-        return k
-    }
-
     static func value(_ row: [UInt8]?) -> [UInt8] {
         guard let row else { return [0] }
         return [1] + row
     }
 
-    /// The entries a snapshot stores for what its window changed (nil: deleted).
-    static func entries(_ changes: SnapshotChanges, at snapshot: UInt64) -> [(key: [UInt8], value: [UInt8])] {
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        out.reserveCapacity(changes.rows.count + changes.entries.count)
-        for (table, position, row) in changes.rows { out.append((key(table, position: position, at: snapshot), value(row))) }
-        for (table, entry, v) in changes.entries { out.append((key(table, entry, at: snapshot), value(v))) }
-        return out
+    /// The entries a snapshot stores for the rows its window changed (nil: deleted).
+    static func entries(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)],
+                        at snapshot: UInt64) -> [(key: [UInt8], value: [UInt8])] {
+        changes.map { (key($0.table, position: $0.position, at: snapshot), value($0.row)) }
     }
 
-    /// Whether a stored key is a snapshot key: a row's, or an entry's of a table snapshots keep.
-    static func isKey(_ key: UnsafeRawBufferPointer, tables: Int) -> Bool {
-        guard let first = key.first else { return false }
-        if first & entryTag == 0 {
-            return key.count == size && BaseTable(rawValue: Int(first)).map(\.holdsRows) == true
-        }
-        let slot = Int(first & ~entryTag)
-        return key.count > 9 && slot < tables && keepsEntries(ViewTable(slot: slot))
+    /// The row table a stored key belongs to, if it is a snapshot key at all.
+    static func table(of key: UnsafeRawBufferPointer) -> BaseTable? {
+        guard key.count == size, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else { return nil }
+        return table
     }
 
     /// The snapshot position of a stored key.
-    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 { ~Keys.readPosition(key, at: key.count - 8) }
+    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 { ~Keys.readPosition(key, at: 9) }
 
     /// The row a stored value holds (nil: deleted); corrupt bytes throw.
     static func row(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
@@ -111,29 +78,54 @@ enum SnapshotKeys {
         }
         return true
     }
-
-    /// Calls `body` with the entries of `table` at snapshot `at` whose keys start with
-    /// `prefix`, in key order, until it returns false.
-    static func walkEntries(_ table: ViewTable, prefix: [UInt8], at: UInt64, _ cursor: Cursor,
-                            _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
-        let start = [tag(table)] + prefix
-        var entry = try cursor.seek(start)
-        // The key whose version at `at` was taken: its older versions follow it.
-        var taken: [UInt8] = []
-        while let (stored, value) = entry, stored.count >= start.count + 8, stored.starts(with: start) {
-            cursor.warmBlock(of: stored)
-            entry = try cursor.next()
-            let key = UnsafeRawBufferPointer(rebasing: stored[1..<(stored.count - 8)])
-            guard snapshot(of: stored) <= at, !key.elementsEqual(taken) else { continue }
-            taken = Array(key)
-            if let v = try row(value, key: stored), try !body(key, v) { return }
-        }
-    }
 }
 
-/// What a window of the log changed in the views, with the values at its end (nil: deleted):
-/// the rows, and the entries of the tables whose entries snapshots keep.
-struct SnapshotChanges {
-    var rows: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
-    var entries: [(table: ViewTable, key: [UInt8], value: [UInt8]?)] = []
+/// Which rows a relation or a proxy ever listed, so that a snapshot's entries can be derived
+/// from a few of its rows: the rows decide, the links only say where to look. A link is never
+/// removed (a row that left a relation or a proxy is found not to belong any more), so a
+/// writer puts one when an entry is first written, and a snapshot stores no index at all.
+///
+/// - a relation's: `[slot][entity id: 16][row position: 8]` → empty (a user's subscription,
+///   a group's membership, ...);
+/// - a proxy's: `[slot]` and its index key (sort key, row position) → empty, in its order.
+enum SnapshotLinks {
+    /// Whether `table`'s entries are linked: the relations (filters and cascades read them by
+    /// entity) and the proxies (read in their own order).
+    static func links(_ table: ViewTable) -> Bool {
+        switch table {
+        case .rows: false
+        case .index(let t): t.isScannedByEntity
+        case .proxy: table.slot < 256
+        }
+    }
+
+    /// The link an entry of `table` stands for: a relation's entity (its key's first 16
+    /// bytes) and row, a proxy's key whole.
+    static func link(_ table: ViewTable, key: [UInt8], value: [UInt8]) -> [UInt8] {
+        var k = [UInt8]()
+        k.reserveCapacity(key.count + 1)
+        k.append(UInt8(table.slot))
+        if case .index(let t) = table {
+            k += key[0..<16]
+            k += Keys.position(KeyLayout.position(in: t, key: key, value: value))
+        } else {
+            k += key
+        }
+        return k
+    }
+
+    /// The first bytes of the links of `table`, under `prefix` (an entity's id, or nothing).
+    static func prefix(_ table: ViewTable, _ prefix: [UInt8] = []) -> [UInt8] { [UInt8(table.slot)] + prefix }
+
+    /// Whether a stored key is a link of one of `tables` tables.
+    static func isLink(_ key: UnsafeRawBufferPointer, tables: Int) -> Bool {
+        guard let first = key.first, Int(first) < tables, links(ViewTable(slot: Int(first))) else { return false }
+        if case .index = ViewTable(slot: Int(first)) { return key.count == 25 }
+        return key.count >= 9
+    }
+
+    /// Puts a link unless it is there: most writes of an entry re-list a linked row.
+    static func put(_ link: [UInt8], _ txn: WriteTransaction, _ db: Database) throws {
+        do { try txn.put(db, link, [], flags: .noOverwrite) } catch LMDBError.keyExists {}
+    }
 }

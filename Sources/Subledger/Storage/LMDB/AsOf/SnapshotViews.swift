@@ -1,14 +1,19 @@
 import LMDB
 
-/// The view tables as they were at snapshot position `at`: rows, relations and proxies read
-/// from the snapshot table, each version found by one seek; the indexes of unique names
-/// hinted by the live ones, or derived from the rows when asked for. Creation positions come
-/// from the stream index.
+/// The view tables as they were at snapshot position `at`: rows read from the snapshot table,
+/// each version found by one seek; a relation's or a proxy's entries derived from the rows its
+/// links name (`SnapshotLinks`), so an entity's related rows, or a proxy's first rows in its
+/// order, cost about as many seeks as rows; the indexes of unique names hinted by the live
+/// ones, or derived from all the rows when asked for. Creation positions come from the
+/// stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let snapshots: Database
     let streams: Database
+    let links: Database
     let at: UInt64
+    /// The proxies whose links the store keeps, numbered as the view tables number them.
+    let proxies: [Proxy]
     private let cursor: Cursor
     /// Index tables of unique names derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
@@ -16,11 +21,14 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
     private let live: [Database]?
 
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64, live: [Database]? = nil) throws {
+    init(_ txn: Txn, snapshots: Database, streams: Database, links: Database, at: UInt64, proxies: [Proxy],
+         live: [Database]? = nil) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
+        self.links = links
         self.at = at
+        self.proxies = proxies
         self.live = live
         cursor = try txn.cursor(snapshots)
     }
@@ -43,25 +51,57 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
     }
 
-    /// Calls `body` with the entries of a table snapshots keep whose keys start with `prefix`,
-    /// as they were at this snapshot, in key order, until it returns false.
-    private func walkEntries(_ table: ViewTable, prefix: [UInt8], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
-        guard at > 0 else { return }
-        let cursor = try txn.cursor(snapshots)
+    /// A relation's entries under `prefix` (an entity's id, then maybe more) at this snapshot,
+    /// sorted by key: those of the rows linked to the entity that still relate to it.
+    private func related(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard at > 0 else { return [] }
+        let start = SnapshotLinks.prefix(.index(table), Array(prefix[0..<16]))
+        let source = table.rowTable
+        let cursor = try txn.cursor(links)
         defer { cursor.close() }
-        try SnapshotKeys.walkEntries(table, prefix: prefix, at: at, cursor, body)
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        var entry = try cursor.seek(start)
+        while let (link, _) = entry, link.count == start.count + 8, link.starts(with: start) {
+            let p = Keys.readPosition(link, at: start.count)
+            // An entity's links come in row order: none later can be in this snapshot.
+            if p > at { break }
+            entry = try cursor.next()
+            guard let row = try withRow(source, at: p, { try CachedRow(decoding: $0, table: source) }) else { continue }
+            for e in KeyLayout.indexEntries(of: row, at: p) where e.table == table && e.key.starts(with: prefix) { out.append((e.key, e.value)) }
+        }
+        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        return out
     }
 
-    /// An entry of a table snapshots keep, as it was at this snapshot: one seek.
-    private func entry(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
-        guard at > 0 else { return nil }
-        let target = SnapshotKeys.key(table, key, at: at)
-        guard let (found, value) = try cursor.seek(target), found.count == target.count,
-              found.starts(with: target[0..<(target.count - 8)]) else { return nil }
-        return try SnapshotKeys.row(value, key: found).map { Array($0) }
+    /// Whether the n-th proxy held `key` at this snapshot: its row was there, has that key,
+    /// and passed the proxy's filter then.
+    private func proxyHolds(_ proxy: Int, _ key: UnsafeRawBufferPointer) throws -> Bool {
+        guard proxy < proxies.count, key.count >= 8 else { return false }
+        let p = Keys.readPosition(key, at: key.count - 8)
+        let definition = proxies[proxy]
+        guard p <= at, let row = try anyRow(definition.base, at: p) else { return false }
+        guard definition.indexKey(row, position: p).elementsEqual(key) else { return false }
+        return try definition.filter(row, ProxyLookup(reader: self))
     }
 
-    /// An index of unique names as the snapshot's rows give it, sorted by key.
+    /// Calls `body` with the keys the n-th proxy held at this snapshot, in its order, until it
+    /// returns false: its links, each kept if its row says so.
+    private func forEachProxyKey(_ proxy: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        guard at > 0 else { return }
+        let start = SnapshotLinks.prefix(.proxy(proxy))
+        let cursor = try txn.cursor(links)
+        defer { cursor.close() }
+        var entry = try cursor.seek(start)
+        while let (link, _) = entry, link.first == start[0] {
+            cursor.warmBlock(of: link)
+            entry = try cursor.next()
+            let key = UnsafeRawBufferPointer(rebasing: link[1...])
+            if try proxyHolds(proxy, key), try !body(Array(key)) { return }
+        }
+    }
+
+    /// An index table as the snapshot's rows give it, sorted by key: the unique names, or a
+    /// relation read whole.
     private func index(_ table: BaseTable) throws -> [(key: [UInt8], value: [UInt8])] {
         if let done = derived[table] { return done }
         let source = table.rowTable
@@ -101,47 +141,52 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
-        if SnapshotKeys.keepsEntries(table) { return try entry(table, key) }
-        guard let t = table.base else { return nil }
-        if t.holdsRows { return try withRow(t, at: Keys.readPosition(key)) { Array($0) } }
-        if let hinted = try liveHint(t, key) { return hinted }
-        let entries = try index(t)
-        let i = lowerBound(entries, key)
-        return i < entries.count && entries[i].key == key ? entries[i].value : nil
+        switch table {
+        case .proxy(let i):
+            guard at > 0, try txn.get(links, SnapshotLinks.prefix(table, key)) != nil else { return nil }
+            return try key.withUnsafeBytes { try proxyHolds(i, $0) } ? [] : nil
+        case .index(let t) where t.isScannedByEntity && key.count >= 16:
+            return try related(t, prefix: key).first { $0.key == key }?.value
+        case .rows(let t):
+            return try withRow(t, at: Keys.readPosition(key)) { Array($0) }
+        case .index(let t):
+            if let hinted = try liveHint(t, key) { return hinted }
+            let entries = try index(t)
+            let i = lowerBound(entries, key)
+            return i < entries.count && entries[i].key == key ? entries[i].value : nil
+        }
     }
 
     func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []
-        if SnapshotKeys.keepsEntries(table) {
-            try walkEntries(table, prefix: prefix) { key, value in
-                out.append((Array(key), Array(value)))
+        switch table {
+        case .proxy(let i):
+            try forEachProxyKey(i) { key in
+                if key.starts(with: prefix) { out.append((key, [])) }
                 return true
             }
-            return out
-        }
-        guard let t = table.base else { return [] }
-        if t.holdsRows {
+        case .index(let t) where t.isScannedByEntity && prefix.count >= 16:
+            return try related(t, prefix: prefix)
+        case .rows(let t):
             try walk(t) { p, row in
                 let key = Keys.position(p)
                 if key.starts(with: prefix) { out.append((key, Array(row))) }
                 return true
             }
-            return out
-        }
-        let entries = try index(t)
-        var i = lowerBound(entries, prefix)
-        while i < entries.count, entries[i].key.starts(with: prefix) {
-            out.append(entries[i])
-            i += 1
+        case .index(let t):
+            let entries = try index(t)
+            var i = lowerBound(entries, prefix)
+            while i < entries.count, entries[i].key.starts(with: prefix) {
+                out.append(entries[i])
+                i += 1
+            }
         }
         return out
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        if SnapshotKeys.keepsEntries(table) {
-            // In order as stored: a proxy read with a limit stops after its first rows.
-            return try walkEntries(table, prefix: []) { key, _ in try body(Array(key)) }
-        }
+        // In order as linked: a proxy read with a limit stops after its first rows.
+        if case .proxy(let i) = table { return try forEachProxyKey(i, body) }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
