@@ -16,6 +16,23 @@ extension LMDBStorage {
         }
     }
 
+    func rows(of view: BaseView, ids: [EntityID], asOf position: UInt64?) throws(StoreError) -> [ViewRow] {
+        do {
+            return try env.read { txn in
+                func read(_ views: some ViewState, lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
+                    try ids.compactMap { id in
+                        guard let p = try views.creationPosition(of: id), let row = try views.anyRow(view, at: p), row.id == id else { return nil }
+                        return row.viewRow(lastSeen: view == .users ? try lastSeen(id) : nil)
+                    }
+                }
+                if let position { return try read(try viewsAsOf(position, txn).views) { _ in nil } }
+                return try read(LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)) { try self.lastSeen(of: $0, txn) }
+            }
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
     /// How many rows an unfiltered `view` holds now (an O(1) count of its LMDB table), to size
     /// the result once: growing an array of 10^5 rows step by step copies it and faults in
     /// fresh pages at every step. 0 when a filter makes the count meaningless.
