@@ -195,6 +195,11 @@ final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
         while i < mine.count { if try !emitCached() { return } }
     }
 
+    /// The base's estimate, and this cache's entries under the entity (some may replace the base's).
+    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
+        try base.relatedCount(relation, of: entity) + cachedKeys(.index(relation.index), prefix: Keys.ids(entity)).count
+    }
+
     // MARK: Writing out
 
     /// What this cache changed in `table`, sorted by key: a value to put, or nil to delete.

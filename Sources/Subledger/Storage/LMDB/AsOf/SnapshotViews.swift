@@ -15,6 +15,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// The proxies whose links the store keeps, numbered as the view tables number them.
     let proxies: [Proxy]
     private let cursor: Cursor
+    /// Rows read by position so far, and creation positions: each looked up once per read.
+    private var looked: [BaseTable: [UInt64: CachedRow?]] = [:]
+    private var created: [EntityID: UInt64?] = [:]
     /// Index tables of unique names derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
 
@@ -66,11 +69,26 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
             // An entity's links come in row order: none later can be in this snapshot.
             if p > at { break }
             entry = try cursor.next()
-            guard let row = try withRow(source, at: p, { try CachedRow(decoding: $0, table: source) }) else { continue }
+            guard let row = try cachedRow(source, at: p) else { continue }
             for e in KeyLayout.indexEntries(of: row, at: p) where e.table == table && e.key.starts(with: prefix) { out.append((e.key, e.value)) }
         }
         out.sort { $0.key.lexicographicallyPrecedes($1.key) }
         return out
+    }
+
+    /// The rows ever linked to `entity` up to this snapshot: counted without reading them.
+    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
+        guard at > 0 else { return 0 }
+        let start = SnapshotLinks.prefix(.index(relation.index), Keys.ids(entity))
+        let cursor = try txn.cursor(links)
+        defer { cursor.close() }
+        var count = 0
+        var entry = try cursor.seek(start)
+        while let (link, _) = entry, link.count == start.count + 8, link.starts(with: start), Keys.readPosition(link, at: start.count) <= at {
+            count += 1
+            entry = try cursor.next()
+        }
+        return count
     }
 
     /// Whether the n-th proxy held `key` at this snapshot: its row was there, has that key,
@@ -143,7 +161,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
         switch table {
         case .proxy(let i):
-            guard at > 0, try txn.get(links, SnapshotLinks.prefix(table, key)) != nil else { return nil }
+            // A key its row and filter give then was in the index then (and so is linked).
             return try key.withUnsafeBytes { try proxyHolds(i, $0) } ? [] : nil
         case .index(let t) where t.isScannedByEntity && key.count >= 16:
             return try related(t, prefix: key).first { $0.key == key }?.value
@@ -191,7 +209,17 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        try withRow(table, at: position) { try R.decode($0) }
+        try cachedRow(table, at: position).flatMap(R.init(cached:))
+    }
+
+    /// A row read by position, decoded once: a filter's related rows are read to find them,
+    /// then to show them and to test them against a proxy, and a proxy's filter looks the
+    /// same few plans up again and again. (Walks of whole tables read past this.)
+    private func cachedRow(_ table: BaseTable, at position: UInt64) throws -> CachedRow? {
+        if let known = looked[table]?[position] { return known }
+        let row = try withRow(table, at: position) { try CachedRow(decoding: $0, table: table) }
+        looked[table, default: [:]][position] = .some(row)
+        return row
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
@@ -199,7 +227,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
-        guard let first = try txn.get(streams, id.raw) else { return nil }
-        return Keys.readPosition(first)
+        if let known = created[id] { return known }
+        let position = try txn.get(streams, id.raw).map { Keys.readPosition($0) }
+        created[id] = .some(position)
+        return position
     }
 }
