@@ -70,8 +70,8 @@ import Testing
     }
 
     /// Cascades folded after a snapshot (a user, a plan, a group deleted with their
-    /// subscriptions and memberships) find their rows through the rows linked to the entity:
-    /// as of every position, every view equals a replay of the log up to there.
+    /// subscriptions and memberships) find their rows among those the relation lists now or
+    /// removed since: as of every position, every view equals a replay of the log up to there.
     @Test(arguments: Backend.all) func asOfCascadesEqualReplayingThePrefix(_ backend: Backend) throws {
         var lines = RulesTests.setup
         for i in 0..<12 {
@@ -92,7 +92,7 @@ import Testing
             let prefix = try TempStore(backend: backend)
             try IntegrityProperties.importLines(Array(exported.prefix(Int(p))), into: prefix.store)
             #expect(try IntegrityProperties.allViews(t.store, asOf: .position(p)) == IntegrityProperties.allViews(prefix.store), "as of \(p)")
-            // Filters look rows up through the rows linked to the entity named.
+            // Filters look rows up among those the relation lists now or removed since.
             for (view, filter) in [("users", ViewFilter(plan: Reference("pro"))), ("users", ViewFilter(group: Reference("admins"))),
                                    ("plans", ViewFilter(user: Reference("c1@example.com"))), ("groups", ViewFilter(user: Reference("c2@example.com"))),
                                    ("subscriptions", ViewFilter(user: Reference("c0@example.com")))] {
@@ -101,7 +101,7 @@ import Testing
             }
         }
         #expect(try t.store.verify().fault == nil)
-        // On LMDB the rows of each relation are linked; one link lost is a fault.
+        // On LMDB the entries the cascades removed from the relations are linked; one lost is a fault.
         guard backend == .lmdb else { return }
         let relations = Relation.allCases.map { UInt8(ViewTable.index($0.index).slot) }
         let listed = try t.store.env.read { txn in try txn.scan(t.store.log.links).filter { relations.contains($0.key[0]) }.map { Array($0.key) } }

@@ -18,7 +18,7 @@ final class MemoryViews: KeyValueViewWriting {
     /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private let tracksChanges: Bool
     private var changedRows: [Set<UInt64>]
-    /// With `tracksChanges`, the links of every entry ever written to a relation or a proxy
+    /// With `tracksChanges`, the links of every entry a relation or a proxy removed
     /// (`SnapshotLinks`): as a writer on LMDB puts them.
     private(set) var links: Set<[UInt8]> = []
     /// Index tables derived from the rows, sorted, dropped at the next row change.
@@ -55,9 +55,10 @@ final class MemoryViews: KeyValueViewWriting {
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
         if tracksChanges {
-            // The index writes a store on LMDB makes for this change (this one derives them).
-            for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) {
-                if let value { link(.index(index), key, value) }
+            // The index entries a store on LMDB removes for this change (this one derives them).
+            let before = old.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
+            for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) where value == nil {
+                if let removed = before.first(where: { $0.table == index && $0.key == key }) { link(.index(index), key, removed.value) }
             }
         }
         replace(table, at: p, before: old?.cached, after: new?.cached)
@@ -144,7 +145,6 @@ final class MemoryViews: KeyValueViewWriting {
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
             proxyKeys[i][Keys.readPosition(key, at: key.count - 8)] = key
-            link(table, key, value)
         }
     }
 
@@ -156,7 +156,10 @@ final class MemoryViews: KeyValueViewWriting {
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
             let p = Keys.readPosition(key, at: key.count - 8)
-            if proxyKeys[i][p] == key { proxyKeys[i][p] = nil }
+            if proxyKeys[i][p] == key {
+                proxyKeys[i][p] = nil
+                link(table, key, [])
+            }
         }
     }
 

@@ -7,7 +7,7 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let streams: Database
     /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
-    /// With `tracksChanges`, where entries of relations and proxies are linked to their rows.
+    /// With `tracksChanges`, where the entries relations and proxies remove are kept.
     private let links: Database?
 
     init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false, links: Database? = nil) {
@@ -66,14 +66,13 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
 extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTransaction {
     func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
         try txn.put(tables[table.slot], key, value)
-        if case .rows(let t) = table {
-            changedRows?[t.rawValue].insert(Keys.readPosition(key))
-        } else if let links, SnapshotLinks.links(table) {
-            try SnapshotLinks.put(SnapshotLinks.link(table, key: key, value: value), txn, links)
-        }
+        if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
+        if let links, SnapshotLinks.links(table), let value = try txn.getBytes(tables[table.slot], key) {
+            try SnapshotLinks.put(SnapshotLinks.link(table, key: key, value: value), txn, links)
+        }
         _ = try txn.delete(tables[table.slot], key)
         if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }

@@ -13,7 +13,7 @@ import LMDB
 enum SnapshotKeys {
     static let size = 17
     /// The layout of the entries; bump it when what a snapshot stores changes.
-    static let layout = 3
+    static let layout = 4
     /// What a store's snapshot record holds: the fold's version and this layout. Snapshots
     /// of another are taken again on open.
     static var version: Int { BaseViews.version << 8 | layout }
@@ -80,17 +80,19 @@ enum SnapshotKeys {
     }
 }
 
-/// Which rows a relation or a proxy ever listed, so that a snapshot's entries can be derived
-/// from a few of its rows: the rows decide, the links only say where to look. A link is never
-/// removed (a row that left a relation or a proxy is found not to belong any more), so a
-/// writer puts one when an entry is first written, and a snapshot stores no index at all.
+/// The entries relations and proxies removed, so that a snapshot's entries can be derived
+/// from a few of its rows: those the live index lists now, and those it listed once and
+/// removed since, hold every row the index listed at any snapshot. The rows decide; the
+/// links only say where to look. A writer puts one as it removes an entry (a membership
+/// left, a subscription moved to another plan, cancelled out of a proxy); a snapshot stores
+/// no index at all.
 ///
 /// - a relation's: `[slot][entity id: 16][row position: 8]` → empty (a user's subscription,
 ///   a group's membership, ...);
 /// - a proxy's: `[slot]` and its index key (sort key, row position) → empty, in its order.
 enum SnapshotLinks {
-    /// Whether `table`'s entries are linked: the relations (filters and cascades read them by
-    /// entity) and the proxies (read in their own order).
+    /// Whether `table`'s removed entries are linked: the relations (filters and cascades read
+    /// them by entity) and the proxies (read in their own order).
     static func links(_ table: ViewTable) -> Bool {
         switch table {
         case .rows: false
@@ -124,7 +126,7 @@ enum SnapshotLinks {
         return key.count >= 9
     }
 
-    /// Puts a link unless it is there: most writes of an entry re-list a linked row.
+    /// Puts a link unless it is there (a row may leave a relation more than once).
     static func put(_ link: [UInt8], _ txn: WriteTransaction, _ db: Database) throws {
         do { try txn.put(db, link, [], flags: .noOverwrite) } catch LMDBError.keyExists {}
     }

@@ -1,9 +1,9 @@
 import LMDB
 
 /// The view tables as they were at snapshot position `at`: rows read from the snapshot table,
-/// each version found by one seek; a relation's or a proxy's entries derived from the rows its
-/// links name (`SnapshotLinks`), so an entity's related rows, or a proxy's first rows in its
-/// order, cost about as many seeks as rows; the indexes of unique names hinted by the live
+/// each version found by one seek; a relation's or a proxy's entries derived from the rows
+/// its live index lists and those it removed (`SnapshotLinks`), so an entity's related rows,
+/// or a proxy's first rows in its order, cost about as many seeks as rows; the indexes of unique names hinted by the live
 /// ones, or derived from all the rows when asked for. Creation positions come from the
 /// stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
@@ -21,11 +21,12 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// Index tables of unique names derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
 
-    /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
-    private let live: [Database]?
+    /// The view tables as they are now: their unique-name indexes hint where a name's row
+    /// is, their relations and proxies list most of the rows a snapshot's did.
+    private let live: [Database]
 
     init(_ txn: Txn, snapshots: Database, streams: Database, links: Database, at: UInt64, proxies: [Proxy],
-         live: [Database]? = nil) throws {
+         live: [Database]) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
@@ -54,21 +55,33 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
     }
 
-    /// A relation's entries under `prefix` (an entity's id, then maybe more) at this snapshot,
-    /// sorted by key: those of the rows linked to the entity that still relate to it.
-    private func related(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+    /// The positions of the rows the relation's index lists under `entity` now, or listed and
+    /// removed since: every row it listed at this snapshot is among them. In position order,
+    /// none after the snapshot.
+    private func candidates(_ table: BaseTable, of entity: [UInt8]) throws -> [UInt64] {
         guard at > 0 else { return [] }
-        let start = SnapshotLinks.prefix(.index(table), Array(prefix[0..<16]))
-        let source = table.rowTable
-        let cursor = try txn.cursor(links)
-        defer { cursor.close() }
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        var entry = try cursor.seek(start)
-        while let (link, _) = entry, link.count == start.count + 8, link.starts(with: start) {
+        var out: [UInt64] = []
+        for (key, value) in try txn.scan(live[table.rawValue], from: entity, to: nil, reverse: false) {
+            guard key.count >= 16, key.starts(with: entity) else { break }
+            let p = KeyLayout.position(in: table, key: Array(key), value: Array(value))
+            if p <= at { out.append(p) }
+        }
+        let start = SnapshotLinks.prefix(.index(table), entity)
+        for (link, _) in try txn.scan(links, from: start, to: nil, reverse: false) {
+            guard link.count == start.count + 8, link.starts(with: start) else { break }
             let p = Keys.readPosition(link, at: start.count)
-            // An entity's links come in row order: none later can be in this snapshot.
-            if p > at { break }
-            entry = try cursor.next()
+            if p <= at { out.append(p) }
+        }
+        out.sort()
+        return out.reduce(into: []) { if $0.last != $1 { $0.append($1) } }
+    }
+
+    /// A relation's entries under `prefix` (an entity's id, then maybe more) at this snapshot,
+    /// sorted by key: those of its candidate rows that, as they were then, relate to it.
+    private func related(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        let source = table.rowTable
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for p in try candidates(table, of: Array(prefix[0..<16])) {
             guard let row = try cachedRow(source, at: p) else { continue }
             for e in KeyLayout.indexEntries(of: row, at: p) where e.table == table && e.key.starts(with: prefix) { out.append((e.key, e.value)) }
         }
@@ -76,19 +89,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         return out
     }
 
-    /// The rows ever linked to `entity` up to this snapshot: counted without reading them.
+    /// The candidate rows of the relation under `entity`: counted without reading them.
     func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
-        guard at > 0 else { return 0 }
-        let start = SnapshotLinks.prefix(.index(relation.index), Keys.ids(entity))
-        let cursor = try txn.cursor(links)
-        defer { cursor.close() }
-        var count = 0
-        var entry = try cursor.seek(start)
-        while let (link, _) = entry, link.count == start.count + 8, link.starts(with: start), Keys.readPosition(link, at: start.count) <= at {
-            count += 1
-            entry = try cursor.next()
-        }
-        return count
+        try candidates(relation.index, of: Keys.ids(entity)).count
     }
 
     /// Whether the n-th proxy held `key` at this snapshot: its row was there, has that key,
@@ -103,18 +106,30 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     /// Calls `body` with the keys the n-th proxy held at this snapshot, in its order, until it
-    /// returns false: its links, each kept if its row says so.
+    /// returns false: the keys it holds now merged with those it removed, each kept if its row
+    /// says so.
     private func forEachProxyKey(_ proxy: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
         guard at > 0 else { return }
-        let start = SnapshotLinks.prefix(.proxy(proxy))
-        let cursor = try txn.cursor(links)
-        defer { cursor.close() }
-        var entry = try cursor.seek(start)
-        while let (link, _) = entry, link.first == start[0] {
-            cursor.warmBlock(of: link)
-            entry = try cursor.next()
-            let key = UnsafeRawBufferPointer(rebasing: link[1...])
-            if try proxyHolds(proxy, key), try !body(Array(key)) { return }
+        let tag = UInt8(ViewTable.proxy(proxy).slot)
+        let now = try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)
+        let removed = try txn.scan(links, from: [tag], to: [tag + 1], reverse: false)
+        func nextNow() throws -> [UInt8]? { try now.nextEntry().map { Array($0.key) } }
+        func nextRemoved() throws -> [UInt8]? { try removed.nextEntry().map { Array($0.key[1...]) } }
+        var a = try nextNow(), b = try nextRemoved()
+        while a != nil || b != nil {
+            let key: [UInt8]
+            if let x = a, let y = b, x == y {
+                key = x
+                a = try nextNow()
+                b = try nextRemoved()
+            } else if let x = a, b == nil || x.lexicographicallyPrecedes(b!) {
+                key = x
+                a = try nextNow()
+            } else {
+                key = b!
+                b = try nextRemoved()
+            }
+            if try key.withUnsafeBytes({ try proxyHolds(proxy, $0) }), try !body(key) { return }
         }
     }
 
@@ -139,7 +154,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// name. Names are unique among the rows of one moment, so that row is the answer; nil
     /// (ask the snapshot's own rows) when the name now names nothing, or a later row.
     private func liveHint(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? {
-        guard let live, table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
+        guard table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
               value.count == 8 else { return nil }
         let position = Keys.readPosition(value)
         let source = table.rowTable
