@@ -97,7 +97,7 @@ enum SnapshotLinks {
         switch table {
         case .rows: false
         case .index(let t): t.isScannedByEntity
-        case .proxy: table.slot < 256
+        case .proxy: table.slot < 255
         }
     }
 

@@ -62,8 +62,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         guard at > 0 else { return [] }
         var out: [UInt64] = []
         for (key, value) in try txn.scan(live[table.rawValue], from: entity, to: nil, reverse: false) {
-            guard key.count >= 16, key.starts(with: entity) else { break }
-            let p = KeyLayout.position(in: table, key: Array(key), value: Array(value))
+            guard key.count >= 24, key.starts(with: entity) else { break }
+            // Where `KeyLayout.positions` finds the row, read in place.
+            let p = table == .membershipsByUser ? Keys.readPosition(value) : Keys.readPosition(key, at: key.count - 8)
             if p <= at { out.append(p) }
         }
         let start = SnapshotLinks.prefix(.index(table), entity)
@@ -113,23 +114,30 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         let tag = UInt8(ViewTable.proxy(proxy).slot)
         let now = try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)
         let removed = try txn.scan(links, from: [tag], to: [tag + 1], reverse: false)
-        func nextNow() throws -> [UInt8]? { try now.nextEntry().map { Array($0.key) } }
-        func nextRemoved() throws -> [UInt8]? { try removed.nextEntry().map { Array($0.key[1...]) } }
-        var a = try nextNow(), b = try nextRemoved()
+        // Keys of rows created after the snapshot are passed over in place (a proxy in reverse
+        // creation order starts with them); the map's bytes last as long as the transaction.
+        func next(_ entries: CursorSequence, dropping: Int) throws -> UnsafeRawBufferPointer? {
+            while let (stored, _) = try entries.nextEntry() {
+                let key = UnsafeRawBufferPointer(rebasing: stored[dropping...])
+                if key.count >= 8, Keys.readPosition(key, at: key.count - 8) <= at { return key }
+            }
+            return nil
+        }
+        var a = try next(now, dropping: 0), b = try next(removed, dropping: 1)
         while a != nil || b != nil {
-            let key: [UInt8]
-            if let x = a, let y = b, x == y {
+            let key: UnsafeRawBufferPointer
+            if let x = a, let y = b, x.elementsEqual(y) {
                 key = x
-                a = try nextNow()
-                b = try nextRemoved()
+                a = try next(now, dropping: 0)
+                b = try next(removed, dropping: 1)
             } else if let x = a, b == nil || x.lexicographicallyPrecedes(b!) {
                 key = x
-                a = try nextNow()
+                a = try next(now, dropping: 0)
             } else {
                 key = b!
-                b = try nextRemoved()
+                b = try next(removed, dropping: 1)
             }
-            if try key.withUnsafeBytes({ try proxyHolds(proxy, $0) }), try !body(key) { return }
+            if try proxyHolds(proxy, key), try !body(Array(key)) { return }
         }
     }
 
