@@ -3,16 +3,16 @@ import LMDB
 /// The view tables as they were at snapshot position `at`: rows read from the snapshot table,
 /// each version found by one seek; a relation's or a proxy's entries derived from the rows
 /// its live index lists and those it removed (`SnapshotLinks`), so an entity's related rows,
-/// or a proxy's first rows in its order, cost about as many seeks as rows; the indexes of unique names hinted by the live
-/// ones, or derived from all the rows when asked for. Creation positions come from the
-/// stream index.
+/// or a proxy's first rows in its order, cost about as many seeks as rows; the indexes of
+/// unique names hinted by the live ones, or derived from all the rows when asked for.
+/// Creation positions come from the stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let snapshots: Database
     let streams: Database
     let links: Database
     let at: UInt64
-    /// The proxies whose links the store keeps, numbered as the view tables number them.
+    /// The proxies whose removed entries the store keeps, numbered as the view tables number them.
     let proxies: [Proxy]
     private let cursor: Cursor
     /// Rows read by position so far, and creation positions: each looked up once per read.
@@ -226,7 +226,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        // In order as linked: a proxy read with a limit stops after its first rows.
+        // In the proxy's order: a read with a limit stops after its first rows.
         if case .proxy(let i) = table { return try forEachProxyKey(i, body) }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
