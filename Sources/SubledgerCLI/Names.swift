@@ -13,18 +13,29 @@ struct RelatedNames {
 
     private init() {}
 
-    /// Reads the names of the kinds asked for.
-    init(_ store: Store, asOf: AsOf? = nil, users: Bool = true, plans: Bool = true, groups: Bool = true) throws(StoreError) {
-        func read(_ view: String, _ key: String) throws(StoreError) -> [EntityID: String] {
+    /// Reads the names of the kinds asked for, of the entities `rows` name (all of them when
+    /// `rows` is nil).
+    init(_ store: Store, asOf: AsOf? = nil, users: Bool = true, plans: Bool = true, groups: Bool = true,
+         for rows: [ViewRow]? = nil) throws(StoreError) {
+        func read(_ view: BaseView, _ column: String, _ key: String) throws(StoreError) -> [EntityID: String] {
             var out: [EntityID: String] = [:]
-            for row in try store.rows(of: view, asOf: asOf) {
+            let found: [ViewRow]
+            if let rows {
+                // The few entities the rows shown name, each found by id.
+                var ids: [EntityID] = [], seen = Set<EntityID>()
+                for row in rows { if case .id(let id)? = row[column], seen.insert(id).inserted { ids.append(id) } }
+                found = try store.rows(of: view, ids: ids, asOf: asOf)
+            } else {
+                found = try store.rows(of: view.rawValue, asOf: asOf)
+            }
+            for row in found {
                 if case .id(let id)? = row["id"], case .string(let name)? = row[key] { out[id] = name }
             }
             return out
         }
-        if users { self.users = try read("users", "email") }
-        if plans { self.plans = try read("plans", "name") }
-        if groups { self.groups = try read("groups", "name") }
+        if users { self.users = try read(.users, "user", "email") }
+        if plans { self.plans = try read(.plans, "plan", "name") }
+        if groups { self.groups = try read(.groups, "group", "name") }
     }
 
     func user(_ id: EntityID) -> String { users[id] ?? id.description }

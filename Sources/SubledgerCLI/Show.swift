@@ -45,7 +45,7 @@ struct Show: ParsableCommand {
             if !json, !ids, let keys = rows.first?.fields.map(\.key) {
                 // Names as of the same point as the rows, read only for the columns the view has.
                 names = try RelatedNames(store, asOf: point, users: keys.contains("user"), plans: keys.contains("plan"),
-                                         groups: keys.contains("group"))
+                                         groups: keys.contains("group"), for: rows)
             }
         } catch {
             throw Failure(message: error.description)

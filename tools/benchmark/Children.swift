@@ -23,6 +23,7 @@ enum Child {
         case "metrics": try metrics(args)
         case "asof": try asOf(args)
         case "show-now": try showNow(args)
+        case "asof-matrix": try AsOfMatrix.run(args)
         default: throw BenchError("unknown measurement \(name)")
         }
     }
@@ -322,7 +323,7 @@ struct Arguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
 
-    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose", "postgres"]
+    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose", "postgres", "no-cli"]
 
     init(_ argv: [String]) throws {
         var i = 0

@@ -104,6 +104,7 @@ final class Suite {
         try measureLibraryCall("rebuild", name: "rebuild (every view)", fixture: fixture, rawFixture: rawFixture)
         try measureLibraryCall("verify", name: "verify (chain, index, views)", fixture: fixture, rawFixture: rawFixture)
         try measureAsOf(fixture: fixture, rawFixture: rawFixture)
+        try measureAsOfMatrix(fixture: fixture)
         try measureMetrics(fixture: fixture, rawFixture: rawFixture)
 
         if !args.has("keep") {
@@ -432,6 +433,37 @@ final class Suite {
         rows.append(row)
         if !users.runs.isEmpty { rows.append(users) }
         if !now.runs.isEmpty { rows.append(now) }
+    }
+
+    /// `show VIEW --as-of` for every view and filter kind, `--limit 10` and whole: one child
+    /// (its `--asof` seeded positions, the same for every case), in-process and as `subledger`
+    /// processes, beside the process floor.
+    func measureAsOfMatrix(fixture: String) throws {
+        let rep = try runChild(["--only", "asof-matrix", "--store", fixture, "--count", String(asOfN), "--seed", String(seed)])
+        if let floor = rep.values["floor"]?.split(separator: " ").compactMap({ Double($0) }), floor.count == 3 {
+            var row = ResultRow(name: "subledger stats (process floor, \(asOfN) processes)", unit: "ms")
+            row.runs = [floor[0]]
+            row.display = "p50 \(format(floor[0], decimals: 1)) ms, p95 \(format(floor[1], decimals: 1)) ms, p99 \(format(floor[2], decimals: 1)) ms"
+            row.extra = [("p50_ms", floor[0]), ("p95_ms", floor[1]), ("p99_ms", floor[2])]
+            rows.append(row)
+        }
+        for (view, filters) in AsOfMatrix.cases {
+            for f in filters {
+                for limit in ["10", "all"] {
+                    guard let v = rep.values["case.\(view).\(f).\(limit)"]?.split(separator: " ").compactMap({ Double($0) }), v.count == 6 else { continue }
+                    let filter = f == "-" ? "" : " --\(f) X"
+                    let shown = limit == "all" ? "" : " --limit 10"
+                    var row = ResultRow(name: "show \(view) --as-of P\(filter)\(shown) (\(format(v[5], decimals: 0)) rows)", unit: "ms")
+                    row.runs = [v[0]]
+                    row.rssKiB = [rep.maxRSSKiB]
+                    row.display = "p50 \(format(v[0], decimals: 1)), p99 \(format(v[1], decimals: 1)); process p50 \(format(v[2], decimals: 1)), p95 \(format(v[3], decimals: 1)), p99 \(format(v[4], decimals: 1)) ms"
+                    row.extra = [("p50_ms", v[0]), ("p99_ms", v[1]), ("process_p50_ms", v[2]), ("process_p95_ms", v[3]),
+                                 ("process_p99_ms", v[4]), ("rows", v[5])]
+                    rows.append(row)
+                }
+            }
+        }
+        progress("as-of matrix: \(rep.values.count) cases measured")
     }
 
     // MARK: Output

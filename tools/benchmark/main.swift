@@ -26,6 +26,7 @@ usage: subledger-bench [options]
   --only NAME   run one measurement in this process (used by the suite itself), e.g. for profiling:
                   subledger-bench --only generate --n 20000 --out w.jsonl
                   valgrind --tool=callgrind subledger-bench --only exec --store /tmp/p.db --input w.jsonl
+                subledger-bench --only asof-matrix --store S --count 20 [--no-cli]   (every view and filter --as-of)
                 (exec also takes --lmdb-flags noReadAhead,noMetaSync,noMemoryInit,writeMap, an experiment:
                  the environment is opened with them before the store opens it)
   --postgres    the PostgreSQL backend beside raw PostgreSQL (needs SUBLEDGER_TEST_POSTGRES: tools/bench --postgres)

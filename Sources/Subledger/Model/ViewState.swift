@@ -17,12 +17,15 @@ protocol ViewState {
     func subscriptions(user: EntityID, plan: EntityID) throws -> [(position: UInt64, isActive: Bool)]
     /// The positions of the rows related to `entity` through `relation`, in position order.
     func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
-    /// `positions`, for an entity the fold is deleting (a cascade): a snapshot finds them
-    /// among the rows deleted after it, where the others simply look.
-    func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
     /// Calls `body` with the position of each row of the n-th proxy, in the proxy's order,
     /// until it returns false.
     func forEachProxyEntry(_ proxy: Int, _ body: (_ position: UInt64) throws -> Bool) throws
+    /// About how many rows `relation` lists under `entity` (at least as many as it does): what
+    /// a read weighs before choosing how to find its rows, cheaper than reading them.
+    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int
+    /// Whether the n-th proxy's ordered index holds `key`; nil when this storage cannot say
+    /// in one look-up (ask the proxy's filter).
+    func hasProxyEntry(_ proxy: Int, key: [UInt8]) throws -> Bool?
 }
 
 /// What a fold writes: rows, and the entries of the proxies' ordered indexes.
@@ -52,9 +55,9 @@ enum UniqueName: Equatable {
 }
 
 extension ViewState {
-    func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
-        try positions(relation, of: entity)
-    }
+    func hasProxyEntry(_ proxy: Int, key: [UInt8]) throws -> Bool? { nil }
+
+    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int { try positions(relation, of: entity).count }
 
     /// The live row of entity `id` in `table`, with its position: nil when it never existed or is gone.
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {

@@ -66,8 +66,8 @@ enum BaseViews {
             try updateUser(user, s, &changes) { $0.lastLogin = at }
         case .userDeleted(let user):
             guard let (up, row) = try s.row(UserRow.self, .users, id: user) else { return }
-            for mp in try s.positionsDeleting(.membershipsOfUser, of: user) { try removeMembership(at: mp, s, &changes) }
-            for sp in try s.positionsDeleting(.subscriptionsOfUser, of: user) { try removeSubscription(at: sp, s, &changes) }
+            for mp in try s.positions(.membershipsOfUser, of: user) { try removeMembership(at: mp, s, &changes) }
+            for sp in try s.positions(.subscriptionsOfUser, of: user) { try removeSubscription(at: sp, s, &changes) }
             try s.replaceRow(.users, at: up, old: row, new: nil)
             changes.append(.users, at: up, old: .user(row), new: nil)
         case .planCreated(let id, let name, let price, let seats):
@@ -78,7 +78,7 @@ enum BaseViews {
             changes.append(.plans, at: p, old: nil, new: .plan(row, team))
         case .planDeleted(let plan):
             guard let (pp, row) = try s.row(PlanRow.self, .plans, id: plan) else { return }
-            for sp in try s.positionsDeleting(.subscriptionsOfPlan, of: plan) { try removeSubscription(at: sp, s, &changes) }
+            for sp in try s.positions(.subscriptionsOfPlan, of: plan) { try removeSubscription(at: sp, s, &changes) }
             let team = try s.row(TeamPlanRow.self, .teamPlans, at: pp)
             try s.replaceRow(.plans, at: pp, old: row, new: nil)
             if team != nil { try s.replaceRow(.teamPlans, at: pp, old: team, new: nil) }
@@ -89,7 +89,7 @@ enum BaseViews {
             changes.append(.groups, at: p, old: nil, new: .group(row))
         case .groupDeleted(let group):
             guard let (gp, row) = try s.row(GroupRow.self, .groups, id: group) else { return }
-            for mp in try s.positionsDeleting(.membershipsOfGroup, of: group) { try removeMembership(at: mp, s, &changes) }
+            for mp in try s.positions(.membershipsOfGroup, of: group) { try removeMembership(at: mp, s, &changes) }
             try s.replaceRow(.groups, at: gp, old: row, new: nil)
             changes.append(.groups, at: gp, old: .group(row), new: nil)
         case .subscribed(let id, let user, let plan):

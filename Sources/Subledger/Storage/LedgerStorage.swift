@@ -36,6 +36,9 @@ protocol LedgerStorage: AnyObject, Sendable {
 
     /// A view's rows in its order, filtered and limited; with `asOf`, as after that position.
     func rows(of view: String, filter: ViewFilter, limit: Int?, asOf: UInt64?) throws -> [ViewRow]
+    /// The rows of base view `view` of the entities `ids`, in that order (those of nothing
+    /// then left out); with `asOf`, as after that position.
+    func rows(of view: BaseView, ids: [EntityID], asOf: UInt64?) throws -> [ViewRow]
     func projections() throws -> [ProjectionInfo]
     func setLastSeen(user: Reference, at: Timestamp) throws
     func forgetLastSeen(user: Reference) throws
@@ -57,6 +60,15 @@ protocol LedgerStorage: AnyObject, Sendable {
 }
 
 extension LedgerStorage {
+    /// The whole view, kept where the ids are: a storage that can find a row by id does better.
+    func rows(of view: BaseView, ids: [EntityID], asOf: UInt64?) throws -> [ViewRow] {
+        var byID: [EntityID: ViewRow] = [:]
+        for row in try rows(of: view.rawValue, filter: ViewFilter(), limit: nil, asOf: asOf) {
+            if case .id(let id)? = row["id"] { byID[id] = row }
+        }
+        return ids.compactMap { byID[$0] }
+    }
+
     /// Calls `body` with the events of `from...to` in log order, a batch (one read) at a time,
     /// until it returns false: a long replay never holds one read open.
     func forEachBatch(from: UInt64 = 1, to: UInt64? = nil, batchSize: Int = 4096,

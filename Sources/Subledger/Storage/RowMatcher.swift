@@ -45,4 +45,72 @@ struct RowMatcher {
         }
         return true
     }
+
+    /// How a read of a view with these filters finds its rows.
+    enum Plan {
+        /// Walk the view in its order (no filter narrows it).
+        case walk
+        /// Read the rows at these positions (sorted), the few a filter names.
+        case read([UInt64])
+        /// Walk the view for at most `budget` rows (the matches look dense enough that the
+        /// first `limit` come sooner), then read the rows the filter names.
+        case walkThenRead(budget: Int, positions: () throws -> [UInt64])
+    }
+
+    /// The plan of a read of `table` with at most `limit` rows: when a filter names an entity
+    /// the rows relate to (a user's subscriptions, a group's members, the user itself), the
+    /// narrowest such set, read through the relation; with a limit and n related rows, the
+    /// walk comes first when limit × viewRows / n rows walked (matches spread evenly) is
+    /// fewer than n, and gives up after four times that.
+    func plan(in table: BaseTable, limit: Int?, viewRows: Int) throws -> Plan {
+        // Each way in: how many rows it names (about), their positions, and the entity each
+        // stands for (nil: itself).
+        var ways: [(count: Int, positions: () throws -> [UInt64], entity: ((UInt64) throws -> EntityID?)?)] = []
+        func itself(_ id: EntityID?) throws {
+            if let id { ways.append((1, { [try views.creationPosition(of: id)].compactMap { $0 } }, nil)) }
+        }
+        func through(_ relation: Relation, of id: EntityID?, _ entity: ((UInt64) throws -> EntityID?)? = nil) throws {
+            if let id { ways.append((try views.relatedCount(relation, of: id), { try views.positions(relation, of: id) }, entity)) }
+        }
+        let views = self.views
+        let member = { (p: UInt64) in try views.row(MembershipRow.self, .memberships, at: p) }
+        let subscription = { (p: UInt64) in try views.row(SubscriptionRow.self, .subscriptions, at: p) }
+        switch table {
+        case .users:
+            try itself(user)
+            try through(.membershipsOfGroup, of: group) { try member($0)?.user }
+            try through(.subscriptionsOfPlan, of: plan) { try subscription($0)?.user }
+        case .plans, .teamPlans:
+            try itself(plan)
+            try through(.subscriptionsOfUser, of: user) { try subscription($0)?.plan }
+        case .groups:
+            try itself(group)
+            try through(.membershipsOfUser, of: user) { try member($0)?.group }
+        case .memberships:
+            try through(.membershipsOfUser, of: user)
+            try through(.membershipsOfGroup, of: group)
+        case .subscriptions:
+            try through(.subscriptionsOfUser, of: user)
+            try through(.subscriptionsOfPlan, of: plan)
+        default: break
+        }
+        guard let narrowest = ways.min(by: { $0.count < $1.count }) else { return .walk }
+        let positions = { () throws -> [UInt64] in
+            let related = try narrowest.positions()
+            guard let entity = narrowest.entity else { return related.sorted() }
+            var out = Set<UInt64>()
+            for p in related {
+                if let id = try entity(p), let created = try views.creationPosition(of: id) { out.insert(created) }
+            }
+            return out.sorted()
+        }
+        let n = narrowest.count
+        if let limit, n.multipliedReportingOverflow(by: n).partialValue / max(limit, 1) > viewRows {
+            // Four times the rows an even spread would take: matches much sparser than that
+            // (a proxy that holds few of them) are read instead.
+            let spread = limit.multipliedReportingOverflow(by: viewRows).partialValue / max(n, 1)
+            return .walkThenRead(budget: min(n, 4 * spread + 64), positions: positions)
+        }
+        return .read(try positions())
+    }
 }

@@ -168,6 +168,19 @@ public final class Store: @unchecked Sendable {
         return try run { try storage.rows(of: view, filter: filter, limit: limit, asOf: position) }
     }
 
+    /// The rows of a base view for the entities `ids`, in that order, leaving out ids of
+    /// nothing (then): a few rows found by id, where a filter would walk the view. With
+    /// `asOf`, as after that point of the log.
+    ///
+    /// ```swift
+    /// let owners = try store.rows(of: .users, ids: subs.compactMap { if case .id(let u)? = $0["user"] { u } else { nil } },
+    ///                             asOf: .position(10))
+    /// ```
+    public func rows(of view: BaseView, ids: [EntityID], asOf: AsOf? = nil) throws(StoreError) -> [ViewRow] {
+        let position = try asOf.map { p throws(StoreError) in try self.position(of: p) }
+        return try run { try storage.rows(of: view, ids: ids, asOf: position) }
+    }
+
     /// Every projection: kind, checkpoint, rows, version.
     public func projections() throws(StoreError) -> [ProjectionInfo] {
         try run { try storage.projections() }

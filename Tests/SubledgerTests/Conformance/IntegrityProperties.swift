@@ -52,12 +52,74 @@ import Testing
                 for p in picks.map({ UInt64($0) % head + 1 }) + deletions.prefix(2).map(\.position) {
                     let prefix = try TempStore(backend: backend)
                     try Self.importLines(Array(lines.prefix(Int(p))), into: prefix.store)
-                    #expect(try Self.allViews(store, asOf: .position(p)) == Self.allViews(prefix.store), "as of \(p) of \(head)")
+                    let then = try Self.allViews(prefix.store)
+                    #expect(try Self.allViews(store, asOf: .position(p)) == then, "as of \(p) of \(head)")
+                    // Every view, every filter it takes, with and without a limit: the rows
+                    // of the whole view then that relate to the entity named, in the view's order.
+                    let k = Int(p)
+                    let names = ViewNames(user: CommandStreams.emails[k % 4], plan: CommandStreams.planNames[(k / 4) % 4],
+                                          group: CommandStreams.groupNames[k % 3])
+                    for view in store.viewNames {
+                        for filter in names.filters {
+                            let expected = names.expected(view, filter, then)
+                            for limit in [nil, 1, 2] {
+                                let want = expected.map { Array($0.prefix(limit ?? .max)) }
+                                let shown = try? store.rows(of: view, filter: filter, limit: limit, asOf: .position(p))
+                                #expect(shown == want, "\(view) \(filter) limit \(limit ?? 0) as of \(p)")
+                                // And the same read of the prefix's store now.
+                                #expect((try? prefix.store.rows(of: view, filter: filter, limit: limit)) == want, "\(view) \(filter) limit \(limit ?? 0) now, at \(p)")
+                            }
+                        }
+                    }
                     // As of a time: after the last event at or before it.
                     let at = try store.events(from: p, to: p)[0].at
                     let last = try store.events().last { $0.at <= at }!.position
                     #expect(try store.position(of: .time(at)) == last)
                     #expect(try store.position(of: .time(Timestamp(microseconds: at.microseconds - 1))) < p)
+                }
+            }
+        }
+    }
+
+    /// References named by the filters of a property, and what each filter leaves of a view,
+    /// worked out from the whole views alone (an oracle apart from the store's own filters).
+    struct ViewNames {
+        let user: String, plan: String, group: String
+
+        var filters: [ViewFilter] {
+            let (u, p, g) = (Reference(user), Reference(plan), Reference(group))
+            return [ViewFilter(user: u), ViewFilter(plan: p), ViewFilter(group: g), ViewFilter(user: u, plan: p), ViewFilter(user: u, group: g)]
+        }
+
+        /// The rows of `view` that pass `filter`, in order; nil when `show` refuses it (a filter the
+        /// view does not take, or a reference to nothing there then).
+        func expected(_ view: String, _ filter: ViewFilter, _ views: [String: [ViewRow]]) -> [ViewRow]? {
+            let taken: Set<String> = switch view {
+            case "users": ["user", "plan", "group"]
+            case "plans", "team_plans": ["user", "plan"]
+            case "groups", "memberships", "recent_memberships": ["user", "group"]
+            default: ["user", "plan"]
+            }
+            let given = [("user", filter.user), ("plan", filter.plan), ("group", filter.group)].filter { $0.1 != nil }.map(\.0)
+            guard given.allSatisfy(taken.contains) else { return nil }
+            func id(_ view: String, _ key: String, _ name: String) -> FieldValue? {
+                views[view]?.first { $0[key]?.text.lowercased() == name }?["id"]
+            }
+            let u = filter.user.map { _ in id("users", "email", user) }, p = filter.plan.map { _ in id("plans", "name", plan) }
+            let g = filter.group.map { _ in id("groups", "name", group) }
+            if u == .some(nil) || p == .some(nil) || g == .some(nil) { return nil }
+            let (userID, planID, groupID) = (u ?? nil, p ?? nil, g ?? nil)
+            let subscriptions = views["subscriptions"] ?? [], memberships = views["memberships"] ?? []
+            func subscribed(_ user: FieldValue?, _ plan: FieldValue?) -> Bool { subscriptions.contains { $0["user"] == user && $0["plan"] == plan } }
+            func member(_ user: FieldValue?, _ group: FieldValue?) -> Bool { memberships.contains { $0["user"] == user && $0["group"] == group } }
+            return (views[view] ?? []).filter { row in
+                switch view {
+                case "users":
+                    (userID == nil || row["id"] == userID) && (planID == nil || subscribed(row["id"], planID))
+                        && (groupID == nil || member(row["id"], groupID))
+                case "plans", "team_plans": (planID == nil || row["id"] == planID) && (userID == nil || subscribed(userID, row["id"]))
+                case "groups": (groupID == nil || row["id"] == groupID) && (userID == nil || member(userID, row["id"]))
+                default: [("user", userID), ("plan", planID), ("group", groupID)].allSatisfy { $0.1 == nil || row[$0.0] == $0.1 }
                 }
             }
         }

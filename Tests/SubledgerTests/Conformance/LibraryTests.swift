@@ -34,6 +34,28 @@ import Testing
         #expect(try store.verify().fault == nil)
     }
 
+    /// Rows by id, now and as of every position: those of the whole view then, in the order
+    /// asked, an id of nothing (or of another kind, or not yet there) left out.
+    @Test(arguments: Backend.all) func rowsByIDAreThoseOfTheWholeView(_ backend: Backend) throws {
+        let t = try TempStore(backend: backend, snapshotInterval: 3)
+        let lines = RulesTests.setup + [#"{"command":"RegisterUser","email":"cy@example.com","full_name":"Cy"}"#,
+                                        #"{"command":"RenameUser","user":"bob@example.com","full_name":"Robert"}"#,
+                                        #"{"command":"DeleteUser","user":"ann@example.com"}"#, #"{"command":"DeleteGroup","group":"admins"}"#]
+        for line in lines { #expect(try t.store.execute(line: line).isApplied, "\(line)") }
+        let head = try t.store.head().position
+        for asOf in [nil] + (1...head).map { AsOf.position($0) } {
+            for view in [BaseView.users, .plans, .groups] {
+                let whole = try t.store.rows(of: view.rawValue, asOf: asOf)
+                var ids = whole.compactMap { if case .id(let id)? = $0["id"] { id } else { nil } }.reversed() as [EntityID]
+                ids.insert(EntityID(high: 7, low: 7), at: 0)
+                if view != .plans { ids.append(EntityID(high: 0x4000, low: 0x8000_0000_0000_00a1)) }  // a plan's id
+                let found = try t.store.rows(of: view, ids: ids, asOf: asOf)
+                #expect(found == whole.reversed().filter { row in ids.contains { row["id"] == .id($0) } }, "\(view) as of \(String(describing: asOf))")
+            }
+        }
+        #expect(try t.store.rows(of: .users, ids: [EntityID(high: 0x4000, low: 0x8000_0000_0000_0002)]).first?["full_name"] == .string("Robert"))
+    }
+
     @Test(arguments: Backend.all) func appendChecksTheExpectedStreamVersion(_ backend: Backend) throws {
         let t = try TempStore(backend: backend)
         let id = EntityID("00000000-0000-4000-8000-0000000000e1")!

@@ -59,7 +59,7 @@ import Testing
     @Test func snapshotsAreTakenAsTheLogGrowsAndVerified() throws {
         let t = try snapshotted()
         let state = try t.store.env.read { txn in try t.store.log.snapshotState(txn) }
-        #expect(state == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6))
+        #expect(state == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6, proxies: SnapshotState.signature(of: Proxy.builtIn)))
         #expect(try t.store.verify().fault == nil)
         // Each stored row version belongs to snapshot 3 or 6; snapshot 6 holds only what changed
         // after 3; the rows changed by events 7 and 8 wait for snapshot 9.
@@ -74,8 +74,9 @@ import Testing
             #expect(try IntegrityProperties.allViews(t.store, asOf: .position(p)) == IntegrityProperties.allViews(prefix.store), "as of \(p)")
         }
         // A changed byte, a lost entry, an entry of a snapshot never taken: each a fault at its snapshot.
-        func tamper(_ change: (Store, WriteTransaction, [(key: [UInt8], value: [UInt8])]) throws -> Void) throws -> VerifyFault? {
+        func tamper(extra: [String] = [], _ change: (Store, WriteTransaction, [(key: [UInt8], value: [UInt8])]) throws -> Void) throws -> VerifyFault? {
             let t = try snapshotted()
+            for line in extra { #expect(try t.store.execute(line: line).isApplied, "\(line)") }
             try t.store.env.write { txn in
                 let entries = try txn.scan(t.store.log.snapshots).map { (Array($0.key), Array($0.value)) }
                 try change(t.store, txn, entries)
@@ -87,6 +88,22 @@ import Testing
             try txn.put(s.log.snapshots, last.key, last.value + [0])
         }
         #expect(changed?.area == "snapshot" && changed?.position == 6)
+        // The links of the entries relations and proxies removed are checked against the fresh
+        // fold: one lost, one more (a row the relation never listed) are faults.
+        let removing = [#"{"command":"ChangePlan","user":"ann@example.com","plan":"pro","to":"free"}"#,
+                        #"{"command":"LeaveGroup","user":"ann@example.com","group":"admins"}"#]
+        for table in [ViewTable.index(.subscriptionsByUser), .index(.subscriptionsByPlan), .index(.membershipsByUser),
+                      .index(.membershipsByGroup), .proxy(1), .proxy(2)] {
+            let lostLink = try tamper(extra: removing) { s, txn, _ in
+                let first = try txn.scan(s.log.links).first { $0.key[0] == UInt8(table.slot) }!.key
+                _ = try txn.delete(s.log.links, Array(first))
+            }
+            #expect(lostLink?.area == "snapshot links", "\(table)")
+        }
+        let strayLink = try tamper { s, txn, _ in
+            try txn.put(s.log.links, SnapshotLinks.link(.index(.membershipsByGroup), key: Keys.id(EntityID(high: 1, low: 2), position: 3), value: []), [])
+        }
+        #expect(strayLink?.area == "snapshot links")
         let lost = try tamper { s, txn, entries in _ = try txn.delete(s.log.snapshots, entries.first!.key) }
         #expect(lost?.area == "snapshot" && lost?.position == 3)
         let stray = try tamper { s, txn, entries in
@@ -121,8 +138,49 @@ import Testing
         }
         t.store.close()
         let reopened = try Store.open(path: path)
-        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) } == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6))
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }
+                == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6, proxies: SnapshotState.signature(of: Proxy.builtIn)))
         #expect(try reopened.env.read { txn in try txn.entries(reopened.log.snapshots) } > 0)
+        #expect(try reopened.verify().fault == nil)
+    }
+
+    /// Snapshots keep the proxies of the process that took them: a store opened with another
+    /// list takes them again; a writer finding another list marks them stale, and as-of folds
+    /// from the log until the next open takes them again.
+    @Test func snapshotsFollowTheProxiesOfTheStore() throws {
+        let t = try snapshotted()
+        let path = t.store.path
+        let expected = try IntegrityProperties.allViews(t.store, asOf: .position(7))
+        t.store.close()
+        let team = Proxy.subscriptions("team_subscriptions", order: { SortKey().descending($0.created).ascending($0.id) }) { s, lookup in
+            try s.isActive && (lookup.plan(s.plan)?.isTeam ?? false)
+        }
+        let custom = try Store.open(path: path, options: StoreOptions(proxies: [team]))
+        let signature = SnapshotState.signature(of: Proxy.builtIn + [team])
+        #expect(try custom.env.read { txn in try custom.log.snapshotState(txn) }?.proxies == signature)
+        #expect(try custom.verify().fault == nil)
+        // The new proxy as of every position equals its rows derived from the base view then.
+        for p in UInt64(1)...8 {
+            let teams = Set(try custom.rows(of: "team_plans", asOf: .position(p)).map { $0["id"] })
+            let derived = try custom.rows(of: "subscriptions", asOf: .position(p)).filter { $0["cancelled"] == .null && teams.contains($0["plan"]) }
+            let shown = try custom.rows(of: "team_subscriptions", asOf: .position(p))
+            #expect(shown.map { $0["id"] } == derived.sorted { $0["created"]!.text > $1["created"]!.text || ($0["created"] == $1["created"] && $0["id"]!.text < $1["id"]!.text) }.map { $0["id"] }, "as of \(p)")
+        }
+        #expect(try IntegrityProperties.allViews(custom, asOf: .position(7)).filter { $0.key != "team_subscriptions" } == expected)
+        // Another list recorded (as another process would): the next write marks them stale.
+        try custom.env.write { txn in
+            var state = try custom.log.snapshotState(txn)!
+            state.proxies = 1
+            try custom.log.setSnapshotState(state, txn)
+        }
+        #expect(try custom.execute(line: #"{"command":"RegisterUser","email":"late@example.com"}"#).isApplied)
+        let stale = try custom.env.read { txn in try custom.log.snapshotState(txn) }
+        #expect(stale?.version == LogTables.staleSnapshots && stale?.checkpoint == 0)
+        #expect(try IntegrityProperties.allViews(custom, asOf: .position(7)).filter { $0.key != "team_subscriptions" } == expected)
+        custom.close()
+        let reopened = try Store.open(path: path, options: StoreOptions(proxies: [team]))
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }
+                == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 9, proxies: signature))
         #expect(try reopened.verify().fault == nil)
     }
 }

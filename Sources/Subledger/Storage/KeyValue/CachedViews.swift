@@ -131,10 +131,6 @@ final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
         try merged(table, prefix: prefix, theirs: try base.scan(table, prefix: prefix))
     }
 
-    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        try merged(table, prefix: prefix, theirs: try base.scanDeleted(table, prefix: prefix))
-    }
-
     /// The base's entries under `prefix` with this cache's over them (its version wins).
     private func merged(_ table: ViewTable, prefix: [UInt8], theirs: [(key: [UInt8], value: [UInt8])]) throws -> [(key: [UInt8], value: [UInt8])] {
         let keys = cachedKeys(table, prefix: prefix)
@@ -157,10 +153,7 @@ final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        guard case .rows(let t) = table else {
-            for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
-            return
-        }
+        guard case .rows(let t) = table else { return try forEachEntry(table, body) }
         let cached = rows[t.rawValue]
         var mine = PositionMerge(cached.keys.sorted())
         func emitCached(_ p: UInt64) throws -> Bool { try cached[p]?.row == nil || body(Keys.position(p)) }
@@ -176,6 +169,35 @@ final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
         }
         if stopped { return }
         while let p = mine.next() { if try !emitCached(p) { return } }
+    }
+
+    /// `forEach` of an index or a proxy: the base's keys as it walks them, merged with this
+    /// cache's (its version wins), so a walk that stops early reads only what it needed.
+    private func forEachEntry(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        let mine = cachedKeys(table, prefix: [])
+        let slots = entries[table.slot]
+        var i = 0
+        func emitCached() throws -> Bool {
+            defer { i += 1 }
+            return try slots[mine[i]]?.value == nil || body(mine[i].bytes)
+        }
+        var stopped = false
+        try base.forEach(table) { key in
+            let k = ViewKey(key)
+            while i < mine.count, mine[i] < k {
+                guard try emitCached() else { stopped = true; return false }
+            }
+            let going = i < mine.count && mine[i] == k ? try emitCached() : try body(key)
+            stopped = !going
+            return going
+        }
+        if stopped { return }
+        while i < mine.count { if try !emitCached() { return } }
+    }
+
+    /// The base's estimate, and this cache's entries under the entity (some may replace the base's).
+    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
+        try base.relatedCount(relation, of: entity) + cachedKeys(.index(relation.index), prefix: Keys.ids(entity)).count
     }
 
     // MARK: Writing out

@@ -17,9 +17,6 @@ protocol KeyValueViews: ViewState {
     func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
     /// Calls `body` with every key of a table in key order until it returns false.
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws
-    /// `scan` of a relation's index under an entity the fold is deleting (a cascade): a
-    /// snapshot finds its rows among those deleted after it. Others scan.
-    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
 }
 
 /// Write access to key-value views: what a fold needs.
@@ -31,10 +28,6 @@ protocol KeyValueViewWriting: KeyValueViews, ViewStateWriting {
 }
 
 extension KeyValueViews {
-    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        try scan(table, prefix: prefix)
-    }
-
     // MARK: ViewState, read through the key layouts
 
     func position(of name: UniqueName) throws -> UInt64? {
@@ -56,9 +49,7 @@ extension KeyValueViews {
         KeyLayout.positions(relation, try scan(.index(relation.index), prefix: Keys.ids(entity)))
     }
 
-    func positionsDeleting(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
-        KeyLayout.positions(relation, try scanDeleted(.index(relation.index), prefix: Keys.ids(entity)))
-    }
+    func hasProxyEntry(_ proxy: Int, key: [UInt8]) throws -> Bool? { try get(.proxy(proxy), key) != nil }
 
     func forEachProxyEntry(_ proxy: Int, _ body: (UInt64) throws -> Bool) throws {
         try forEach(.proxy(proxy)) { key in try body(Keys.readPosition(key, at: key.count - 8)) }
@@ -68,14 +59,8 @@ extension KeyValueViews {
 extension KeyValueViewWriting {
     /// The entries the old row had and the new one has not are deleted, changed ones are put.
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
-        if let old, let new, KeyLayout.sameIndexEntries(old.cached, new.cached) { return try put(table, at: p, new) }
-        let before = old.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
-        let after = new.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
-        for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
-            try delete(.index(entry.table), entry.key)
-        }
-        for entry in after where !before.contains(where: { $0.table == entry.table && $0.key == entry.key && $0.value == entry.value }) {
-            try put(.index(entry.table), entry.key, entry.value)
+        for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) {
+            if let value { try put(.index(index), key, value) } else { try delete(.index(index), key) }
         }
         if let new { try put(table, at: p, new) } else { try delete(.rows(table), Keys.position(p)) }
     }
@@ -126,6 +111,22 @@ enum KeyLayout {
             [(.subscriptionsByUser, Keys.ids(sub.user, sub.plan, position: p), [sub.isActive ? 1 : 0]),
              (.subscriptionsByPlan, Keys.id(sub.plan, position: p), [])]
         }
+    }
+
+    /// The index writes that replacing row `old` at `p` with `new` makes (nil: a delete): the
+    /// entries the old row had and the new one has not are deleted, changed ones are put.
+    static func indexWrites(old: CachedRow?, new: CachedRow?, at p: UInt64) -> [(table: BaseTable, key: [UInt8], value: [UInt8]?)] {
+        if let old, let new, sameIndexEntries(old, new) { return [] }
+        let before = old.map { indexEntries(of: $0, at: p) } ?? []
+        let after = new.map { indexEntries(of: $0, at: p) } ?? []
+        var out: [(table: BaseTable, key: [UInt8], value: [UInt8]?)] = []
+        for entry in before where !after.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
+            out.append((entry.table, entry.key, nil))
+        }
+        for entry in after where !before.contains(where: { $0.table == entry.table && $0.key == entry.key && $0.value == entry.value }) {
+            out.append((entry.table, entry.key, entry.value))
+        }
+        return out
     }
 
     /// Whether two versions of a row stand for the same index entries: the fields

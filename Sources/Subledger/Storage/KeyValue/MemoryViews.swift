@@ -18,6 +18,9 @@ final class MemoryViews: KeyValueViewWriting {
     /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private let tracksChanges: Bool
     private var changedRows: [Set<UInt64>]
+    /// With `tracksChanges`, the links of every entry a relation or a proxy removed
+    /// (`SnapshotLinks`): as a writer on LMDB puts them.
+    private(set) var links: Set<[UInt8]> = []
     /// Index tables derived from the rows, sorted, dropped at the next row change.
     private var derived: [Int: PackedTable] = [:]
 
@@ -27,6 +30,10 @@ final class MemoryViews: KeyValueViewWriting {
         proxyKeys = Array(repeating: [:], count: tableCount - BaseTable.allCases.count)
         self.tracksChanges = tracksChanges
         changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
+    }
+
+    private func link(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) {
+        if tracksChanges, SnapshotLinks.links(table) { links.insert(SnapshotLinks.link(table, key: key, value: value)) }
     }
 
     /// Records the creation of the entity an event creates: there is no log index to ask.
@@ -47,6 +54,13 @@ final class MemoryViews: KeyValueViewWriting {
     }
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
+        if tracksChanges {
+            // The index entries a store on LMDB removes for this change (this one derives them).
+            let before = old.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
+            for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) where value == nil {
+                if let removed = before.first(where: { $0.table == index && $0.key == key }) { link(.index(index), key, removed.value) }
+            }
+        }
         replace(table, at: p, before: old?.cached, after: new?.cached)
     }
 
@@ -129,7 +143,8 @@ final class MemoryViews: KeyValueViewWriting {
             let p = Keys.readPosition(key)
             replace(t, at: p, before: rows[t.rawValue][p], after: new)
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
-        case .proxy(let i): proxyKeys[i][Keys.readPosition(key, at: key.count - 8)] = key
+        case .proxy(let i):
+            proxyKeys[i][Keys.readPosition(key, at: key.count - 8)] = key
         }
     }
 
@@ -141,7 +156,10 @@ final class MemoryViews: KeyValueViewWriting {
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
             let p = Keys.readPosition(key, at: key.count - 8)
-            if proxyKeys[i][p] == key { proxyKeys[i][p] = nil }
+            if proxyKeys[i][p] == key {
+                proxyKeys[i][p] = nil
+                link(table, key, [])
+            }
         }
     }
 

@@ -9,11 +9,15 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
     /// Where the snapshots stand, moved on as this transaction takes them.
     private var snapshots: SnapshotState?
 
-    init(_ txn: Txn, log: LogTables, viewTables: [Database], tracksChanges: Bool = false) throws {
+    private init(_ txn: Txn, log: LogTables, viewTables: [Database], snapshots: SnapshotState?) {
         self.txn = txn
         self.log = log
-        snapshots = tracksChanges ? try log.snapshotState(txn) : nil
-        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil)
+        self.snapshots = snapshots
+        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil, links: log.links)
+    }
+
+    convenience init(_ txn: Txn, log: LogTables, viewTables: [Database]) {
+        self.init(txn, log: log, viewTables: viewTables, snapshots: nil)
     }
 
     func head() throws -> LogHead { try log.head(txn) }
@@ -28,6 +32,11 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
 }
 
 extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTransaction {
+    /// A writer's view of the ledger, taking the snapshots for proxies of `signature`.
+    convenience init(_ txn: WriteTransaction, log: LogTables, viewTables: [Database], snapshotsFor signature: UInt64) throws {
+        self.init(txn, log: log, viewTables: viewTables, snapshots: try log.snapshotState(writingFor: signature, txn))
+    }
+
     func record(_ event: RecordedEvent, bytes: [UInt8]) throws {
         let key = Keys.position(event.position)
         try txn.put(log.events, key, bytes, flags: .append)

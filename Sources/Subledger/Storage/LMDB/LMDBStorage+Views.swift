@@ -8,9 +8,25 @@ extension LMDBStorage {
                 let tables = try viewTables(txn)
                 let views = LMDBViews(txn, tables: tables, streams: log.streams)
                 return try ViewQuery(view: view, filter: filter, limit: limit, proxies: proxies)
-                    .rows(views, expected: try expectedRows(view, filter: filter, tables, txn), proxiesIndexed: true) {
-                        try self.lastSeen(of: $0, txn)
+                    .rows(views, expected: try expectedRows(view, filter: filter, tables, txn), proxiesIndexed: true,
+                          viewRows: try viewRows(view, tables, txn)) { try self.lastSeen(of: $0, txn) }
+            }
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    func rows(of view: BaseView, ids: [EntityID], asOf position: UInt64?) throws(StoreError) -> [ViewRow] {
+        do {
+            return try env.read { txn in
+                func read(_ views: some ViewState, lastSeen: (EntityID) throws -> Timestamp?) throws -> [ViewRow] {
+                    try ids.compactMap { id in
+                        guard let p = try views.creationPosition(of: id), let row = try views.anyRow(view, at: p), row.id == id else { return nil }
+                        return row.viewRow(lastSeen: view == .users ? try lastSeen(id) : nil)
                     }
+                }
+                if let position { return try read(try viewsAsOf(position, txn).views) { _ in nil } }
+                return try read(LMDBViews(txn, tables: try viewTables(txn), streams: log.streams)) { try self.lastSeen(of: $0, txn) }
             }
         } catch {
             throw StoreError.wrap(error)
@@ -22,6 +38,12 @@ extension LMDBStorage {
     /// fresh pages at every step. 0 when a filter makes the count meaningless.
     func expectedRows(_ view: String, filter: ViewFilter, _ tables: [Database], _ txn: ReadTransaction) throws -> Int {
         guard filter.isEmpty, let table = BaseTable(rowsOf: view) else { return 0 }
+        return try txn.entries(tables[table.rawValue])
+    }
+
+    /// How many rows the table a read of `view` walks holds now (an O(1) count), unfiltered.
+    func viewRows(_ view: String, _ tables: [Database], _ txn: ReadTransaction) throws -> Int? {
+        guard let table = rowTable(of: view) else { return nil }
         return try txn.entries(tables[table.rawValue])
     }
 

@@ -61,7 +61,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
 
     /// The command handler of a write transaction on the active views.
     private func commandHandler(_ txn: WriteTransaction) throws -> CommandHandler<LMDBLedgerTransaction<WriteTransaction>> {
-        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), tracksChanges: true)
+        let ledger = try LMDBLedgerTransaction(txn, log: log, viewTables: try viewTables(txn), snapshotsFor: proxiesSignature)
         return try CommandHandler(ledger, proxies: proxies, clock: options.clock, newID: options.newID)
     }
 
@@ -159,7 +159,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         try env.read { txn in
             var all: [UInt8] = []
             for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.snapshots,
-                       log.pendingSnapshot] + (try viewTables(txn)) {
+                       log.pendingSnapshot, log.links] + (try viewTables(txn)) {
                 for (key, value) in try txn.scan(db) {
                     all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
                     all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)

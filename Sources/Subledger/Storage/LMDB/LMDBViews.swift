@@ -7,11 +7,14 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let streams: Database
     /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
+    /// With `tracksChanges`, where the entries relations and proxies remove are kept.
+    private let links: Database?
 
-    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false) {
+    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false, links: Database? = nil) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
+        self.links = tracksChanges ? links : nil
         if tracksChanges { changedRows = Array(repeating: [], count: BaseTable.allCases.count) }
     }
 
@@ -20,10 +23,6 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
         guard let changed = changedRows else { return [] }
         changedRows = Array(repeating: [], count: BaseTable.allCases.count)
         return changed.enumerated().flatMap { t, positions in positions.sorted().map { (BaseTable(rawValue: t)!, $0) } }
-    }
-
-    private func track(_ table: ViewTable, _ key: [UInt8]) {
-        if changedRows != nil, case .rows(let t) = table { changedRows![t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
@@ -67,12 +66,15 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
 extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTransaction {
     func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
         try txn.put(tables[table.slot], key, value)
-        track(table, key)
+        if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
+        if let links, SnapshotLinks.links(table), let value = try txn.getBytes(tables[table.slot], key) {
+            try SnapshotLinks.put(SnapshotLinks.link(table, key: key, value: value), txn, links)
+        }
         _ = try txn.delete(tables[table.slot], key)
-        track(table, key)
+        if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {

@@ -10,7 +10,8 @@ import LMDB
 /// - `projections`: each projection's version and checkpoint.
 /// - `last_seen`: the volatile property, outside the log.
 /// - `snapshots`: the view snapshots of `--as-of` (see `SnapshotKeys`); `snapshots.pending`:
-///   the rows changed since the newest snapshot position, for the next snapshot.
+///   the rows changed since the newest snapshot position, for the next snapshot;
+///   `snapshots.links`: every row ever listed by a relation or a proxy (`SnapshotLinks`).
 struct LogTables {
     let events: Database
     let streams: Database
@@ -20,6 +21,7 @@ struct LogTables {
     let lastSeen: Database
     let snapshots: Database
     let pendingSnapshot: Database
+    let links: Database
 
     init(_ txn: WriteTransaction) throws {
         events = try txn.openDatabase("log.events", flags: [], create: true)
@@ -30,6 +32,7 @@ struct LogTables {
         lastSeen = try txn.openDatabase("last_seen", flags: [], create: true)
         snapshots = try txn.openDatabase("snapshots", flags: [], create: true)
         pendingSnapshot = try txn.openDatabase("snapshots.pending", flags: [], create: true)
+        links = try txn.openDatabase("snapshots.links", flags: [], create: true)
     }
 
     static let headKey = Array("head".utf8)

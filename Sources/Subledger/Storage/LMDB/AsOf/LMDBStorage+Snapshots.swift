@@ -6,7 +6,9 @@ extension LogTables {
     func snapshotState(_ txn: some ReadableTransaction) throws -> SnapshotState? {
         guard let v = try txn.get(meta, LogTables.snapshotsKey) else { return nil }
         var r = BinaryReader(v)
-        let state = SnapshotState(interval: try r.varint(), version: Int(try r.signed()), checkpoint: try r.bigEndian())
+        var state = SnapshotState(interval: try r.varint(), version: Int(try r.signed()), checkpoint: try r.bigEndian())
+        // Records of layout 2 and before end here; their version makes them taken again.
+        if !r.isAtEnd { state.proxies = try r.bigEndian() }
         guard state.interval > 0, state.checkpoint % state.interval == 0 else {
             throw StoreError.corrupt("snapshot record: interval \(state.interval), checkpoint \(state.checkpoint)")
         }
@@ -14,12 +16,30 @@ extension LogTables {
     }
 
     func setSnapshotState(_ state: SnapshotState, _ txn: WriteTransaction) throws {
-        var w = BinaryWriter(capacity: 20)
+        var w = BinaryWriter(capacity: 28)
         w.varint(state.interval)
         w.signed(Int64(state.version))
         w.bigEndian(state.checkpoint)
+        w.bigEndian(state.proxies)
         try txn.put(meta, LogTables.snapshotsKey, w.bytes)
     }
+
+    /// Where a writer that keeps the proxies of `signature` stands. Snapshots kept for other
+    /// proxies (another process opened the store with another list since) are marked stale:
+    /// this writer cannot keep them, and the next open takes them all again.
+    func snapshotState(writingFor signature: UInt64, _ txn: WriteTransaction) throws -> SnapshotState? {
+        guard var state = try snapshotState(txn) else { return nil }
+        if state.proxies == signature { return state }
+        if state.checkpoint > 0 || state.version != LogTables.staleSnapshots {
+            state.version = LogTables.staleSnapshots
+            state.checkpoint = 0
+            try setSnapshotState(state, txn)
+        }
+        return nil
+    }
+
+    /// The version of a snapshot record whose snapshots no longer hold.
+    static let staleSnapshots = -1
 
     func storeSnapshot(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
                        _ txn: WriteTransaction) throws {
@@ -64,20 +84,26 @@ extension LogTables {
 /// Snapshots are taken by the writers themselves: every write transaction tracks the rows it
 /// changes; at a snapshot position it stores those, and the ones changed by earlier
 /// transactions since the previous snapshot (kept in `snapshots.pending`), with their values
-/// at that position. No second fold: the cost is a put per changed row.
+/// at that position. It links each row a relation or a proxy lists as it first does
+/// (`SnapshotLinks`). No second fold: the cost is a put per changed row and per new link.
 extension LMDBStorage {
-    /// On open: a new store records its interval; snapshots of another fold version, or of
-    /// another interval than the options ask for, are dropped; missing ones are taken.
+    /// The signature of this store's proxies, as snapshot records hold it.
+    var proxiesSignature: UInt64 { SnapshotState.signature(of: proxies) }
+
+    /// On open: a new store records its interval; snapshots of another fold version, of
+    /// another interval than the options ask for, or of other proxies are dropped; missing
+    /// ones are taken.
     func prepareSnapshots(_ txn: WriteTransaction) throws {
         let stored = try log.snapshotState(txn)
         let asked = options.snapshotInterval ?? stored.map { Int($0.interval) } ?? StoreOptions.defaultSnapshotInterval
         guard asked > 0 else { throw StoreError.invalidArgument("the snapshot interval must be at least 1, not \(asked)") }
         let interval = UInt64(asked)
-        if let stored, stored.version == SnapshotKeys.version, stored.interval == interval {
+        if let stored, stored.version == SnapshotKeys.version, stored.interval == interval, stored.proxies == proxiesSignature {
             if stored.isBehind(head: try log.head(txn).position) { try takeAllSnapshots(txn) }
             return
         }
-        try log.setSnapshotState(SnapshotState(interval: interval, version: SnapshotKeys.version, checkpoint: 0), txn)
+        try log.setSnapshotState(SnapshotState(interval: interval, version: SnapshotKeys.version, checkpoint: 0,
+                                               proxies: proxiesSignature), txn)
         try takeAllSnapshots(txn)
     }
 
@@ -86,16 +112,20 @@ extension LMDBStorage {
         try env.write { txn in try takeAllSnapshots(txn) }
     }
 
-    /// Folds the whole log afresh and stores every snapshot, and the pending rows after the
-    /// newest, in `txn` (under the write lock, so no writer's snapshot can interleave).
+    /// Folds the whole log afresh and stores every snapshot, the rows waiting after the
+    /// newest, and every link, in `txn` (under the write lock, so no writer's snapshot can
+    /// interleave).
     func takeAllSnapshots(_ txn: WriteTransaction) throws {
         guard var state = try log.snapshotState(txn) else { return }
         try txn.clear(log.snapshots)
         try txn.clear(log.pendingSnapshot)
+        try txn.clear(log.links)
         state.checkpoint = 0
+        state.version = SnapshotKeys.version
+        state.proxies = proxiesSignature
         let head = try log.head(txn).position
-        let views = MemoryViews(tableCount: BaseTable.allCases.count, tracksChanges: true)
-        var fold = ViewFold(proxies: [])
+        var fold = ViewFold(proxies: proxies)
+        let views = MemoryViews(tableCount: fold.tableCount, tracksChanges: true)
         var p: UInt64 = 1
         while p <= head {
             let events = try log.events(from: p, to: head, limit: 4096, txn)
@@ -111,6 +141,7 @@ extension LMDBStorage {
             p = last.position + 1
         }
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
+        for link in views.links.sorted(by: { $0.lexicographicallyPrecedes($1) }) { try txn.put(log.links, link, [], flags: .append) }
         try log.setSnapshotState(state, txn)
     }
 }

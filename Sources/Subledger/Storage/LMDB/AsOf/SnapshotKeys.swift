@@ -4,22 +4,19 @@ import LMDB
 /// changed since the previous snapshot, each under its table, its position and the snapshot's
 /// position. The rows after a snapshot's position are the newest version of each at or before
 /// it, so one seek reads any row of any snapshot, and a snapshot costs only what changed in its
-/// window. Index entries are not stored: they follow from the rows (`KeyLayout.indexEntries`).
+/// window. Index entries are not stored: they follow from the rows (`KeyLayout.indexEntries`),
+/// and `SnapshotLinks` says which rows to derive them from.
 ///
 /// - key: `[table][row position: 8][~S: 8]`, big-endian; the complement puts a row's newest
 ///   version first, so a seek to `~S` lands on the newest at or before S.
 /// - value: `[1]` and the row's bytes, or `[0]` for a row deleted in the window.
-///
-/// Each row deleted in a window is also listed by window: `[0x80 | table][S: 8][row position: 8]`
-/// → empty. A cascade folded after snapshot S finds the deleted entity's rows among those.
 enum SnapshotKeys {
     static let size = 17
     /// The layout of the entries; bump it when what a snapshot stores changes.
-    static let layout = 2
+    static let layout = 4
     /// What a store's snapshot record holds: the fold's version and this layout. Snapshots
     /// of another are taken again on open.
     static var version: Int { BaseViews.version << 8 | layout }
-    private static let listed: UInt8 = 0x80
 
     static func key(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
         var k = [UInt8]()
@@ -35,40 +32,20 @@ enum SnapshotKeys {
         return [1] + row
     }
 
-    /// The key listing the row at `position` among those deleted in the window of `snapshot`.
-    static func deletedKey(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
-        [listed | UInt8(table.rawValue)] + Keys.position(snapshot) + Keys.position(position)
-    }
-
     /// The entries a snapshot stores for the rows its window changed (nil: deleted).
     static func entries(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)],
                         at snapshot: UInt64) -> [(key: [UInt8], value: [UInt8])] {
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        out.reserveCapacity(changes.count)
-        for (table, position, row) in changes {
-            out.append((key(table, position: position, at: snapshot), value(row)))
-            if row == nil { out.append((deletedKey(table, position: position, at: snapshot), [])) }
-        }
-        return out
+        changes.map { (key($0.table, position: $0.position, at: snapshot), value($0.row)) }
     }
 
     /// The row table a stored key belongs to, if it is a snapshot key at all.
     static func table(of key: UnsafeRawBufferPointer) -> BaseTable? {
-        guard key.count == size, let table = BaseTable(rawValue: Int(key[0] & ~listed)), table.holdsRows else { return nil }
+        guard key.count == size, let table = BaseTable(rawValue: Int(key[0])), table.holdsRows else { return nil }
         return table
     }
 
     /// The snapshot position of a stored key.
-    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 {
-        key[0] & listed != 0 ? Keys.readPosition(key, at: 1) : ~Keys.readPosition(key, at: 9)
-    }
-
-    /// The positions of the rows of `table` deleted in the window that ends at `snapshot`.
-    static func deleted(_ table: BaseTable, at snapshot: UInt64, _ txn: some ReadableTransaction, _ db: Database) throws -> [UInt64] {
-        let first = [listed | UInt8(table.rawValue)]
-        return try txn.scan(db, from: first + Keys.position(snapshot), to: first + Keys.position(snapshot + 1), reverse: false)
-            .map { Keys.readPosition($0.key, at: 9) }
-    }
+    static func snapshot(of key: UnsafeRawBufferPointer) -> UInt64 { ~Keys.readPosition(key, at: 9) }
 
     /// The row a stored value holds (nil: deleted); corrupt bytes throw.
     static func row(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
@@ -100,5 +77,57 @@ enum SnapshotKeys {
             if let row = try SnapshotKeys.row(value, key: key), try !body(position, row) { return false }
         }
         return true
+    }
+}
+
+/// The entries relations and proxies removed, so that a snapshot's entries can be derived
+/// from a few of its rows: those the live index lists now, and those it listed once and
+/// removed since, hold every row the index listed at any snapshot. The rows decide; the
+/// links only say where to look. A writer puts one as it removes an entry (a membership
+/// left, a subscription moved to another plan, cancelled out of a proxy); a snapshot stores
+/// no index at all.
+///
+/// - a relation's: `[slot][entity id: 16][row position: 8]` → empty (a user's subscription,
+///   a group's membership, ...);
+/// - a proxy's: `[slot]` and its index key (sort key, row position) → empty, in its order.
+enum SnapshotLinks {
+    /// Whether `table`'s removed entries are linked: the relations (filters and cascades read
+    /// them by entity) and the proxies (read in their own order).
+    static func links(_ table: ViewTable) -> Bool {
+        switch table {
+        case .rows: false
+        case .index(let t): t.isScannedByEntity
+        case .proxy: table.slot < 255
+        }
+    }
+
+    /// The link an entry of `table` stands for: a relation's entity (its key's first 16
+    /// bytes) and row, a proxy's key whole.
+    static func link(_ table: ViewTable, key: [UInt8], value: [UInt8]) -> [UInt8] {
+        var k = [UInt8]()
+        k.reserveCapacity(key.count + 1)
+        k.append(UInt8(table.slot))
+        if case .index(let t) = table {
+            k += key[0..<16]
+            k += Keys.position(KeyLayout.position(in: t, key: key, value: value))
+        } else {
+            k += key
+        }
+        return k
+    }
+
+    /// The first bytes of the links of `table`, under `prefix` (an entity's id, or nothing).
+    static func prefix(_ table: ViewTable, _ prefix: [UInt8] = []) -> [UInt8] { [UInt8(table.slot)] + prefix }
+
+    /// Whether a stored key is a link of one of `tables` tables.
+    static func isLink(_ key: UnsafeRawBufferPointer, tables: Int) -> Bool {
+        guard let first = key.first, Int(first) < tables, links(ViewTable(slot: Int(first))) else { return false }
+        if case .index = ViewTable(slot: Int(first)) { return key.count == 25 }
+        return key.count >= 9
+    }
+
+    /// Puts a link unless it is there (a row may leave a relation more than once).
+    static func put(_ link: [UInt8], _ txn: WriteTransaction, _ db: Database) throws {
+        do { try txn.put(db, link, [], flags: .noOverwrite) } catch LMDBError.keyExists {}
     }
 }

@@ -1,38 +1,39 @@
 import LMDB
 
-/// The base view tables as they were at snapshot position `at`: rows read from the snapshot
-/// table, index entries derived from them when asked for (only `--as-of` folds whose window
-/// deletes something, or filters, ask). Creation positions come from the stream index.
+/// The view tables as they were at snapshot position `at`: rows read from the snapshot table,
+/// each version found by one seek; a relation's or a proxy's entries derived from the rows
+/// its live index lists and those it removed (`SnapshotLinks`), so an entity's related rows,
+/// or a proxy's first rows in its order, cost about as many seeks as rows; the indexes of
+/// unique names hinted by the live ones, or derived from all the rows when asked for.
+/// Creation positions come from the stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let snapshots: Database
     let streams: Database
+    let links: Database
     let at: UInt64
+    /// The proxies whose removed entries the store keeps, numbered as the view tables number them.
+    let proxies: [Proxy]
     private let cursor: Cursor
-    /// Index tables derived whole so far, sorted by key.
+    /// Rows read by position so far, and creation positions: each looked up once per read.
+    private var looked: [BaseTable: [UInt64: CachedRow?]] = [:]
+    private var created: [EntityID: UInt64?] = [:]
+    /// Index tables of unique names derived whole so far, sorted by key.
     private var derived: [BaseTable: [(key: [UInt8], value: [UInt8])]] = [:]
-    /// Indexes scanned by entity, derived so far for filters, grouped by their leading entity.
-    private var grouped: [BaseTable: [EntityID: [(key: [UInt8], value: [UInt8])]]] = [:]
 
-    /// The view tables as they are now, whose unique-name indexes hint where a name's row is.
-    private let live: [Database]?
-    /// Where the rows changed after `at` are listed: the deletions of the next snapshot, when it
-    /// is taken, else the rows waiting for it.
-    private let changedAfter: ChangedAfter?
+    /// The view tables as they are now: their unique-name indexes hint where a name's row
+    /// is, their relations and proxies list most of the rows a snapshot's did.
+    private let live: [Database]
 
-    enum ChangedAfter {
-        case deletedIn(snapshot: UInt64)
-        case pending(Database)
-    }
-
-    init(_ txn: Txn, snapshots: Database, streams: Database, at: UInt64,
-         live: [Database]? = nil, changedAfter: ChangedAfter? = nil) throws {
+    init(_ txn: Txn, snapshots: Database, streams: Database, links: Database, at: UInt64, proxies: [Proxy],
+         live: [Database]) throws {
         self.txn = txn
         self.snapshots = snapshots
         self.streams = streams
+        self.links = links
         self.at = at
+        self.proxies = proxies
         self.live = live
-        self.changedAfter = changedAfter
         cursor = try txn.cursor(snapshots)
     }
 
@@ -54,17 +55,100 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
     }
 
-    /// `walk` with every row decoded.
-    private func walkRows(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) throws {
-        try walk(table) { position, bytes in try body(position, try CachedRow(decoding: bytes, table: table)) }
+    /// The positions of the rows the relation's index lists under `entity` now, or listed and
+    /// removed since: every row it listed at this snapshot is among them. In position order,
+    /// none after the snapshot.
+    private func candidates(_ table: BaseTable, of entity: [UInt8]) throws -> [UInt64] {
+        guard at > 0 else { return [] }
+        var out: [UInt64] = []
+        for (key, value) in try txn.scan(live[table.rawValue], from: entity, to: nil, reverse: false) {
+            guard key.count >= 24, key.starts(with: entity) else { break }
+            // Where `KeyLayout.positions` finds the row, read in place.
+            let p = table == .membershipsByUser ? Keys.readPosition(value) : Keys.readPosition(key, at: key.count - 8)
+            if p <= at { out.append(p) }
+        }
+        let start = SnapshotLinks.prefix(.index(table), entity)
+        for (link, _) in try txn.scan(links, from: start, to: nil, reverse: false) {
+            guard link.count == start.count + 8, link.starts(with: start) else { break }
+            let p = Keys.readPosition(link, at: start.count)
+            if p <= at { out.append(p) }
+        }
+        out.sort()
+        return out.reduce(into: []) { if $0.last != $1 { $0.append($1) } }
     }
 
-    /// An index table as the snapshot's rows give it, sorted by key.
+    /// A relation's entries under `prefix` (an entity's id, then maybe more) at this snapshot,
+    /// sorted by key: those of its candidate rows that, as they were then, relate to it.
+    private func related(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        let source = table.rowTable
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for p in try candidates(table, of: Array(prefix[0..<16])) {
+            guard let row = try cachedRow(source, at: p) else { continue }
+            for e in KeyLayout.indexEntries(of: row, at: p) where e.table == table && e.key.starts(with: prefix) { out.append((e.key, e.value)) }
+        }
+        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        return out
+    }
+
+    /// The candidate rows of the relation under `entity`: counted without reading them.
+    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
+        try candidates(relation.index, of: Keys.ids(entity)).count
+    }
+
+    /// Whether the n-th proxy held `key` at this snapshot: its row was there, has that key,
+    /// and passed the proxy's filter then.
+    private func proxyHolds(_ proxy: Int, _ key: UnsafeRawBufferPointer) throws -> Bool {
+        guard proxy < proxies.count, key.count >= 8 else { return false }
+        let p = Keys.readPosition(key, at: key.count - 8)
+        let definition = proxies[proxy]
+        guard p <= at, let row = try anyRow(definition.base, at: p) else { return false }
+        guard definition.indexKey(row, position: p).elementsEqual(key) else { return false }
+        return try definition.filter(row, ProxyLookup(reader: self))
+    }
+
+    /// Calls `body` with the keys the n-th proxy held at this snapshot, in its order, until it
+    /// returns false: the keys it holds now merged with those it removed, each kept if its row
+    /// says so.
+    private func forEachProxyKey(_ proxy: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        guard at > 0 else { return }
+        let tag = UInt8(ViewTable.proxy(proxy).slot)
+        let now = try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)
+        let removed = try txn.scan(links, from: [tag], to: [tag + 1], reverse: false)
+        // Keys of rows created after the snapshot are passed over in place (a proxy in reverse
+        // creation order starts with them); the map's bytes last as long as the transaction.
+        func next(_ entries: CursorSequence, dropping: Int) throws -> UnsafeRawBufferPointer? {
+            while let (stored, _) = try entries.nextEntry() {
+                let key = UnsafeRawBufferPointer(rebasing: stored[dropping...])
+                if key.count >= 8, Keys.readPosition(key, at: key.count - 8) <= at { return key }
+            }
+            return nil
+        }
+        var a = try next(now, dropping: 0), b = try next(removed, dropping: 1)
+        while a != nil || b != nil {
+            let key: UnsafeRawBufferPointer
+            if let x = a, let y = b, x.elementsEqual(y) {
+                key = x
+                a = try next(now, dropping: 0)
+                b = try next(removed, dropping: 1)
+            } else if let x = a, b == nil || x.lexicographicallyPrecedes(b!) {
+                key = x
+                a = try next(now, dropping: 0)
+            } else {
+                key = b!
+                b = try next(removed, dropping: 1)
+            }
+            if try proxyHolds(proxy, key), try !body(Array(key)) { return }
+        }
+    }
+
+    /// An index table as the snapshot's rows give it, sorted by key: the unique names, or a
+    /// relation read whole.
     private func index(_ table: BaseTable) throws -> [(key: [UInt8], value: [UInt8])] {
         if let done = derived[table] { return done }
         let source = table.rowTable
         var entries: [(key: [UInt8], value: [UInt8])] = []
-        try walkRows(source) { position, row in
+        try walk(source) { position, bytes in
+            let row = try CachedRow(decoding: bytes, table: source)
             for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == table { entries.append((entry.key, entry.value)) }
             return true
         }
@@ -73,61 +157,12 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         return entries
     }
 
-    /// The entries of an index scanned by entity that start with `prefix` (16 bytes or more:
-    /// one entity's), sorted by key. The index is derived once from the rows, grouped by the
-    /// entity that leads its keys, so each look-up of a filter (one per row shown) takes one
-    /// group instead of a pass over every row.
-    private func entries(_ table: BaseTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        if grouped[table] == nil {
-            var groups: [EntityID: [(key: [UInt8], value: [UInt8])]] = [:]
-            try walkRows(table.rowTable) { position, row in
-                for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == table {
-                    groups[entry.key.withUnsafeBytes { EntityID(raw: $0) }, default: []].append((entry.key, entry.value))
-                }
-                return true
-            }
-            grouped[table] = groups.mapValues { $0.sorted { $0.key.lexicographicallyPrecedes($1.key) } }
-        }
-        let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-        return (grouped[table]?[id] ?? []).filter { $0.key.starts(with: prefix) }
-    }
-
-    /// A cascade's scan: the entries under an entity the fold deletes in the window after this
-    /// snapshot. Every row naming it here is gone by the end of the window (deleted with it,
-    /// or earlier), so the rows listed as deleted in the window (or waiting for the next
-    /// snapshot) hold them all; a row the window changed instead (a subscription moved to
-    /// another plan) has its entry overwritten in the fold's cache, so leaving it out changes
-    /// nothing. Without that list, the look-up of `scan`.
-    func scanDeleted(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard case .index(let t) = table, t.isScannedByEntity, prefix.count >= 16, let changedAfter else {
-            return try scan(table, prefix: prefix)
-        }
-        let source = t.rowTable
-        let positions: [UInt64] = switch changedAfter {
-        case .deletedIn(let snapshot): try SnapshotKeys.deleted(source, at: snapshot, txn, snapshots)
-        case .pending(let pending):
-            try txn.scan(pending, from: [UInt8(source.rawValue)], to: [UInt8(source.rawValue + 1)], reverse: false)
-                .map { Keys.readPosition($0.key, at: 1) }
-        }
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        // The candidates are one window's deleted (or changed) rows: few enough to take their
-        // index entries whole.
-        for position in positions {
-            guard let row = try withRow(source, at: position, { try CachedRow(decoding: $0, table: source) }) else { continue }
-            for entry in KeyLayout.indexEntries(of: row, at: position) where entry.table == t && entry.key.starts(with: prefix) {
-                out.append((entry.key, entry.value))
-            }
-        }
-        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
-        return out
-    }
-
     /// A unique name's entry (an email, a plan's or group's name) found through the index as it
     /// is now: the row it names there, if that row existed at this snapshot under the same
     /// name. Names are unique among the rows of one moment, so that row is the answer; nil
     /// (ask the snapshot's own rows) when the name now names nothing, or a later row.
     private func liveHint(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? {
-        guard let live, table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
+        guard table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
               value.count == 8 else { return nil }
         let position = Keys.readPosition(value)
         let source = table.rowTable
@@ -147,43 +182,67 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
-        guard let t = table.base else { return nil }
-        if t.holdsRows { return try withRow(t, at: Keys.readPosition(key)) { Array($0) } }
-        if t.isScannedByEntity, key.count >= 16 { return try entries(t, prefix: key).first { $0.key == key }?.value }
-        if let hinted = try liveHint(t, key) { return hinted }
-        let entries = try index(t)
-        let i = lowerBound(entries, key)
-        return i < entries.count && entries[i].key == key ? entries[i].value : nil
+        switch table {
+        case .proxy(let i):
+            // A key its row and filter give then was in the index then (and so is linked).
+            return try key.withUnsafeBytes { try proxyHolds(i, $0) } ? [] : nil
+        case .index(let t) where t.isScannedByEntity && key.count >= 16:
+            return try related(t, prefix: key).first { $0.key == key }?.value
+        case .rows(let t):
+            return try withRow(t, at: Keys.readPosition(key)) { Array($0) }
+        case .index(let t):
+            if let hinted = try liveHint(t, key) { return hinted }
+            let entries = try index(t)
+            let i = lowerBound(entries, key)
+            return i < entries.count && entries[i].key == key ? entries[i].value : nil
+        }
     }
 
     func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard let t = table.base else { return [] }
-        if t.holdsRows {
-            var out: [(key: [UInt8], value: [UInt8])] = []
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        switch table {
+        case .proxy(let i):
+            try forEachProxyKey(i) { key in
+                if key.starts(with: prefix) { out.append((key, [])) }
+                return true
+            }
+        case .index(let t) where t.isScannedByEntity && prefix.count >= 16:
+            return try related(t, prefix: prefix)
+        case .rows(let t):
             try walk(t) { p, row in
                 let key = Keys.position(p)
                 if key.starts(with: prefix) { out.append((key, Array(row))) }
                 return true
             }
-            return out
-        }
-        if t.isScannedByEntity, prefix.count >= 16 { return try entries(t, prefix: prefix) }
-        let entries = try index(t)
-        var i = lowerBound(entries, prefix)
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        while i < entries.count, entries[i].key.starts(with: prefix) {
-            out.append(entries[i])
-            i += 1
+        case .index(let t):
+            let entries = try index(t)
+            var i = lowerBound(entries, prefix)
+            while i < entries.count, entries[i].key.starts(with: prefix) {
+                out.append(entries[i])
+                i += 1
+            }
         }
         return out
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
+        // In the proxy's order: a read with a limit stops after its first rows.
+        if case .proxy(let i) = table { return try forEachProxyKey(i, body) }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        try withRow(table, at: position) { try R.decode($0) }
+        try cachedRow(table, at: position).flatMap(R.init(cached:))
+    }
+
+    /// A row read by position, decoded once: a filter's related rows are read to find them,
+    /// then to show them and to test them against a proxy, and a proxy's filter looks the
+    /// same few plans up again and again. (Walks of whole tables read past this.)
+    private func cachedRow(_ table: BaseTable, at position: UInt64) throws -> CachedRow? {
+        if let known = looked[table]?[position] { return known }
+        let row = try withRow(table, at: position) { try CachedRow(decoding: $0, table: table) }
+        looked[table, default: [:]][position] = .some(row)
+        return row
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
@@ -191,7 +250,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
-        guard let first = try txn.get(streams, id.raw) else { return nil }
-        return Keys.readPosition(first)
+        if let known = created[id] { return known }
+        let position = try txn.get(streams, id.raw).map { Keys.readPosition($0) }
+        created[id] = .some(position)
+        return position
     }
 }
