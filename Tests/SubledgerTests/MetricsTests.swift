@@ -5,6 +5,9 @@ import Testing
 /// `Store.metrics`: periods, classification, cascades, bounds, the plan filter, formatting and
 /// errors, on small hand-made ledgers whose figures are worked out by hand.
 @Suite struct MetricsTests {
+    /// A command line of `c` with fields `f` at time `at`.
+    func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
+
     static func t(_ s: String) -> Timestamp { Timestamp(rfc3339: s)! }
 
     // MARK: Periods
@@ -127,7 +130,6 @@ import Testing
     }
 
     @Test func eachKindOfMovementIsClassified() throws {
-        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
         let temp = try MetricsTests.store([
             l("Subscribe", #""user":"ann@example.com","plan":"basic""#, at: "2026-01-10T00:00:00Z"),
             l("ChangePlan", #""user":"ann@example.com","plan":"basic","to":"pro""#, at: "2026-01-11T00:00:00Z"),
@@ -157,7 +159,6 @@ import Testing
     }
 
     @Test func eventsAtOneInstantMakeOneMovement() throws {
-        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
         let temp = try MetricsTests.store([
             l("Subscribe", #""user":"ann@example.com","plan":"pro""#, at: "2026-01-10T00:00:00Z"),
             // Cancel and subscribe again at once: no movement at all.
@@ -177,7 +178,6 @@ import Testing
     }
 
     @Test func aMovementAtAPeriodsFirstInstantBelongsToThatPeriod() throws {
-        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
         let temp = try MetricsTests.store([
             l("Subscribe", #""user":"ann@example.com","plan":"pro""#, at: "2026-01-31T23:59:59.999999Z"),
             l("Cancel", #""user":"ann@example.com","plan":"pro""#, at: "2026-02-01T00:00:00Z"),
@@ -190,7 +190,6 @@ import Testing
     }
 
     @Test func boundsChooseThePeriodsContainingThem() throws {
-        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
         let temp = try MetricsTests.store([
             l("Subscribe", #""user":"ann@example.com","plan":"pro""#, at: "2026-01-10T00:00:00Z"),
             l("Subscribe", #""user":"bob@example.com","plan":"basic""#, at: "2026-03-10T00:00:00Z"),
@@ -217,7 +216,6 @@ import Testing
     }
 
     @Test func aPlanFilterCountsThatPlansSubscriptionsOnly() throws {
-        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
         let temp = try MetricsTests.store([
             l("Subscribe", #""user":"ann@example.com","plan":"basic""#, at: "2026-01-10T00:00:00Z"),
             l("ChangePlan", #""user":"ann@example.com","plan":"basic","to":"pro""#, at: "2026-01-11T00:00:00Z"),
@@ -241,7 +239,6 @@ import Testing
 
     /// Prices near `Int64.max` cents are valid commands; their sums are refused, not trapped on.
     @Test func pricesThatAddUpPastInt64AreAnErrorNotACrash() throws {
-        func l(_ c: String, _ f: String, at: String) -> String { MetricsTests.line(c, f, at: at) }
         let temp = try MetricsTests.store([
             l("CreatePlan", #""name":"huge","price_cents":9223372036854775807"#, at: "2026-01-02T00:00:00Z"),
             l("Subscribe", #""user":"ann@example.com","plan":"huge""#, at: "2026-01-03T00:00:00Z"),

@@ -24,8 +24,6 @@ struct RowVersions {
         let changed: UInt64
     }
 
-    var isEmpty: Bool { list.isEmpty }
-
     /// Notes that the event at `changed` replaced `old` with `new` at `position` of `table`.
     mutating func record(_ table: BaseTable, at position: UInt64, changed: UInt64, old: CachedRow?, new: CachedRow?) {
         let slot = Slot(table: table, position: position, changed: changed)

@@ -11,8 +11,6 @@ struct PostgresStatements {
     private var parts: [(sql: String, isQuery: Bool)] = []
     private var binds = SQLBinds()
 
-    var isEmpty: Bool { parts.isEmpty }
-
     /// Adds a statement; `bind` appends its parameters in the order of `$1`, `$2`, ... `isQuery`
     /// marks a `SELECT` run for its effect (a notification), which must be read to run.
     mutating func add(_ sql: String, isQuery: Bool = false, _ bind: (inout SQLBinds) throws -> Void) rethrows {

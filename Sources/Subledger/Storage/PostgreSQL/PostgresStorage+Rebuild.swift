@@ -19,19 +19,15 @@ extension PostgresStorage {
         let green = rebuildSchema
         // One rebuild of a ledger at a time, on any host: the lock is the connection's, so a
         // rebuild that dies lets go of it.
-        let lock = "SELECT pg_advisory_lock(hashtext('subledger.rebuild.' || $1))"
-        try withSession { session in
-            var binds = SQLBinds()
-            binds.append(server.ledger)
-            try session.execute(lock, binds)
-        }
-        defer {
-            _ = try? withSession { session in
+        func rebuildLock(_ function: String) throws {
+            try withSession { session in
                 var binds = SQLBinds()
                 binds.append(server.ledger)
-                try session.execute("SELECT pg_advisory_unlock(hashtext('subledger.rebuild.' || $1))", binds)
+                try session.execute("SELECT \(function)(hashtext('subledger.rebuild.' || $1))", binds)
             }
         }
+        try rebuildLock("pg_advisory_lock")
+        defer { try? rebuildLock("pg_advisory_unlock") }
         try withSession { session in
             try session.transaction {
                 try session.execute("DROP SCHEMA IF EXISTS \(green) CASCADE")
