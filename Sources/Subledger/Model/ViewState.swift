@@ -20,9 +20,10 @@ protocol ViewState {
     /// Calls `body` with the position of each row of the n-th proxy, in the proxy's order,
     /// until it returns false.
     func forEachProxyEntry(_ proxy: Int, _ body: (_ position: UInt64) throws -> Bool) throws
-    /// About how many rows `relation` lists under `entity` (at least as many as it does): what
-    /// a read weighs before choosing how to find its rows, cheaper than reading them.
-    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int
+    /// The positions of rows that may relate to `entity` through `relation`, in position
+    /// order: every related row, and maybe some that no longer (or not yet) do. Cheaper than
+    /// `positions` where relations are derived (a snapshot); a caller re-checks each row.
+    func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
     /// Whether the n-th proxy's ordered index holds `key`; nil when this storage cannot say
     /// in one look-up (ask the proxy's filter).
     func hasProxyEntry(_ proxy: Int, key: [UInt8]) throws -> Bool?
@@ -57,7 +58,7 @@ enum UniqueName: Equatable {
 extension ViewState {
     func hasProxyEntry(_ proxy: Int, key: [UInt8]) throws -> Bool? { nil }
 
-    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int { try positions(relation, of: entity).count }
+    func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] { try positions(relation, of: entity) }
 
     /// The live row of entity `id` in `table`, with its position: nil when it never existed or is gone.
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {

@@ -15,16 +15,19 @@ public struct Proxy: Sendable {
     public let base: BaseView
     let filter: @Sendable (AnyRow, ProxyLookup) throws -> Bool
     let orderKey: @Sendable (AnyRow) -> [UInt8]
+    /// False when every row's sort key is empty: an index key is then the row's position alone.
+    let ordered: Bool
     let derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)]
 
     init(name: String, version: Int, base: BaseView, filter: @escaping @Sendable (AnyRow, ProxyLookup) throws -> Bool,
-         orderKey: @escaping @Sendable (AnyRow) -> [UInt8] = { _ in [] },
+         orderKey: (@Sendable (AnyRow) -> [UInt8])? = nil,
          derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)] = []) {
         self.name = name
         self.version = version
         self.base = base
         self.filter = filter
-        self.orderKey = orderKey
+        self.orderKey = orderKey ?? { _ in [] }
+        ordered = orderKey != nil
         self.derived = derived
     }
 
@@ -38,9 +41,11 @@ public struct Proxy: Sendable {
                   guard case .subscription(let s) = row else { return false }
                   return try filter(s, lookup)
               },
-              orderKey: { row in
-                  guard let order, case .subscription(let s) = row else { return [] }
-                  return order(s).bytes
+              orderKey: order.map { order -> @Sendable (AnyRow) -> [UInt8] in
+                  { row in
+                      guard case .subscription(let s) = row else { return [] }
+                      return order(s).bytes
+                  }
               },
               derived: derived.map { d in (d.name, { row, lookup in
                   guard case .subscription(let s) = row else { return .null }
@@ -56,9 +61,11 @@ public struct Proxy: Sendable {
                   guard case .membership(let m) = row else { return false }
                   return try filter(m, lookup)
               },
-              orderKey: { row in
-                  guard let order, case .membership(let m) = row else { return [] }
-                  return order(m).bytes
+              orderKey: order.map { order -> @Sendable (AnyRow) -> [UInt8] in
+                  { row in
+                      guard case .membership(let m) = row else { return [] }
+                      return order(m).bytes
+                  }
               })
     }
 
@@ -117,6 +124,11 @@ extension Proxy {
         var key = orderKey(row)
         withUnsafeBytes(of: position.bigEndian) { key.append(contentsOf: $0) }
         return key
+    }
+
+    /// The index key of the row at `position` when the proxy has no order: known without the row.
+    func unorderedKey(position: UInt64) -> [UInt8]? {
+        ordered ? nil : withUnsafeBytes(of: position.bigEndian) { Array($0) }
     }
 
     /// Follows one change of its base view.

@@ -59,18 +59,17 @@ struct RowMatcher {
 
     /// The plan of a read of `table` with at most `limit` rows: when a filter names an entity
     /// the rows relate to (a user's subscriptions, a group's members, the user itself), the
-    /// narrowest such set, read through the relation; with a limit and n related rows, the
-    /// walk comes first when limit × viewRows / n rows walked (matches spread evenly) is
-    /// fewer than n, and gives up after four times that.
+    /// narrowest such set, read through the relation's candidates (`matches` re-checks each);
+    /// with a limit and n candidates, the walk comes first when limit × viewRows / n rows
+    /// walked (matches spread evenly) is fewer than n, and gives up after four times that.
     func plan(in table: BaseTable, limit: Int?, viewRows: Int) throws -> Plan {
-        // Each way in: how many rows it names (about), their positions, and the entity each
-        // stands for (nil: itself).
-        var ways: [(count: Int, positions: () throws -> [UInt64], entity: ((UInt64) throws -> EntityID?)?)] = []
+        // Each way in: the positions it names, and the entity each stands for (nil: itself).
+        var ways: [(positions: [UInt64], entity: ((UInt64) throws -> EntityID?)?)] = []
         func itself(_ id: EntityID?) throws {
-            if let id { ways.append((1, { [try views.creationPosition(of: id)].compactMap { $0 } }, nil)) }
+            if let id { ways.append(([try views.creationPosition(of: id)].compactMap { $0 }, nil)) }
         }
         func through(_ relation: Relation, of id: EntityID?, _ entity: ((UInt64) throws -> EntityID?)? = nil) throws {
-            if let id { ways.append((try views.relatedCount(relation, of: id), { try views.positions(relation, of: id) }, entity)) }
+            if let id { ways.append((try views.candidatePositions(relation, of: id), entity)) }
         }
         let views = self.views
         let member = { (p: UInt64) in try views.row(MembershipRow.self, .memberships, at: p) }
@@ -94,17 +93,16 @@ struct RowMatcher {
             try through(.subscriptionsOfPlan, of: plan)
         default: break
         }
-        guard let narrowest = ways.min(by: { $0.count < $1.count }) else { return .walk }
+        guard let narrowest = ways.min(by: { $0.positions.count < $1.positions.count }) else { return .walk }
         let positions = { () throws -> [UInt64] in
-            let related = try narrowest.positions()
-            guard let entity = narrowest.entity else { return related.sorted() }
+            guard let entity = narrowest.entity else { return narrowest.positions }
             var out = Set<UInt64>()
-            for p in related {
+            for p in narrowest.positions {
                 if let id = try entity(p), let created = try views.creationPosition(of: id) { out.insert(created) }
             }
             return out.sorted()
         }
-        let n = narrowest.count
+        let n = narrowest.positions.count
         if let limit, n.multipliedReportingOverflow(by: n).partialValue / max(limit, 1) > viewRows {
             // Four times the rows an even spread would take: matches much sparser than that
             // (a proxy that holds few of them) are read instead.

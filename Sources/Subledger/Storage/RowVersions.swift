@@ -85,7 +85,9 @@ final class VersionRecorder<Base: ViewStateWriting>: ViewStateWriting {
         try base.subscriptions(user: user, plan: plan)
     }
     func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] { try base.positions(relation, of: entity) }
-    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int { try base.relatedCount(relation, of: entity) }
+    func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        try base.candidatePositions(relation, of: entity)
+    }
     func hasProxyEntry(_ proxy: Int, key: [UInt8]) throws -> Bool? { try base.hasProxyEntry(proxy, key: key) }
     func forEachProxyEntry(_ proxy: Int, _ body: (UInt64) throws -> Bool) throws { try base.forEachProxyEntry(proxy, body) }
 }

@@ -99,6 +99,10 @@ struct ViewQuery {
             read = { positions in
                 var members: [(key: [UInt8], row: AnyRow)] = []
                 for p in positions {
+                    // Without an order the key is known before the row: one the index lacks
+                    // costs no row read (a free plan's many subscriptions, none of them paying).
+                    if proxiesIndexed, let key = proxy.unorderedKey(position: p),
+                       try views.hasProxyEntry(i, key: key) == false { continue }
                     guard let row = try views.anyRow(proxy.base, at: p) else { continue }
                     let key = proxy.indexKey(row, position: p)
                     let held = proxiesIndexed ? try views.hasProxyEntry(i, key: key) : nil

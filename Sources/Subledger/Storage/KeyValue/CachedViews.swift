@@ -195,9 +195,13 @@ final class CachedViews<Base: KeyValueViews>: KeyValueViewWriting {
         while i < mine.count { if try !emitCached() { return } }
     }
 
-    /// The base's estimate, and this cache's entries under the entity (some may replace the base's).
-    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
-        try base.relatedCount(relation, of: entity) + cachedKeys(.index(relation.index), prefix: Keys.ids(entity)).count
+    /// The base's candidates and the rows this cache relates to the entity (its deletions only
+    /// narrow what the base lists, so they are left to the caller's check).
+    func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        let mine = KeyLayout.positions(relation, try merged(.index(relation.index), prefix: Keys.ids(entity), theirs: []))
+        let theirs = try base.candidatePositions(relation, of: entity)
+        guard !mine.isEmpty else { return theirs }
+        return Set(theirs + mine).sorted()
     }
 
     // MARK: Writing out

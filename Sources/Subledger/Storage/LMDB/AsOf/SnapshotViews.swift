@@ -15,6 +15,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// The proxies whose removed entries the store keeps, numbered as the view tables number them.
     let proxies: [Proxy]
     private let cursor: Cursor
+
     /// Rows read by position so far, and creation positions: each looked up once per read.
     private var looked: [BaseTable: [UInt64: CachedRow?]] = [:]
     private var created: [EntityID: UInt64?] = [:]
@@ -90,9 +91,10 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         return out
     }
 
-    /// The candidate rows of the relation under `entity`: counted without reading them.
-    func relatedCount(_ relation: Relation, of entity: EntityID) throws -> Int {
-        try candidates(relation.index, of: Keys.ids(entity)).count
+    /// The rows the relation's index lists under `entity` now or listed and removed since:
+    /// found without reading them.
+    func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        try candidates(relation.index, of: Keys.ids(entity))
     }
 
     /// Whether the n-th proxy held `key` at this snapshot: its row was there, has that key,
@@ -100,10 +102,18 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     private func proxyHolds(_ proxy: Int, _ key: UnsafeRawBufferPointer) throws -> Bool {
         guard proxy < proxies.count, key.count >= 8 else { return false }
         let p = Keys.readPosition(key, at: key.count - 8)
+        guard p <= at, try wasEverHeld(proxy, key) else { return false }
         let definition = proxies[proxy]
-        guard p <= at, let row = try anyRow(definition.base, at: p) else { return false }
+        guard let row = try anyRow(definition.base, at: p) else { return false }
         guard definition.indexKey(row, position: p).elementsEqual(key) else { return false }
         return try definition.filter(row, ProxyLookup(reader: self))
+    }
+
+    /// Whether the n-th proxy's index holds `key` now or removed it since: true of every key it
+    /// held at any snapshot, and found without reading the row.
+    private func wasEverHeld(_ proxy: Int, _ key: UnsafeRawBufferPointer) throws -> Bool {
+        if try txn.get(live[ViewTable.proxy(proxy).slot], key) != nil { return true }
+        return try txn.get(links, SnapshotLinks.prefix(.proxy(proxy), Array(key))) != nil
     }
 
     /// Calls `body` with the keys the n-th proxy held at this snapshot, in its order, until it
