@@ -35,6 +35,7 @@ final class Suite {
     let args: Arguments
     let runs: Int
     let large: Bool
+    let huge: Bool
     let n: Int
     let grownN: Int
     let singleN: Int
@@ -50,7 +51,8 @@ final class Suite {
         self.args = args
         runs = max(args.int("runs") ?? 5, 1)
         large = args.has("large")
-        n = args.int("n") ?? (large ? 1_000_000 : 100_000)
+        huge = args.has("huge")
+        n = args.int("n") ?? (huge ? 10_000_000 : large ? 1_000_000 : 100_000)
         grownN = args.int("grown") ?? 100_000
         singleN = args.int("single") ?? 2000
         asOfN = args.int("asof") ?? 20
@@ -64,6 +66,7 @@ final class Suite {
 
     func run() throws {
         _ = runTool(["/bin/mkdir", "-p", work])
+        if huge { return try runHuge() }
         let workload = path("workload-\(n).jsonl")
         let grownWorkload = path("workload-grown-\(grownN).jsonl")
         let smallWorkload = path("workload-first-\(grownN).jsonl")
@@ -110,6 +113,56 @@ final class Suite {
         if !args.has("keep") {
             for p in [fixture, rawFixture, workload, grownWorkload, smallWorkload, sizes,
                       path("sizes-\(grownN).bin"), path("sizes-grown.bin")] { removeTree(p) }
+        }
+        if args.has("json") { print(jsonReport()) } else { print(table()) }
+    }
+
+    // MARK: the growth curve
+
+    /// `--huge`: `n` commands (10^7) appended to one store a tenth at a time, each tenth's
+    /// `exec` beside raw appends of the same event sizes to one raw environment growing alike;
+    /// then rebuild, verify and `--as-of` on the store holding them all. One run of each: the
+    /// whole takes about an hour. A tenth's workload is written just before it runs, and removed.
+    func runHuge() throws {
+        let started = monotonicSeconds()
+        let store = path("huge.db"), raw = path("raw-huge.db")
+        removeTree(store)
+        removeTree(raw)
+        let generator = WorkloadGenerator(seed: seed)
+        let tenth = max(n / 10, 1)
+        workloadInfo = [("commands", format(Double(10 * tenth))), ("seed", String(seed)), ("tenths", format(Double(tenth)) + " commands each")]
+        var curve: [Double] = []
+        for i in 1...10 {
+            let input = path("huge-\(i).jsonl"), sizes = path("huge-sizes-\(i).bin")
+            try generator.write(count: tenth, to: input)
+            let head = i == 1 ? 0 : try headOf(store)
+            let rep = try runChild(["--only", "exec", "--store", store, "--input", input])
+            _ = try runChild(["--only", "sizes", "--store", store, "--out", sizes, "--after", String(head)])
+            let base = try runChild(["--only", "raw-put", "--raw", raw, "--sizes", sizes])
+            removeTree(input)
+            removeTree(sizes)
+            let events = head + UInt64(rep.double("events"))
+            var row = ResultRow(name: "exec, tenth \(i) (store \(format(Double(head))) → \(format(Double(events))) events)",
+                                unit: "cmd/s", baselineName: "raw appends", baselineUnit: "puts/s")
+            row.runs = [rep.double("commands") / rep.double("seconds")]
+            row.rssKiB = [rep.maxRSSKiB]
+            row.baselineRuns = [base.double("entries") / base.double("seconds")]
+            row.baselineRSSKiB = [base.maxRSSKiB]
+            row.extra = [("store_events", Double(events)), ("store_bytes", rep.double("store_bytes")),
+                         ("written_bytes_per_command", rep.double("written_bytes") / rep.double("commands"))]
+            rows.append(row)
+            curve.append(row.medianValue)
+            progress("tenth \(i)/10: \(format(row.medianValue)) cmd/s, raw \(format(row.baselineMedianValue)) puts/s, store \(formatMB(rep.double("store_bytes") / 1024)), \(format((monotonicSeconds() - started) / 60, decimals: 1)) min so far")
+        }
+        let ratio = curve.last! / curve.first!
+        notes.append("growth: the last tenth ran at \(format(ratio, decimals: 2)) of the first tenth's commands/s (target: at least 0.5)")
+        try measureLibraryCall("rebuild", name: "rebuild (every view)", fixture: store, rawFixture: raw)
+        try measureLibraryCall("verify", name: "verify (chain, index, views)", fixture: store, rawFixture: raw)
+        try measureAsOf(fixture: store, rawFixture: raw)
+        notes.append("the whole --huge run took \(format((monotonicSeconds() - started) / 60, decimals: 1)) min")
+        if !args.has("keep") {
+            removeTree(store)
+            removeTree(raw)
         }
         if args.has("json") { print(jsonReport()) } else { print(table()) }
     }

@@ -1,6 +1,6 @@
 // subledger-bench: the benchmark suite (issue 7). Run it with tools/bench.
 //
-//   subledger-bench [--runs 5] [--n 100000 | --large] [--single 2000] [--asof 20] [--seed 42]
+//   subledger-bench [--runs 5] [--n 100000 | --large | --huge] [--single 2000] [--asof 20] [--seed 42]
 //                   [--work DIR] [--json] [--keep]
 //
 // It writes a seeded workload (JSON Lines commands), then runs every measurement `--runs` times,
@@ -19,6 +19,8 @@ usage: subledger-bench [options]
   --n N         commands in the exec workload (default 100000)
   --large       10^6 commands, plus exec of 10^5 more on the store holding them
   --grown N     commands exec'd on the grown store with --large (default 100000)
+  --huge        the growth curve: 10^7 commands (or --n) exec'd into one store a tenth at a time,
+                each beside raw appends at the same store size; then rebuild, verify, as-of (--runs 1)
   --single N    single durable commands, one transaction each (default 2000)
   --asof N      random positions for show --as-of (default 20)
   --seed S      workload seed (default 42)

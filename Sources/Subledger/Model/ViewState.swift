@@ -15,13 +15,13 @@ protocol ViewState {
     func membership(user: EntityID, group: EntityID) throws -> UInt64?
     /// The user's subscriptions to the plan (cancelled ones too), oldest first.
     func subscriptions(user: EntityID, plan: EntityID) throws -> [(position: UInt64, isActive: Bool)]
-    /// The positions of the rows related to `entity` through `relation`, in position order.
+    /// The positions of the rows related to `entity` through `relation`, in no set order.
     func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
     /// Calls `body` with the position of each row of the n-th proxy, in the proxy's order,
     /// until it returns false.
     func forEachProxyEntry(_ proxy: Int, _ body: (_ position: UInt64) throws -> Bool) throws
-    /// The positions of rows that may relate to `entity` through `relation`, in position
-    /// order: every related row, and maybe some that no longer (or not yet) do. Cheaper than
+    /// The positions of rows that may relate to `entity` through `relation`, in no set order:
+    /// every related row, and maybe some that no longer (or not yet) do. Cheaper than
     /// `positions` where relations are derived (a snapshot); a caller re-checks each row.
     func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64]
     /// Whether the n-th proxy's ordered index holds `key`; nil when this storage cannot say

@@ -95,7 +95,8 @@ struct RowMatcher {
         }
         guard let narrowest = ways.min(by: { $0.positions.count < $1.positions.count }) else { return .walk }
         let positions = { () throws -> [UInt64] in
-            guard let entity = narrowest.entity else { return narrowest.positions }
+            // A relation's index lists its rows in key order (a user's by plan, then position).
+            guard let entity = narrowest.entity else { return narrowest.positions.sorted() }
             var out = Set<UInt64>()
             for p in narrowest.positions {
                 if let id = try entity(p), let created = try views.creationPosition(of: id) { out.insert(created) }

@@ -15,7 +15,8 @@ public struct StoreOptions: Sendable {
     public var clock: @Sendable () -> Timestamp
     /// Create the store when it does not exist.
     public var create: Bool
-    /// Makes the ids of created entities (and events) that commands do not name; random by default.
+    /// Makes the ids of created entities (and events) that commands do not name; time-ordered
+    /// (UUID version 7) by default.
     public var newID: @Sendable () -> EntityID
     /// Events between two view snapshots (what `--as-of` folds from). nil: the store's own
     /// (`StoreOptions.defaultSnapshotInterval` for a new store); another value drops the store's
@@ -24,7 +25,7 @@ public struct StoreOptions: Sendable {
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,
-                newID: @escaping @Sendable () -> EntityID = { EntityID.random() }, snapshotInterval: Int? = nil) {
+                newID: @escaping @Sendable () -> EntityID = { EntityID.timeOrdered() }, snapshotInterval: Int? = nil) {
         self.snapshotInterval = snapshotInterval
         self.proxies = proxies
         self.initialMapSize = initialMapSize

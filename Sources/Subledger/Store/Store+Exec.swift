@@ -68,34 +68,56 @@ extension Store {
     /// Runs JSON Lines commands from `reader`, many per write transaction, each transaction
     /// synced before `report` sees its results: a reported `ok` is durable. A batch closes early
     /// when no more input is ready, so interactive input is answered at once. Blank lines are skipped.
+    ///
+    /// Two cores share the work: this thread reads and decodes the next batch while another
+    /// applies, syncs and reports the one before (`report` is called there, in order). Before
+    /// waiting for input that is not there yet, every result read so far is reported.
     public func exec(_ reader: LineReader, report: ([ExecResult]) throws -> Void) throws -> ExecSummary {
-        var summary = ExecSummary()
-        var lines: [Int] = []
-        var batch: [Result<CommandEnvelope, Rejection>] = []
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let outcomes = try execute(batch: batch)
-            var results: [ExecResult] = []
-            results.reserveCapacity(outcomes.count)
-            for (line, outcome) in zip(lines, outcomes) {
-                summary.count(outcome)
-                results.append(ExecResult(line: line, outcome: outcome))
-            }
-            batch.removeAll(keepingCapacity: true)
-            lines.removeAll(keepingCapacity: true)
-            try report(results)
+        try withoutActuallyEscaping(report) { report in
+            var summary = ExecSummary()
+            try Pipeline<DecodedBatch>.run(depth: 2, consume: { batch in
+                let outcomes = try self.execute(batch: batch.commands)
+                var results: [ExecResult] = []
+                results.reserveCapacity(outcomes.count)
+                for (line, outcome) in zip(batch.lines, outcomes) {
+                    summary.count(outcome)
+                    results.append(ExecResult(line: line, outcome: outcome))
+                }
+                try report(results)
+            }, produce: { send in
+                var batch = DecodedBatch()
+                while let line = try reader.next() {
+                    if let bytes = line.bytes {
+                        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                        batch.commands.append(bytes.withUnsafeBytes { CommandDecoder.decode(line: $0) })
+                    } else {
+                        batch.commands.append(.failure(.lineTooLong(limit: reader.maxLineBytes)))
+                    }
+                    batch.lines.append(line.number)
+                    let waiting = !reader.hasReadyInput
+                    if batch.commands.count >= Store.maxBatch || waiting {
+                        // False once a batch failed to apply: stop reading, its error is thrown.
+                        guard send(batch) else { return }
+                        batch = DecodedBatch()
+                        // Before waiting for input, the results so far are out (and a failure
+                        // ends the run now, not at the next line).
+                        if waiting, !send.settle() { return }
+                    }
+                }
+                if !batch.commands.isEmpty { _ = send(batch) }
+            })
+            return summary
         }
-        while let line = try reader.next() {
-            if let bytes = line.bytes {
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                batch.append(bytes.withUnsafeBytes { CommandDecoder.decode(line: $0) })
-            } else {
-                batch.append(.failure(.lineTooLong(limit: reader.maxLineBytes)))
-            }
-            lines.append(line.number)
-            if batch.count >= Store.maxBatch || !reader.hasReadyInput { try flush() }
-        }
-        try flush()
-        return summary
+    }
+}
+
+/// Commands decoded for one write transaction, with their input lines.
+private struct DecodedBatch: Sendable {
+    var lines: [Int] = []
+    var commands: [Result<CommandEnvelope, Rejection>] = []
+
+    init() {
+        lines.reserveCapacity(64)
+        commands.reserveCapacity(64)
     }
 }

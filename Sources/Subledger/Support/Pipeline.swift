@@ -14,28 +14,45 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     /// The consumer's first error; once set, batches are dropped unconsumed.
     private let failure = Mutex<(any Error)?>(nil)
 
+    /// Batches sent and not yet consumed, and a signal after each is.
+    private let pending = Mutex(0)
+    private let consumed = DispatchSemaphore(value: 0)
+
     private init(depth: Int) { free = DispatchSemaphore(value: depth) }
+
+    /// What the producer hands its batches to: call it with a batch (false once the consumer
+    /// failed: stop producing), or `settle()` to wait until every batch sent is consumed (false
+    /// if one failed), before waiting on something slow such as interactive input.
+    struct Feed {
+        fileprivate let send: (Batch) -> Bool
+        fileprivate let settleNow: () -> Bool
+
+        func callAsFunction(_ batch: Batch) -> Bool { send(batch) }
+        func settle() -> Bool { settleNow() }
+    }
 
     /// Runs `produce` here, handing each batch it sends to `consume` on another thread, and
     /// returns once both are done. The consumer's error is thrown first (it is at an earlier
     /// point of the input than anything the producer saw after it), then the producer's.
     static func run<T>(depth: Int = 4, consume: @escaping (Batch) throws -> Void,
-                       produce: (_ send: (Batch) -> Bool) throws -> T) throws -> T {
+                       produce: (_ send: Feed) throws -> T) throws -> T {
         let pipe = Pipeline(depth: depth)
         guard let consumer = JoinableThread.start({ pipe.drain(consume) }) else {
             // No thread to be had: one core, in order, with the same errors.
             var failed: (any Error)?
             let result = Result {
-                try produce { batch in
+                try withoutActuallyEscaping({ (batch: Batch) -> Bool in
                     guard failed == nil else { return false }
                     do { try consume(batch) } catch { failed = error }
                     return failed == nil
+                }) { send in
+                    try produce(Feed(send: send, settleNow: { failed == nil }))
                 }
             }
             if let failed { throw failed }
             return try result.get()
         }
-        let result = Result { try produce(pipe.send) }
+        let result = Result { try produce(Feed(send: pipe.send, settleNow: pipe.settle)) }
         pipe.push(nil)
         // `drain` keeps its errors in `failure`: the join itself cannot throw.
         try? consumer.join()
@@ -50,7 +67,15 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
         return true
     }
 
+    /// Waits until the consumer has taken every batch sent; false if one failed.
+    private func settle() -> Bool {
+        // A signal may be left over from a batch consumed earlier: count again after each.
+        while pending.withLock({ $0 }) > 0 { consumed.wait() }
+        return failure.withLock { $0 == nil }
+    }
+
     private func push(_ batch: Batch?) {
+        if batch != nil { pending.withLock { $0 += 1 } }
         free.wait()
         queue.withLock { $0.append(batch) }
         ready.signal()
@@ -65,6 +90,8 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
             if failure.withLock({ $0 == nil }) {
                 do { try consume(batch) } catch { failure.withLock { $0 = error } }
             }
+            pending.withLock { $0 -= 1 }
+            consumed.signal()
         }
     }
 }
