@@ -31,6 +31,48 @@ import Testing
         #expect(show[0]["cancelled"] is NSNull)
     }
 
+    /// Each line is answered before the next is written: a client may wait for its result
+    /// (exec decodes on one thread and applies on another, and must not hold a result back).
+    @Test(.timeLimit(.minutes(1))) func execAnswersEachLineOfInteractiveInputAtOnce() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = CLI.postgresServer == nil ? ["--store", cli.store, "exec", "--json"] : ["exec", "--json"]
+        var env = ProcessInfo.processInfo.environment
+        env["SUBLEDGER_STORE"] = CLI.postgresServer == nil ? nil : cli.store
+        p.environment = env
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let reader = output.fileHandleForReading
+        var pending = Data()
+        func nextLine() -> String? {
+            while true {
+                if let nl = pending.firstIndex(of: 0x0A) {
+                    defer { pending = pending[(nl + 1)...] }
+                    return String(decoding: pending[..<nl], as: UTF8.self)
+                }
+                let chunk = reader.availableData
+                if chunk.isEmpty { return nil }
+                pending += chunk
+            }
+        }
+        for i in 1...5 {
+            let line = #"{"command":"CreatePlan","name":"p\#(i)","price_cents":100,"command_id":"i\#(i)"}"#
+            try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+            // Blocks until the answer comes: with the input still open, a held-back result hangs here.
+            let answer = try #require(nextLine())
+            #expect(answer.hasPrefix(#"{"line":\#(i),"status":"ok","positions":[\#(i)]"#), "\(answer)")
+        }
+        try input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(nextLine() == nil)
+    }
+
     @Test func execExitsZeroWhenNothingIsRejected() throws {
         let cli = CLI()
         defer { cli.cleanUp() }

@@ -13,6 +13,8 @@ protocol LedgerStorage: AnyObject, Sendable {
 
     // MARK: Commands
 
+    /// The most commands `exec` gives `execute` at once.
+    var maxBatch: Int { get }
     /// Runs the commands in order in one transaction through `CommandHandler`, durably unless
     /// `durable` is false.
     func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool) throws -> [Outcome]

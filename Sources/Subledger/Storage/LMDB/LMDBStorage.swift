@@ -41,12 +41,22 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
 
     // MARK: Executing commands
 
+    var maxBatch: Int { Store.maxBatch }
+
     func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool) throws -> [Outcome] {
-        try env.write(durable: durable) { txn in
-            var handler = try commandHandler(txn)
-            let outcomes = try handler.execute(batch)
-            try handler.finish()
-            return outcomes
+        // A batch of `Store.maxBatch` commands on a very large store may change more pages than
+        // one transaction can hold: it is then run in parts.
+        try BatchSplitting.inHalves(batch[...]) { part in
+            do {
+                return try env.write(durable: durable) { txn in
+                    var handler = try commandHandler(txn)
+                    let outcomes = try handler.execute(Array(part))
+                    try handler.finish()
+                    return outcomes
+                }
+            } catch LMDBError.transactionFull {
+                throw BatchTooLarge()
+            }
         }
     }
 
