@@ -323,7 +323,7 @@ struct Arguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
 
-    static let flagNames: Set<String> = ["large", "json", "keep", "help", "no-build", "verbose", "postgres", "no-cli"]
+    static let flagNames: Set<String> = ["large", "huge", "json", "keep", "help", "no-build", "verbose", "postgres", "no-cli"]
 
     init(_ argv: [String]) throws {
         var i = 0

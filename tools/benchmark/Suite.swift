@@ -159,7 +159,8 @@ final class Suite {
         try measureLibraryCall("rebuild", name: "rebuild (every view)", fixture: store, rawFixture: raw)
         try measureLibraryCall("verify", name: "verify (chain, index, views)", fixture: store, rawFixture: raw)
         try measureAsOf(fixture: store, rawFixture: raw)
-        notes.append("the whole --huge run took \(format((monotonicSeconds() - started) / 60, decimals: 1)) min")
+        let took = monotonicSeconds() - started
+        notes.append("the whole --huge run took \(format(took)) s (\(format(took / 60, decimals: 1)) min)")
         if !args.has("keep") {
             removeTree(store)
             removeTree(raw)
