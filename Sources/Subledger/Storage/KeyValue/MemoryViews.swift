@@ -54,11 +54,12 @@ final class MemoryViews: KeyValueViewWriting {
     }
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
-        if tracksChanges {
-            // The index entries a store on LMDB removes for this change (this one derives them).
-            let before = old.map { KeyLayout.indexEntries(of: $0.cached, at: p) } ?? []
+        if tracksChanges, table == .memberships || table == .subscriptions {
+            // The relation entries a store on LMDB removes for this change (this one derives
+            // them): all of the row at `p`, so linked by `p`. Other tables' indexes are not
+            // linked, and most changes (a login, a rename) touch no index at all.
             for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) where value == nil {
-                if let removed = before.first(where: { $0.table == index && $0.key == key }) { link(.index(index), key, removed.value) }
+                link(.index(index), key, Keys.position(p))
             }
         }
         replace(table, at: p, before: old?.cached, after: new?.cached)
