@@ -101,11 +101,11 @@ struct ViewQuery {
                 for p in positions {
                     // Without an order the key is known before the row: one the index lacks
                     // costs no row read (a free plan's many subscriptions, none of them paying).
-                    if proxiesIndexed, let key = proxy.unorderedKey(position: p),
-                       try views.hasProxyEntry(i, key: key) == false { continue }
+                    let known = proxiesIndexed ? try proxy.unorderedKey(position: p).flatMap { try views.hasProxyEntry(i, key: $0) } : nil
+                    if known == false { continue }
                     guard let row = try views.anyRow(proxy.base, at: p) else { continue }
                     let key = proxy.indexKey(row, position: p)
-                    let held = proxiesIndexed ? try views.hasProxyEntry(i, key: key) : nil
+                    let held = try known ?? (proxiesIndexed ? views.hasProxyEntry(i, key: key) : nil)
                     if try held ?? proxy.filter(row, lookup) { members.append((key, row)) }
                 }
                 try inOrder(members)
