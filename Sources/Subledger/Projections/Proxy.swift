@@ -17,10 +17,13 @@ public struct Proxy: Sendable {
     let orderKey: @Sendable (AnyRow) -> [UInt8]
     /// False when every row's sort key is empty: an index key is then the row's position alone.
     let ordered: Bool
+    /// A condition on a subscription's plan alone (`subscriptions(_:onPlans:…)`). A plan's row never
+    /// changes, so when a read names a plan that fails it, the proxy holds none of its rows.
+    let planCondition: (@Sendable (PlanRow) -> Bool)?
     let derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)]
 
     init(name: String, version: Int, base: BaseView, filter: @escaping @Sendable (AnyRow, ProxyLookup) throws -> Bool,
-         orderKey: (@Sendable (AnyRow) -> [UInt8])? = nil,
+         orderKey: (@Sendable (AnyRow) -> [UInt8])? = nil, planCondition: (@Sendable (PlanRow) -> Bool)? = nil,
          derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)] = []) {
         self.name = name
         self.version = version
@@ -28,18 +31,24 @@ public struct Proxy: Sendable {
         self.filter = filter
         self.orderKey = orderKey ?? { _ in [] }
         ordered = orderKey != nil
+        self.planCondition = planCondition
         self.derived = derived
     }
 
     /// A proxy over `subscriptions`. `order` gives a sort key (see `SortKey`); rows with equal keys,
-    /// or all rows when `order` is nil, come in creation order.
+    /// or all rows when `order` is nil, come in creation order. A row is in the proxy
+    /// when `filter` holds and so does `onPlans`, a condition on its plan alone: given apart, it
+    /// lets a read filtered to a plan that fails it answer at once, at any point in time.
     public static func subscriptions(_ name: String, version: Int = 1, order: (@Sendable (SubscriptionRow) -> SortKey)? = nil,
                                      derived: [(name: String, value: @Sendable (SubscriptionRow, ProxyLookup) throws -> FieldValue)] = [],
+                                     onPlans: (@Sendable (PlanRow) -> Bool)? = nil,
                                      where filter: @escaping @Sendable (SubscriptionRow, ProxyLookup) throws -> Bool) -> Proxy {
         Proxy(name: name, version: version, base: .subscriptions,
               filter: { row, lookup in
                   guard case .subscription(let s) = row else { return false }
-                  return try filter(s, lookup)
+                  guard try filter(s, lookup) else { return false }
+                  guard let onPlans else { return true }
+                  return try lookup.plan(s.plan).map(onPlans) ?? false
               },
               orderKey: order.map { order -> @Sendable (AnyRow) -> [UInt8] in
                   { row in
@@ -47,6 +56,7 @@ public struct Proxy: Sendable {
                       return order(s).bytes
                   }
               },
+              planCondition: onPlans,
               derived: derived.map { d in (d.name, { row, lookup in
                   guard case .subscription(let s) = row else { return .null }
                   return try d.value(s, lookup)
@@ -72,9 +82,7 @@ public struct Proxy: Sendable {
     /// The built-in proxies (docs/views.md).
     public static let builtIn: [Proxy] = [
         .subscriptions("active_subscriptions", order: { SortKey().ascending($0.created).ascending($0.id) }) { s, _ in s.isActive },
-        .subscriptions("paying_subscriptions") { s, lookup in
-            try s.isActive && (lookup.plan(s.plan)?.priceCents ?? 0) > 0
-        },
+        .subscriptions("paying_subscriptions", onPlans: { $0.priceCents > 0 }) { s, _ in s.isActive },
         .memberships("recent_memberships", order: { SortKey().descending($0.joined).ascending($0.id) }),
     ]
 }

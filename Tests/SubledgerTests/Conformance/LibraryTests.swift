@@ -34,6 +34,36 @@ import Testing
         #expect(try store.verify().fault == nil)
     }
 
+    /// A proxy's condition on the plan alone, given apart (`onPlans`), keeps the rows a filter
+    /// doing the same check keeps: for every plan filter (one the condition refuses answers at
+    /// once), now and as of every position, whether the plan existed then or not.
+    @Test(arguments: Backend.all) func aConditionOnThePlanAloneKeepsTheRowsTheFilterWould(_ backend: Backend) throws {
+        let apart = Proxy.subscriptions("team_apart", onPlans: { $0.isTeam }) { sub, _ in sub.isActive }
+        let inline = Proxy.subscriptions("team_inline") { sub, lookup in try sub.isActive && (lookup.plan(sub.plan)?.isTeam ?? false) }
+        let t = try TempStore(backend: backend, proxies: [apart, inline], snapshotInterval: 3)
+        let lines = RulesTests.setup + [
+            #"{"command":"Subscribe","user":"bob@example.com","plan":"team"}"#,
+            #"{"command":"Subscribe","user":"bob@example.com","plan":"free"}"#,
+            #"{"command":"CreatePlan","name":"crew","price_cents":0,"seats":3}"#,
+            #"{"command":"ChangePlan","user":"bob@example.com","plan":"team","to":"crew"}"#,
+            #"{"command":"Subscribe","user":"ann@example.com","plan":"team"}"#,
+            #"{"command":"Cancel","user":"ann@example.com","plan":"team"}"#,
+            #"{"command":"DeletePlan","plan":"crew"}"#,
+        ]
+        for line in lines { #expect(try t.store.execute(line: line).isApplied, "\(line)") }
+        let head = try t.store.head().position
+        var seen = 0
+        for asOf in [nil] + (1...head).map { AsOf.position($0) } {
+            for plan in [nil, "pro", "team", "free", "crew"] {
+                let filter = ViewFilter(plan: plan.map(Reference.init))
+                let want = try? t.store.rows(of: "team_inline", filter: filter, asOf: asOf)
+                #expect((try? t.store.rows(of: "team_apart", filter: filter, asOf: asOf)) == want, "\(plan ?? "-") as of \(String(describing: asOf))")
+                seen += want?.count ?? 0
+            }
+        }
+        #expect(seen > 0)
+    }
+
     /// Rows by id, now and as of every position: those of the whole view then, in the order
     /// asked, an id of nothing (or of another kind, or not yet there) left out.
     @Test(arguments: Backend.all) func rowsByIDAreThoseOfTheWholeView(_ backend: Backend) throws {
