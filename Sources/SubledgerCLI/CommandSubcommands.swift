@@ -62,7 +62,7 @@ struct RenameUser: ParsableCommand {
 }
 
 struct Login: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record a login (sets last_login to --at).",
+    static let configuration = CommandConfiguration(commandName: "login", abstract: "Record a login (sets last_login to --at).",
         discussion: "Example:\n  subledger login --user ann@example.com")
     @OptionGroup var options: CommandOptions
     @Option(help: "The user: id or email.") var user: String
@@ -119,7 +119,7 @@ struct DeleteGroup: ParsableCommand {
 }
 
 struct Subscribe: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Subscribe a user to a plan.",
+    static let configuration = CommandConfiguration(commandName: "subscribe", abstract: "Subscribe a user to a plan.",
         discussion: "Example:\n  subledger subscribe --user ann@example.com --plan pro")
     @OptionGroup var options: CommandOptions
     @Option(help: "The user: id or email.") var user: String
@@ -143,7 +143,7 @@ struct ChangePlan: ParsableCommand {
 }
 
 struct Cancel: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Cancel an active subscription.",
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel an active subscription.",
         discussion: "Give --subscription, or both --user and --plan.\nExample:\n  subledger cancel --user ann@example.com --plan pro")
     @OptionGroup var options: CommandOptions
     @Option(help: "The subscription's id.") var subscription: String?
@@ -153,7 +153,7 @@ struct Cancel: ParsableCommand {
 }
 
 struct Join: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Add a user to a group.",
+    static let configuration = CommandConfiguration(commandName: "join", abstract: "Add a user to a group.",
         discussion: "Example:\n  subledger join --user ann@example.com --group admins")
     @OptionGroup var options: CommandOptions
     @Option(help: "The user: id or email.") var user: String
@@ -163,7 +163,7 @@ struct Join: ParsableCommand {
 }
 
 struct Leave: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove a user from a group.",
+    static let configuration = CommandConfiguration(commandName: "leave", abstract: "Remove a user from a group.",
         discussion: "Example:\n  subledger leave --user ann@example.com --group admins")
     @OptionGroup var options: CommandOptions
     @Option(help: "The user: id or email.") var user: String

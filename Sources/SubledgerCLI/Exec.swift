@@ -6,6 +6,7 @@ import Glibc
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run JSON Lines commands from FILE or stdin.",
         discussion: """
         Each line is one command. With --json, one line per command goes to stdout:

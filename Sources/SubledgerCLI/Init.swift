@@ -3,6 +3,7 @@ import Subledger
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create the store (no error when it exists).",
         discussion: """
         --snapshot-interval sets how many events lie between two view snapshots (what

@@ -3,6 +3,7 @@ import Subledger
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Print events in log order.",
         discussion: """
         Examples:
@@ -80,6 +81,7 @@ struct Replay: ParsableCommand {
 
 struct Projections: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "projections",
         abstract: "List every projection: kind, checkpoint, rows, version.",
         discussion: "Example:\n  subledger projections --json")
 
@@ -114,6 +116,7 @@ struct Projections: ParsableCommand {
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Events, streams, store size, map size and use, per-type counts.",
         discussion: "Example:\n  subledger stats --json")
 

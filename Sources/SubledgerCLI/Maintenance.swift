@@ -6,6 +6,7 @@ import Glibc
 
 struct Rebuild: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rebuild",
         abstract: "Rebuild the views from the log, blue/green, while others keep reading and writing.",
         discussion: """
         The log is folded into fresh databases, which catch up with events appended meanwhile
@@ -43,6 +44,7 @@ struct Rebuild: ParsableCommand {
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check the hash chain, the indexes and every view against a fresh fold of the log.",
         discussion: """
         Exits 0 with a one-line summary when the store is sound, 1 with the first fault found.
@@ -111,6 +113,7 @@ struct Verify: ParsableCommand {
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Write a consistent, compacted copy of the store into DIR (a hot backup).",
         discussion: """
         The copy is one snapshot of the store, taken while others keep reading and writing, and
@@ -134,6 +137,7 @@ struct Backup: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write the whole log as JSON Lines, with positions and hashes (deterministic bytes).",
         discussion: """
         Examples:
@@ -176,6 +180,7 @@ struct Export: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Fill an empty store from an export, checking every line; all or nothing.",
         discussion: """
         Every line is checked (JSON, gapless positions, each hash recomputed, stream versions,

@@ -6,6 +6,7 @@ import Glibc
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "metrics",
         abstract: "Subscription metrics: MRR and its movements, subscribers and seats, per period.",
         discussion: """
         One row per UTC calendar period (--every day, week or month; weeks are ISO weeks,

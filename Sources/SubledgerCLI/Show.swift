@@ -3,6 +3,7 @@ import Subledger
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Print a view.",
         discussion: """
         Views: users, plans, team_plans, groups, memberships, subscriptions, and the proxies
@@ -64,6 +65,7 @@ struct Show: ParsableCommand {
 
 struct Seen: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "seen",
         abstract: "Set a user's volatile last_seen (appends nothing to the log).",
         discussion: "Example:\n  subledger seen --user ann@example.com --at 2026-01-01T10:00:00Z")
 

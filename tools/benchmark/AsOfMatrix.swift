@@ -7,12 +7,13 @@ import Glibc
 /// at the same seeded positions: in this process (the library call), and as whole `subledger`
 /// processes (output to /dev/null), beside the process floor (`subledger stats`).
 enum AsOfMatrix {
-    /// The views and the filters each takes (docs/cli.md's filter table); "-" is none.
+    /// The views and the filters each takes (docs/cli.md's filter table); "-" is none. "plan"
+    /// is the first plan (the workload's free one), "paid" `--plan` of the first paid plan.
     static let cases: [(view: String, filters: [String])] = [
-        ("subscriptions", ["-", "user", "plan"]), ("users", ["-", "user", "plan", "group"]),
+        ("subscriptions", ["-", "user", "plan", "paid"]), ("users", ["-", "user", "plan", "paid", "group"]),
         ("plans", ["-", "user", "plan"]), ("team_plans", ["-", "user", "plan"]), ("groups", ["-", "user", "group"]),
-        ("memberships", ["-", "user", "group"]), ("active_subscriptions", ["-", "user", "plan"]),
-        ("paying_subscriptions", ["-", "user", "plan"]), ("recent_memberships", ["-", "user", "group"]),
+        ("memberships", ["-", "user", "group"]), ("active_subscriptions", ["-", "user", "plan", "paid"]),
+        ("paying_subscriptions", ["-", "user", "plan", "paid"]), ("recent_memberships", ["-", "user", "group"]),
     ]
 
     /// The CLI beside this binary (tools/bench builds both).
@@ -53,7 +54,10 @@ enum AsOfMatrix {
             guard let id = try store.rows(of: view, limit: 1).first?["id"]?.text else { throw BenchError("no \(view) to filter by") }
             return id
         }
-        let refs = ["user": try first("users"), "plan": try first("plans"), "group": try first("groups")]
+        guard let paid = try store.rows(of: "plans").first(where: { ($0["price_cents"]?.text).flatMap { Int($0) } ?? 0 > 0 })?["id"]?.text else {
+            throw BenchError("no paid plan to filter by")
+        }
+        let refs = ["user": try first("users"), "plan": try first("plans"), "paid": paid, "group": try first("groups")]
         var rng = SplitMix64(seed: UInt64(args.int("seed") ?? 1))
         let low = head / 100 + 1
         let positions = (0..<count).map { _ in low + rng.next() % (head - low + 1) }
@@ -70,7 +74,8 @@ enum AsOfMatrix {
         }
         for (view, filters) in cases {
             for f in filters {
-                let filter = ViewFilter(user: f == "user" ? Reference(refs["user"]!) : nil, plan: f == "plan" ? Reference(refs["plan"]!) : nil,
+                let filter = ViewFilter(user: f == "user" ? Reference(refs["user"]!) : nil,
+                                        plan: f == "plan" || f == "paid" ? Reference(refs[f]!) : nil,
                                         group: f == "group" ? Reference(refs["group"]!) : nil)
                 for limit in [10, nil] as [Int?] {
                     var inProcess: [Double] = [], process: [Double] = []
@@ -83,7 +88,7 @@ enum AsOfMatrix {
                     if withCLI {
                         for p in positions {
                             var argv = [cli, "--store", path, "show", view, "--as-of", String(p)]
-                            if f != "-" { argv += ["--\(f)", refs[f]!] }
+                            if f != "-" { argv += ["--\(f == "paid" ? "plan" : f)", refs[f]!] }
                             if let limit { argv += ["--limit", String(limit)] }
                             guard let s = timeProcess(argv) else { throw BenchError("\(argv.joined(separator: " ")) failed") }
                             process.append(s * 1000)
