@@ -26,7 +26,7 @@ extension LMDBStorage {
             }
             progress?(imported)
             if imported > 0 {
-                try rebuild(progress: nil)
+                _ = try rebuild(progress: nil)
                 try rebuildSnapshots()
             }
             return imported
