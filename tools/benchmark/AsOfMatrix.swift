@@ -74,9 +74,10 @@ enum AsOfMatrix {
         }
         for (view, filters) in cases {
             for f in filters {
-                let filter = ViewFilter(user: f == "user" ? Reference(refs["user"]!) : nil,
-                                        plan: f == "plan" || f == "paid" ? Reference(refs[f]!) : nil,
-                                        group: f == "group" ? Reference(refs["group"]!) : nil)
+                let flag = f == "paid" ? "plan" : f
+                let filter = ViewFilter(user: flag == "user" ? Reference(refs[f]!) : nil,
+                                        plan: flag == "plan" ? Reference(refs[f]!) : nil,
+                                        group: flag == "group" ? Reference(refs[f]!) : nil)
                 for limit in [10, nil] as [Int?] {
                     var inProcess: [Double] = [], process: [Double] = []
                     var rows = 0
@@ -88,7 +89,7 @@ enum AsOfMatrix {
                     if withCLI {
                         for p in positions {
                             var argv = [cli, "--store", path, "show", view, "--as-of", String(p)]
-                            if f != "-" { argv += ["--\(f == "paid" ? "plan" : f)", refs[f]!] }
+                            if f != "-" { argv += ["--\(flag)", refs[f]!] }
                             if let limit { argv += ["--limit", String(limit)] }
                             guard let s = timeProcess(argv) else { throw BenchError("\(argv.joined(separator: " ")) failed") }
                             process.append(s * 1000)

@@ -2,6 +2,8 @@
 /// models, a related row for the others (a user's groups, a plan's subscribers, ...).
 struct RowMatcher {
     let user: EntityID?, plan: EntityID?, group: EntityID?
+    /// The row of the plan `--plan` names, as resolved (a proxy's plan rule reads it).
+    let planRow: PlanRow?
     let views: any ViewState
 
     init(view: String, filter: ViewFilter, views: any ViewState) throws {
@@ -20,7 +22,8 @@ struct RowMatcher {
         // A filter naming something missing is an error, not an empty view.
         let references = References(state: views)
         user = try filter.user.map { try references.user($0).row.id }
-        plan = try filter.plan.map { try references.plan($0).row.id }
+        planRow = try filter.plan.map { try references.plan($0).row }
+        plan = planRow?.id
         group = try filter.group.map { try references.group($0).row.id }
     }
 

@@ -69,10 +69,7 @@ struct ViewQuery {
         } else if let i = proxies.firstIndex(where: { $0.name == view }) {
             let proxy = proxies[i]
             // A plan the proxy refuses as a whole: none of its subscriptions is in the proxy.
-            if let condition = proxy.planCondition, let plan = match.plan,
-               try views.row(PlanRow.self, .plans, id: plan).map({ condition($0.row) }) != true {
-                return []
-            }
+            if let condition = proxy.planCondition, let plan = match.planRow, !condition(plan) { return [] }
             let lookup = ProxyLookup(reader: views)
             func show(_ row: AnyRow) throws -> ViewRow {
                 var shown = row.viewRow(lastSeen: proxy.base == .users ? try lastSeen(row.id) : nil)

@@ -15,6 +15,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// The proxies whose removed entries the store keeps, numbered as the view tables number them.
     let proxies: [Proxy]
     private let cursor: Cursor
+
     /// Rows read by position so far, and creation positions: each looked up once per read.
     private var looked: [BaseTable: [UInt64: CachedRow?]] = [:]
     private var created: [EntityID: UInt64?] = [:]
