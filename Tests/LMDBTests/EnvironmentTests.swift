@@ -30,6 +30,28 @@ struct EnvironmentTests {
         reopened.close()
     }
 
+    @Test("releasing the mapped pages drops them from the process, and every read still sees the same bytes")
+    func releaseMappedPages() throws {
+        try withEnvironment { env, _ in
+            let db = try env.database("kv")
+            let value = [UInt8](repeating: 7, count: 1_000)
+            try env.write { txn in for n in 0..<20_000 { try txn.put(db, key(UInt64(n)), value) } }
+            func residentFilePages() throws -> Int {
+                let statm = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+                return Int(statm[2])!
+            }
+            try env.read { txn in
+                // A read transaction stays open across the release: its pages fault back in.
+                #expect(try txn.scan(db).map { Array($0.value) == value }.allSatisfy { $0 })
+                let before = try residentFilePages()
+                try env.releaseMappedPages()
+                #expect(try residentFilePages() < before - 2_000, "the 20 MB read are no longer mapped in")
+                #expect(try txn.getBytes(db, key(19_999)) == value)
+                #expect(try keys(txn.scan(db)).count == 20_000)
+            }
+        }
+    }
+
     @Test("open creates the directory with mode 0700")
     func createsDirectory() throws {
         let scratch = Scratch()

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Testing
 @testable import Subledger
@@ -49,5 +50,33 @@ import Testing
         }
         // The run returned only after the consumer took every batch sent before the error.
         #expect(consumed.withLock { $0 } == 3)
+    }
+
+    /// `trySend` never waits: it refuses a batch while the consumer is `depth` behind, and what
+    /// it does send arrives in order with the rest.
+    @Test func trySendRefusesWhileTheConsumerIsBehindAndKeepsTheOrder() throws {
+        let gate = DispatchSemaphore(value: 0)
+        var seen: [Int] = []
+        let refused = try Pipeline<Int>.run(depth: 2, consume: { n in
+            if n == 0 { gate.wait() }
+            seen.append(n)
+        }) { send -> Int in
+            var refused = 0
+            for n in 0..<3 { #expect(send(n)) }
+            // 0 is held by the consumer, 1 and 2 fill the queue: no room until 0 is done.
+            if send.trySend(3) == nil { refused += 1 }
+            gate.signal()
+            for n in 3..<100 {
+                while true {
+                    if let sent = send.trySend(n) {
+                        #expect(sent)
+                        break
+                    }
+                }
+            }
+            return refused
+        }
+        #expect(refused == 1)
+        #expect(seen == Array(0..<100))
     }
 }

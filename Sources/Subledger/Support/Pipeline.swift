@@ -25,9 +25,13 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     /// if one failed), before waiting on something slow such as interactive input.
     struct Feed {
         fileprivate let send: (Batch) -> Bool
+        fileprivate let sendNow: (Batch) -> Bool?
         fileprivate let settleNow: () -> Bool
 
         func callAsFunction(_ batch: Batch) -> Bool { send(batch) }
+        /// Sends `batch` if the consumer has room for it now; nil (not sent) if it has not, so
+        /// that the producer can do other work meanwhile instead of waiting.
+        func trySend(_ batch: Batch) -> Bool? { sendNow(batch) }
         func settle() -> Bool { settleNow() }
     }
 
@@ -46,13 +50,13 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
                     do { try consume(batch) } catch { failed = error }
                     return failed == nil
                 }) { send in
-                    try produce(Feed(send: send, settleNow: { failed == nil }))
+                    try produce(Feed(send: send, sendNow: send, settleNow: { failed == nil }))
                 }
             }
             if let failed { throw failed }
             return try result.get()
         }
-        let result = Result { try produce(Feed(send: pipe.send, settleNow: pipe.settle)) }
+        let result = Result { try produce(Feed(send: pipe.send, sendNow: pipe.trySend, settleNow: pipe.settle)) }
         pipe.push(nil)
         // `drain` keeps its errors in `failure`: the join itself cannot throw.
         try? consumer.join()
@@ -74,9 +78,17 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
         return failure.withLock { $0 == nil }
     }
 
-    private func push(_ batch: Batch?) {
+    /// `send` without waiting: nil when the consumer is `depth` batches behind.
+    private func trySend(_ batch: Batch) -> Bool? {
+        guard failure.withLock({ $0 == nil }) else { return false }
+        guard free.wait(timeout: .now()) == .success else { return nil }
+        push(batch, hasRoom: true)
+        return true
+    }
+
+    private func push(_ batch: Batch?, hasRoom: Bool = false) {
         if batch != nil { pending.withLock { $0 += 1 } }
-        free.wait()
+        if !hasRoom { free.wait() }
         queue.withLock { $0.append(batch) }
         ready.signal()
     }

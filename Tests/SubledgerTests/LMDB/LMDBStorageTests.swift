@@ -49,6 +49,36 @@ import Testing
         #expect(truncated?.position == 3)
     }
 
+    /// Verify reads the stream and command indexes in their own order (not one look-up per
+    /// event): an entry missing, pointing at the wrong event or added is each found, at its event.
+    @Test func verifyFindsEachFaultOfTheLogIndexes() throws {
+        func tampered(_ change: (Store, WriteTransaction) throws -> Void) throws -> VerifyFault? {
+            let t = try seeded()
+            for (i, email) in ["cy@example.com", "di@example.com"].enumerated() {
+                #expect(try t.store.execute(line: #"{"command":"RegisterUser","email":"\#(email)","command_id":"c-\#(i + 1)"}"#).isApplied)
+            }
+            #expect(try t.store.verify().fault == nil)
+            try t.store.env.write { txn in try change(t.store, txn) }
+            return try t.store.verify().fault
+        }
+        let missing = try tampered { s, txn in _ = try txn.delete(s.log.commands, Array("c-2".utf8)) }
+        #expect(missing == VerifyFault(position: 10, area: "command index", message: #"command_id "c-2" does not point at this event"#))
+        let moved = try tampered { s, txn in try txn.put(s.log.commands, Array("c-2".utf8), Keys.position(3)) }
+        #expect(moved?.area == "command index" && moved?.position == 3)
+        let twice = try tampered { s, txn in try txn.put(s.log.commands, Array("c-0".utf8), Keys.position(9)) }
+        #expect(twice?.area == "command index" && twice?.position == 9)
+        let beyond = try tampered { s, txn in try txn.put(s.log.commands, Array("c-9".utf8), Keys.position(1_000)) }
+        #expect(beyond?.area == "command index" && beyond?.position == 1_000)
+        let ann = EntityID("00000000-0000-4000-8000-000000000001")!
+        let wrongStream = try tampered { s, txn in
+            _ = try txn.delete(s.log.streams, EntityID("00000000-0000-4000-8000-000000000002")!.raw, value: Keys.position(2))
+            try txn.put(s.log.streams, ann.raw, Keys.position(2))
+        }
+        #expect(wrongStream?.area == "stream index" && wrongStream?.position == 2)
+        let stray = try tampered { s, txn in try txn.put(s.log.streams, ann.raw, Keys.position(12)) }
+        #expect(stray?.area == "stream index" && stray?.position == 12)
+    }
+
     /// The seeded store with a snapshot every 3 events: 2 snapshots (at 3 and 6), then 2 events.
     func snapshotted() throws -> TempStore {
         let t = try TempStore(snapshotInterval: 3)

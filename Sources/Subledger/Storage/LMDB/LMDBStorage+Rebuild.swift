@@ -16,6 +16,7 @@ extension LMDBStorage {
             }
             let target = generations[1 - active]
             let folded = try foldedViews(through: start, progress: progress)
+            try env.releaseMappedPages()
             // Each table is sorted and encoded here while the one before it is written, sorted,
             // with append, in bounded transactions on a second core; one sync at the end.
             try Pipeline<(table: Database, entries: PackedTable)>.run(depth: 1, consume: { job in

@@ -27,8 +27,9 @@ extension LMDBStorage {
         let folded = MemoryViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
         var chain = ChainCheck()
-        var commands = 0
-        let streamCursor = try txn.cursor(log.streams)
+        var indexes = try LogIndexCheck(head: head.position, log, txn)
+        var release = PageRelease(env)
+        var storedSnapshots = try snapshots.map { try StoredSnapshots($0, tables: fold.tableCount, log, txn) }
         let events = try txn.scan(log.events, from: nil, to: nil, reverse: false)
         var expected: UInt64 = 1
         // The fresh fold runs on a second core, behind the checks of the log on this one.
@@ -46,6 +47,13 @@ extension LMDBStorage {
                 }
             }
         }) { send -> VerifyReport? in
+            // The indexes and the stored snapshots are read while the fold is busy with batches sent.
+            func sendWhenRoom(_ batch: [RecordedEvent]) throws -> Bool {
+                while true {
+                    if let sent = send.trySend(batch) { return sent }
+                    if try !indexes.step(1024, &release), try !(storedSnapshots?.step(1024, &release) ?? false) { return send(batch) }
+                }
+            }
             var batch: [RecordedEvent] = []
             while let (key, value) = try events.nextEntry() {
                 guard key.count == 8 else { return fault(nil, "log", "a key of \(key.count) bytes is not a position") }
@@ -55,27 +63,22 @@ extension LMDBStorage {
                 }
                 let event: RecordedEvent
                 do { event = try chain.check(value, at: p) } catch let f as ChainCheck.Fault { return fault(f.position, f.area, f.message) }
-                let indexed = try streamCursor.seek(event.stream.id.raw, value: key)
-                guard let indexed, indexed.key.sameBytes(as: event.stream.id.raw), indexed.value.sameBytes(as: key) else {
-                    return fault(p, "stream index", "stream \(event.stream) does not list this event")
-                }
-                if let commandID = event.commandID {
-                    commands += 1
-                    guard let at = try log.commandPosition(commandID, txn), at == p else {
-                        return fault(p, "command index", "command_id \(quoted(commandID)) does not point at this event")
-                    }
-                }
+                indexes.record(event)
                 batch.append(event)
                 if batch.count == 1024 {
-                    guard send(batch) else { return nil }
+                    guard try sendWhenRoom(batch) else { return nil }
                     batch = []
                 }
                 report.events = p
+                try release.read()
                 if p % 65_536 == 0 { progress?(p, head.position) }
                 expected += 1
             }
             if let error = events.error { throw error }
             _ = send(batch)
+            // While the fold finishes on the other core.
+            if let f = try indexes.finish(log, txn, &release) { return fault(f.position, f.area, f.message) }
+            while try storedSnapshots?.step(4096, &release) ?? false {}
             return nil
         }
         if let logFault { return logFault }
@@ -83,14 +86,6 @@ extension LMDBStorage {
             return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
         }
         guard head.hash == chain.previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
-        let indexedEvents = try txn.entries(log.streams)
-        guard indexedEvents == Int(report.events) else {
-            return fault(nil, "stream index", "it lists \(indexedEvents) events, the log holds \(report.events)")
-        }
-        let indexedCommands = try txn.entries(log.commands)
-        guard indexedCommands == commands else {
-            return fault(nil, "command index", "it lists \(indexedCommands) command ids, the log has \(commands)")
-        }
         progress?(head.position, head.position)
         // Every view table against the fresh fold, entry by entry.
         let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy \($0.name)" }
@@ -113,6 +108,7 @@ extension LMDBStorage {
                     return fault(nil, "view \(names[t])", "entry \(hex(Array(key))) differs from a fresh fold of the log")
                 }
                 i += 1
+                try release.read()
             }
             if let error = stored.error { throw error }
             guard i == want.count else {
@@ -121,7 +117,8 @@ extension LMDBStorage {
             report.tables += 1
         }
         if let snapshots {
-            if let (at, message) = try verifySnapshots(snapshots, expected: expectedSnapshots, txn) { return fault(at, "snapshot", message) }
+            if let (area, message) = storedSnapshots?.fault { return fault(nil, area, message) }
+            if let (at, message) = compareSnapshots(snapshots, expected: expectedSnapshots, stored: storedSnapshots?.windows ?? [:]) { return fault(at, "snapshot", message) }
             // The rows changed after the newest snapshot position wait for the next one.
             let pending = Set(folded.takeChanges().map { LogTables.pendingKey($0.table, $0.position) })
             let stored = Set(try txn.scan(log.pendingSnapshot).map { Array($0.key) })
@@ -129,28 +126,74 @@ extension LMDBStorage {
                 return fault(nil, "snapshot", "\(stored.count) rows wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
                                              + (stored.count == pending.count ? ", and they differ" : ""))
             }
-            if let message = try verifyLinks(folded.links, tables: fold.tableCount, txn) { return fault(nil, "snapshot links", message) }
+            var links = SnapshotDigest()
+            for link in folded.links { links.add(link, []) }
+            if links != storedSnapshots?.links { return fault(nil, "snapshot links", try findLinkFault(folded.links, txn)) }
         }
         return report
     }
 
-    /// Compares the stored snapshots, window by window, with those of the fresh fold: the
-    /// first window (by position) whose entries differ, with what is wrong, or nil.
-    private func verifySnapshots(_ state: SnapshotState, expected: [UInt64: SnapshotDigest],
-                                 _ txn: ReadTransaction) throws -> (UInt64?, String)? {
-        var stored: [UInt64: SnapshotDigest] = [:]
-        let entries = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
-        while let (key, value) = try entries.nextEntry() {
-            guard SnapshotKeys.table(of: key) != nil else {
-                return (nil, "stored entry \(hex(Array(key))) is not a snapshot key")
-            }
-            let at = SnapshotKeys.snapshot(of: key)
-            guard at > 0, at % state.interval == 0, at <= state.checkpoint else {
-                return (nil, "stored entry \(hex(Array(key))) belongs to no snapshot taken (every \(state.interval) events through \(state.checkpoint))")
-            }
-            stored[at, default: SnapshotDigest()].add(key, value)
+    /// The stored snapshots, read into a digest per window, and the stored links into one
+    /// digest, a slice at a time; or what is wrong with a stored key. It needs no fold, so it
+    /// runs while the fold does.
+    fileprivate struct StoredSnapshots {
+        let state: SnapshotState
+        let tables: Int
+        var windows: [UInt64: SnapshotDigest] = [:]
+        var links = SnapshotDigest()
+        var fault: (area: String, message: String)?
+        private var snapshots: CursorSequence?
+        private var linkEntries: CursorSequence?
+
+        init(_ state: SnapshotState, tables: Int, _ log: LogTables, _ txn: ReadTransaction) throws {
+            self.state = state
+            self.tables = tables
+            snapshots = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
+            linkEntries = try txn.scan(log.links, from: nil, to: nil, reverse: false)
         }
-        if let error = entries.error { throw error }
+
+        /// Reads up to `count` more entries; false once all are read (or a fault is found).
+        mutating func step(_ count: Int, _ release: inout PageRelease) throws -> Bool {
+            guard fault == nil else { return false }
+            for _ in 0..<count {
+                if let entries = snapshots {
+                    guard let (key, value) = try entries.nextEntry() else {
+                        snapshots = nil
+                        continue
+                    }
+                    guard SnapshotKeys.table(of: key) != nil else {
+                        fault = ("snapshot", "stored entry \(hex(Array(key))) is not a snapshot key")
+                        return false
+                    }
+                    let at = SnapshotKeys.snapshot(of: key)
+                    guard at > 0, at % state.interval == 0, at <= state.checkpoint else {
+                        fault = ("snapshot", "stored entry \(hex(Array(key))) belongs to no snapshot taken (every \(state.interval) events through \(state.checkpoint))")
+                        return false
+                    }
+                    windows[at, default: SnapshotDigest()].add(key, value)
+                } else if let entries = linkEntries {
+                    guard let (key, _) = try entries.nextEntry() else {
+                        linkEntries = nil
+                        return false
+                    }
+                    guard SnapshotLinks.isLink(key, tables: tables) else {
+                        fault = ("snapshot links", "stored entry \(hex(Array(key))) is not a link")
+                        return false
+                    }
+                    links.add(key, UnsafeRawBufferPointer(start: nil, count: 0))
+                } else {
+                    return false
+                }
+                try release.read()
+            }
+            return true
+        }
+    }
+
+    /// The first window (by position) whose stored entries differ from the fresh fold's, with
+    /// what is wrong, or nil.
+    private func compareSnapshots(_ state: SnapshotState, expected: [UInt64: SnapshotDigest],
+                                  stored: [UInt64: SnapshotDigest]) -> (UInt64?, String)? {
         for at in stride(from: state.interval, through: state.checkpoint, by: Int(state.interval)) {
             let want = expected[at] ?? SnapshotDigest(), have = stored[at] ?? SnapshotDigest()
             guard want == have else {
@@ -164,17 +207,17 @@ extension LMDBStorage {
 
 extension LMDBStorage {
     /// Compares the stored links with those of a fresh fold: every row a relation or a proxy
-    /// ever listed, no more, no less. What is wrong, or nil.
-    fileprivate func verifyLinks(_ expected: Set<[UInt8]>, tables: Int, _ txn: ReadTransaction) throws -> String? {
+    /// ever listed, no more, no less. What is wrong, or nil. Only once their digests differ:
+    /// it reads the table again to say which link.
+    fileprivate func findLinkFault(_ expected: Set<[UInt8]>, _ txn: ReadTransaction) throws -> String {
         var found = 0
         let stored = try txn.scan(log.links, from: nil, to: nil, reverse: false)
         while let (key, _) = try stored.nextEntry() {
-            guard SnapshotLinks.isLink(key, tables: tables) else { return "stored entry \(hex(Array(key))) is not a link" }
             guard expected.contains(Array(key)) else { return "link \(hex(Array(key))) is not in a fresh fold of the log" }
             found += 1
         }
         if let error = stored.error { throw error }
-        return found == expected.count ? nil : "\(expected.count - found) links of a fresh fold of the log are missing"
+        return found == expected.count ? "the stored links differ from a fresh fold's" : "\(expected.count - found) links of a fresh fold of the log are missing"
     }
 }
 

@@ -1,4 +1,7 @@
 import LMDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A ledger in one LMDB environment (a directory): the embedded backend, and the default.
 ///
@@ -84,7 +87,12 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     func positions(ofStream id: EntityID) throws -> [UInt64] { try env.read { txn in try log.positions(of: id, txn) } }
 
     func events(from: UInt64, to: UInt64, limit: Int) throws -> [RecordedEvent] {
-        try env.read { txn in try log.events(from: from, to: to, limit: limit, txn) }
+        let events = try env.read { txn in try log.events(from: from, to: to, limit: limit, txn) }
+        // A replay, export or fold of the whole log reads it in batches: without this, all of it
+        // would stay mapped into the process (see `PageRelease`).
+        let every: UInt64 = 16_384
+        if let last = events.last?.position, last / every > (from - 1) / every { try env.releaseMappedPages() }
+        return events
     }
 
     // MARK: last_seen, the volatile property
@@ -194,3 +202,41 @@ import Glibc
 #endif
 
 extension LMDBError: StorageFailure {}
+
+/// Watches a long scan and unmaps the store's pages (`Environment.releaseMappedPages`) once the
+/// process holds more than `budget` bytes of mapped file pages. LMDB maps the whole file, and
+/// the kernel maps up to 16 pages around each page read: without this, a scan of a few tables
+/// leaves most of the file resident in the process. Releasing on a budget rather than every N
+/// entries keeps what a dense scan maps for as long as it is cheap to keep.
+struct PageRelease {
+    static let budget = 32 << 20
+    private let env: Environment
+    private var count = 0
+    private var baseline: Int
+
+    init(_ env: Environment) {
+        self.env = env
+        baseline = Self.residentFileBytes() ?? 0
+    }
+
+    /// Counts one entry read; every 1,024 entries, checks the budget.
+    mutating func read() throws {
+        count &+= 1
+        guard count & 1023 == 0, let resident = Self.residentFileBytes(), resident - baseline > Self.budget else { return }
+        try env.releaseMappedPages()
+        baseline = Self.residentFileBytes() ?? 0
+    }
+
+    /// The process's resident pages of mapped files, in bytes (`/proc/self/statm`, third field).
+    private static func residentFileBytes() -> Int? {
+        let fd = open("/proc/self/statm", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count > 2, let pages = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
