@@ -42,6 +42,13 @@ import Testing
             try s.log.setHead(h, txn)
         }
         #expect(head?.area == "head")
+        // A head damaged to name a huge position sizes nothing: the fault is found as quickly.
+        let huge = try tampered { s, txn in
+            var h = try s.log.head(txn)
+            h.position = 1 << 50
+            try s.log.setHead(h, txn)
+        }
+        #expect(huge?.area == "head")
         let truncated = try tampered { s, txn in
             let bytes = try txn.getBytes(s.log.events, Keys.position(3))!
             try txn.put(s.log.events, Keys.position(3), Array(bytes.prefix(10)))

@@ -8,7 +8,8 @@ import LMDB
 /// instead lands on a random page of a large tree each time: slower, and it maps pages all
 /// over the file into the process.
 struct LogIndexCheck {
-    /// Positions the head names: the index entries up to it are kept in arrays.
+    /// Positions the log holds, or its head names if fewer: the index entries up to there are
+    /// kept in arrays. (A damaged head may name any position: it sizes nothing by itself.)
     private let head: Int
     /// By `position - 1`: the event's stream, and the stream the index lists it under (`none`: not listed).
     private var logStreams: [EntityID] = []
@@ -27,7 +28,7 @@ struct LogIndexCheck {
     private static let none = EntityID(high: 0, low: 0)
 
     init(head: UInt64, _ log: LogTables, _ txn: ReadTransaction) throws {
-        self.head = Int(head)
+        self.head = min(Int(clamping: head), try txn.entries(log.events))
         logStreams.reserveCapacity(self.head)
         logCommands.reserveCapacity(self.head)
         indexStreams = Array(repeating: Self.none, count: self.head)
