@@ -1,7 +1,4 @@
 import LMDB
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A ledger in one LMDB environment (a directory): the embedded backend, and the default.
 ///
@@ -229,6 +226,7 @@ struct PageRelease {
 
     /// The process's resident pages of mapped files, in bytes (`/proc/self/statm`, third field).
     private static func residentFileBytes() -> Int? {
+        #if os(Linux)
         let fd = open("/proc/self/statm", O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -238,5 +236,8 @@ struct PageRelease {
         let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
         guard fields.count > 2, let pages = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        #else
+        return nil
+        #endif
     }
 }
