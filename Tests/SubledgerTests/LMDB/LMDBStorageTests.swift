@@ -64,6 +64,8 @@ import Testing
             for (i, email) in ["cy@example.com", "di@example.com"].enumerated() {
                 #expect(try t.store.execute(line: #"{"command":"RegisterUser","email":"\#(email)","command_id":"c-\#(i + 1)"}"#).isApplied)
             }
+            // The nil UUID is an id like any other: it marks nothing in the check.
+            #expect(try t.store.execute(line: #"{"command":"RegisterUser","email":"nil@example.com","id":"00000000-0000-0000-0000-000000000000"}"#).isApplied)
             #expect(try t.store.verify().fault == nil)
             try t.store.env.write { txn in try change(t.store, txn) }
             return try t.store.verify().fault

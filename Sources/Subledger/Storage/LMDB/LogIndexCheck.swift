@@ -11,27 +11,26 @@ struct LogIndexCheck {
     /// Positions the log holds, or its head names if fewer: the index entries up to there are
     /// kept in arrays. (A damaged head may name any position: it sizes nothing by itself.)
     private let head: Int
-    /// By `position - 1`: the event's stream, and the stream the index lists it under (`none`: not listed).
+    /// By `position - 1`: the event's stream, and the stream the index lists it under (nil: not
+    /// listed; any id, the nil UUID included, can be a stream's).
     private var logStreams: [EntityID] = []
-    private var indexStreams: [EntityID]
+    private var indexStreams: [EntityID?]
     /// By `position - 1`: a hash of the event's `command_id`, and of the id the index points there (0: none).
     private var logCommands: [UInt64] = []
     private var indexCommands: [UInt64]
     /// Index entries past the head (a damaged head or index): few, kept aside.
-    private var streamsPastHead: [UInt64: EntityID] = [:]
+    private var streamsPastHead: [UInt64: EntityID?] = [:]
     private var commandsPastHead: [UInt64: UInt64] = [:]
     private var streamEntries: CursorSequence?
     private var commandEntries: CursorSequence?
     /// A fault found while reading an index (an entry that cannot be right wherever it points).
     private var fault: VerifyFault?
 
-    private static let none = EntityID(high: 0, low: 0)
-
     init(head: UInt64, _ log: LogTables, _ txn: ReadTransaction) throws {
         self.head = min(Int(clamping: head), try txn.entries(log.events))
         logStreams.reserveCapacity(self.head)
         logCommands.reserveCapacity(self.head)
-        indexStreams = Array(repeating: Self.none, count: self.head)
+        indexStreams = Array(repeating: nil, count: self.head)
         indexCommands = Array(repeating: 0, count: self.head)
         streamEntries = try txn.scan(log.streams, from: nil, to: nil, reverse: false)
         commandEntries = try txn.scan(log.commands, from: nil, to: nil, reverse: false)
@@ -62,7 +61,7 @@ struct LogIndexCheck {
                     return false
                 }
                 let p = Keys.readPosition(value), id = EntityID(raw: key)
-                guard p >= 1, id != Self.none, !Self.claim(p, id, in: &indexStreams, pastHead: &streamsPastHead, head: head, empty: Self.none) else {
+                guard p >= 1, !Self.claim(p, id, in: &indexStreams, pastHead: &streamsPastHead, head: head, empty: nil) else {
                     fault = VerifyFault(position: p, area: "stream index", message: "it lists position \(p) under id \(id), and under another one or as position 0")
                     return false
                 }
@@ -119,7 +118,7 @@ struct LogIndexCheck {
     private func compare(at p: UInt64, _ log: LogTables, _ txn: ReadTransaction) throws -> VerifyFault? {
         let i = Int(p - 1)
         let inLog = i < logStreams.count ? logStreams[i] : nil
-        let listed = i < head ? (indexStreams[i] == Self.none ? nil : indexStreams[i]) : streamsPastHead[p]
+        let listed = i < head ? indexStreams[i] : streamsPastHead[p] ?? nil
         if inLog != listed {
             guard let listed else {
                 let stream = try log.event(at: p, txn)?.stream.description ?? "\(inLog!)"
