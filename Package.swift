@@ -47,6 +47,6 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["subledger", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["subledger", "LMDB", "TestSupport"]),
     ]
 )

@@ -26,6 +26,28 @@ public final class Environment: @unchecked Sendable {
     /// The options the environment was opened with.
     public let options: EnvironmentOptions
 
+    /// How the process ends when liblmdb finds a page of the file damaged (it cannot go on):
+    /// `line` written to stderr, then `_exit(code)`. Set it once, before opening an environment.
+    /// Unset, the process aborts without a word, so that a parent watching it sees the crash
+    /// (`SIGABRT`) for what it is.
+    public static func setDamagedPageExit(line: String, code: Int32) {
+        damagedPage = (strdup(line), code)
+    }
+
+    nonisolated(unsafe) private static var damagedPage: (line: UnsafeMutablePointer<CChar>?, code: Int32)?
+
+    private static func endOnDamagedPage() -> Never {
+        if let (line, code) = damagedPage, let line {
+            #if canImport(Glibc)
+            _ = Glibc.write(2, line, strlen(line))
+            #else
+            _ = Darwin.write(2, line, strlen(line))
+            #endif
+            _exit(code)
+        }
+        abort()
+    }
+
     /// The `MDB_env`; nil once closed. Changed only while the gate is held exclusively.
     private var handle: OpaquePointer?
     /// Held shared by every live transaction; exclusively to change the map size or close.
@@ -67,10 +89,9 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_maxdbs(env, MDB_dbi(clamping: options.maxDatabases)))
             try check(mdb_env_set_maxreaders(env, UInt32(clamping: options.maxReaders)))
             try check(mdb_env_set_mapsize(env, max(options.mapSize, 0)))
-            // liblmdb aborts on a page it finds damaged, after printing its assertion to stderr; this ends the
-            // process at once without that line, which names liblmdb's source and means nothing to a user. The
-            // process dies of SIGABRT either way (the CLI's verify reports that as a damaged page).
-            try check(mdb_env_set_assert(env) { _, _ in abort() })
+            // liblmdb aborts on a page it finds damaged, after printing its assertion to stderr: a line that names
+            // liblmdb's source and means nothing to a user. This callback says `setDamagedPageExit`'s line instead.
+            try check(mdb_env_set_assert(env) { _, _ in Environment.endOnDamagedPage() })
             let flags = options.flags.rawValue | UInt32(MDB_NOTLS)
             try check(mdb_env_open(env, resolvedPath, flags, mdb_mode_t(options.fileMode)))
             // Start from the larger of the configured size and the one recorded in the file by other processes.

@@ -36,6 +36,13 @@ struct SubledgerCommand: ParsableCommand {
         var none = sigset_t()
         sigemptyset(&none)
         sigprocmask(SIG_SETMASK, &none, nil)
+        // liblmdb stops a process that reads a damaged page; say so in one line. Verify's child
+        // stays silent: its parent reports the crash as the fault it found.
+        if !Child.isChild {
+            let line = "subledger: the store's file has a damaged page; `subledger verify` reports it; "
+                + "restore a backup, or import an export into a new store\n"
+            Store.setDamagedFileExit(line: (Output.stderrIsTerminal ? "\r\u{1B}[K" : "") + line, code: 1)
+        }
         do {
             var command = try parseAsRoot(StoreLocation.takeGlobal(Array(CommandLine.arguments.dropFirst())))
             try command.run()

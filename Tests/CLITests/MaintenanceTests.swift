@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 import Testing
 
 /// rebuild, verify, export and import through the built binary.
@@ -128,6 +129,42 @@ import Testing
         // Undamaged, the child's verdict is the command's.
         let clean = try cli.run("verify")
         #expect(clean.status == 0 && clean.stdout.hasPrefix("ok: 300 events"))
+    }
+
+    /// A page of the log damaged so that liblmdb's own check fails as it is read: a command
+    /// reading it ends with one line and exit code 1; verify reports it as its fault.
+    @Test(.enabled(if: CLI.onLMDB, "it damages a page of the LMDB data file"))
+    func aDamagedPageEndsACommandWithOneLine() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["exec"], input: Self.commands(300, prefix: "g")).status == 0)
+        // The second leaf page of log.events: the first page, after the one holding event 1,
+        // that holds an event's stored bytes.
+        let file = cli.store + "/data.mdb"
+        var data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let env = try Environment.open(path: cli.store)
+        let events = try env.database("log.events", create: false)
+        let pages = try env.read { txn in
+            try (1...300 as ClosedRange<UInt64>).map { p in
+                let stored = try #require(try txn.getBytes(events, withUnsafeBytes(of: p.bigEndian) { Array($0) }))
+                return try #require(data.range(of: Data(stored))).lowerBound / pageSize
+            }
+        }
+        env.close()
+        let second = try #require(pages.first { $0 != pages[0] })
+        #expect(data[second * pageSize + 10] == 0x02)  // P_LEAF
+        data[second * pageSize + 10] = 0x01  // P_BRANCH: liblmdb asserts the page it steps onto is a leaf
+        try data.write(to: URL(fileURLWithPath: file))
+
+        let replay = try cli.run("replay")
+        #expect(replay.status == 1)
+        #expect(replay.stderr == "subledger: the store's file has a damaged page; `subledger verify` reports it; "
+            + "restore a backup, or import an export into a new store\n")
+        let verify = try cli.run("verify")
+        #expect(verify.status == 1)
+        let lines = verify.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("subledger: fault: pages: ") && lines[0].contains("SIGABRT"), "\(verify.stderr)")
     }
 
     @Test func exportImportExportIsByteIdenticalThroughTheCLI() throws {

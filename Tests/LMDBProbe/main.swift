@@ -2,6 +2,8 @@
 //
 //   lmdb-probe write <path> <prefix> <count>            puts <prefix>-00000000… into "shared", one txn each
 //   lmdb-probe grow <path> <mapBytes> <dataBytes>       opens with a larger map and fills "probe" past the old one
+//   lmdb-probe scan <path> <db> [<line>]                reads all of <db>; with <line>, a damaged page ends the
+//                                                       process with that line and exit code 3
 import LMDB
 
 #if canImport(Glibc)
@@ -22,7 +24,7 @@ func key(_ prefix: String, _ index: Int) -> [UInt8] {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 3 else { fail("usage: lmdb-probe write|grow <path> …") }
+guard arguments.count >= 3 else { fail("usage: lmdb-probe write|grow|scan <path> …") }
 let path = arguments[2]
 
 do {
@@ -45,6 +47,12 @@ do {
             }
         }
         if try env.info.mapSize != mapBytes { fail("map size \(try env.info.mapSize), wanted \(mapBytes)") }
+    case "scan" where arguments.count == 4 || arguments.count == 5:
+        if arguments.count == 5 { Environment.setDamagedPageExit(line: arguments[4] + "\n", code: 3) }
+        let env = try Environment.open(path: path)
+        let db = try env.database(arguments[3])
+        let count = try env.read { txn in try txn.scan(db, from: nil, to: nil).reduce(0) { n, _ in n + 1 } }
+        print("scanned \(count)")
     default:
         fail("unknown command \(arguments[1...].joined(separator: " "))")
     }

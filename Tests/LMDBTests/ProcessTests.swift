@@ -28,6 +28,39 @@ struct ProcessTests {
         }
     }
 
+    @Test("a leaf page damaged so that liblmdb's own check fails ends the reading process as it was told, else silently by SIGABRT")
+    func damagedPage() throws {
+        try withEnvironment { env, _ throws in
+            let db = try env.database("pages")
+            // Values unique enough to find in the file: about 30 to a page, so a branch over many leaves.
+            func value(_ n: UInt64) -> [UInt8] { bytes("value \(n) " + String(repeating: "\(n % 10)", count: 100)) }
+            try env.write { txn in for n in 0..<2_000 as Range<UInt64> { try txn.put(db, key(n), value(n)) } }
+            // The page holding key 0 is the first leaf; the first key found on another page opens the second.
+            let file = env.path + "/data.mdb"
+            var data = try Data(contentsOf: URL(fileURLWithPath: file))
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            func page(_ n: UInt64) throws -> Int {
+                let range = try #require(data.range(of: Data(value(n))))
+                return range.lowerBound / pageSize
+            }
+            let first = try page(0)
+            let second = try #require(try (1..<2_000 as Range<UInt64>).lazy.map(page).first { $0 != first })
+            // Its flags say branch (P_BRANCH), not leaf: a scan steps onto it and liblmdb's assertion fails.
+            let flags = second * pageSize + 10
+            #expect(data[flags] == 0x02)
+            data[flags] = 0x01
+            try data.write(to: URL(fileURLWithPath: file))
+
+            let told = try Probe(["scan", env.path, "pages", "the file is damaged"]).wait()
+            #expect(told.status == 3)
+            #expect(told.output == "the file is damaged\n")
+            // Swift's own crash report, turned off as verify's child turns it off.
+            let silent = try Probe(["scan", env.path, "pages"], environment: ["SWIFT_BACKTRACE": "enable=no"]).wait()
+            #expect(silent.reason == .uncaughtSignal && silent.status == SIGABRT)
+            #expect(silent.output.isEmpty, "liblmdb's assertion names its source: \(silent.output)")
+        }
+    }
+
     @Test("the probe executable is found next to the test binary")
     func probeExists() throws {
         #expect(FileManager.default.isExecutableFile(atPath: try probeURL().path))

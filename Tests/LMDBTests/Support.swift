@@ -39,19 +39,21 @@ final class Probe: @unchecked Sendable {
     let process = Process()
     private let output = Pipe()
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = try probeURL()
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = output
         try process.run()
     }
 
-    /// Waits for the probe to exit; returns its status and what it printed.
-    func wait() -> (status: Int32, output: String) {
+    /// Waits for the probe to exit; returns its status (a signal's number when one ended it)
+    /// and what it printed.
+    func wait() -> (status: Int32, reason: Process.TerminationReason, output: String) {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, process.terminationReason, String(decoding: data, as: UTF8.self))
     }
 }
 

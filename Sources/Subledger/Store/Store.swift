@@ -28,6 +28,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// How the process ends when an embedded store's file turns out damaged where it is being
+    /// read (LMDB trusts its pages and cannot go on): `line` written to stderr, then exit with
+    /// `code`. Unset, the process aborts silently (`SIGABRT`), which suits a parent that
+    /// watches it. Set it once, before opening a store.
+    public static func setDamagedFileExit(line: String, code: Int32) {
+        LMDBStorage.setDamagedFileExit(line: line, code: code)
+    }
+
     /// Opens (or, with `options.create`, creates) the store at `location`: a directory, for the
     /// embedded LMDB store, or a PostgreSQL connection URI (`postgresql://…` or `postgres://…`,
     /// read as libpq reads it, with `ledger=NAME` choosing the ledger's schema, `subledger` by

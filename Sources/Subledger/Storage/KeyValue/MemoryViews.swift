@@ -11,7 +11,10 @@ final class MemoryViews: KeyValueViewWriting {
     /// Rows by table (indexed by `BaseTable.rawValue`; only row tables are filled).
     private var rows: [[UInt64: CachedRow]]
     private var created: [EntityID: UInt64] = [:]
-    /// Row positions by related entity, one dictionary per `Relation`.
+    /// Row positions by related entity, one dictionary per `Relation`. A list may still hold
+    /// positions whose row has since moved to another entity or gone (and a position twice):
+    /// a scan checks each against its row, so a move costs an append, not a search of a
+    /// popular plan's thousands of subscribers.
     private var related: [[EntityID: [UInt64]]]
     /// Each proxy's key of each row position in it.
     private var proxyKeys: [[UInt64: [UInt8]]]
@@ -80,13 +83,11 @@ final class MemoryViews: KeyValueViewWriting {
         if !derived.isEmpty { derived.removeAll() }
     }
 
-    /// Moves row position `p` in `relation` from the entity the old row has to the new one's.
+    /// Lists row position `p` in `relation` under the entity the new row has, if it moved there.
     private func relink(_ relation: Relation, _ p: UInt64, _ before: CachedRow?, _ after: CachedRow?) {
         let from = before.flatMap(relation.entity(of:)), to = after.flatMap(relation.entity(of:))
-        guard from != to else { return }
-        // Order does not matter (scans sort): the last one takes the place of the one leaving.
-        if let from { related[relation.rawValue][from]?.removeUnordered(p) }
-        if let to { related[relation.rawValue][to, default: []].append(p) }
+        guard from != to, let to else { return }
+        related[relation.rawValue][to, default: []].append(p)
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
@@ -118,7 +119,8 @@ final class MemoryViews: KeyValueViewWriting {
         if case .index(let t) = table, let relation = Relation(t), prefix.count >= 16 {
             let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
             let source = rows[t.rowTable.rawValue]
-            let entries = (related[relation.rawValue][id] ?? []).compactMap { p in
+            // Positions listed here whose row has left `id` give keys outside the prefix.
+            let entries = Set(related[relation.rawValue][id] ?? []).compactMap { p in
                 source[p].flatMap { row in KeyLayout.indexEntries(of: row, at: p).first { $0.table == t } }
             }.filter { $0.key.starts(with: prefix) }
             return entries.sorted { ViewKey($0.key) < ViewKey($1.key) }.map { ($0.key, $0.value) }
@@ -206,14 +208,5 @@ final class MemoryViews: KeyValueViewWriting {
         }
         for (i, index) in indexes.enumerated() { derived[index.rawValue] = tables[i].sorted() }
         return derived[t.rawValue] ?? PackedTable()
-    }
-}
-
-extension [UInt64] {
-    /// Removes the first `p`, moving the last element into its place.
-    mutating func removeUnordered(_ p: UInt64) {
-        guard let i = firstIndex(of: p) else { return }
-        swapAt(i, count - 1)
-        removeLast()
     }
 }

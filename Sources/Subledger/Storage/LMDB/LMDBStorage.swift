@@ -14,6 +14,8 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     let generations: [[Database]]
 
     /// Opens (or, with `options.create`, creates) the store at `path`.
+    static func setDamagedFileExit(line: String, code: Int32) { Environment.setDamagedPageExit(line: line, code: code) }
+
     init(path: String, options: StoreOptions) throws {
         if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
         var envOptions = EnvironmentOptions()
