@@ -9,18 +9,18 @@
 /// or two, not a put per index entry.
 final class MemoryViews: KeyValueViewWriting {
     /// Rows by table (indexed by `BaseTable.rawValue`; only row tables are filled).
-    private var rows: [[UInt64: CachedRow]]
-    private var created: [EntityID: UInt64] = [:]
+    @exclusivity(unchecked) private var rows: [[UInt64: CachedRow]]
+    @exclusivity(unchecked) private var created: [EntityID: UInt64] = [:]
     /// Row positions by related entity, one dictionary per `Relation`. A list may still hold
     /// positions whose row has since moved to another entity or gone (and a position twice):
     /// a scan checks each against its row, so a move costs an append, not a search of a
     /// popular plan's thousands of subscribers.
-    private var related: [[EntityID: [UInt64]]]
+    @exclusivity(unchecked) private var related: [[EntityID: [UInt64]]]
     /// Each proxy's key of each row position in it.
-    private var proxyKeys: [[UInt64: [UInt8]]]
+    @exclusivity(unchecked) private var proxyKeys: [[UInt64: [UInt8]]]
     /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private let tracksChanges: Bool
-    private var changedRows: [Set<UInt64>]
+    @exclusivity(unchecked) private var changedRows: [Set<UInt64>]
     /// With `tracksChanges`, the links of every entry a relation or a proxy removed
     /// (`SnapshotLinks`): as a writer on LMDB puts them.
     private(set) var links: Set<[UInt8]> = []
