@@ -20,6 +20,17 @@ struct LogCounts {
         return w.bytes
     }
 
+    subscript(_ type: EventType) -> Int { types[Int(type.rawValue) - 1] }
+
+    /// No count above `events`: the most a log of that many events can hold of anything
+    /// (a damaged counts record then promises no more than the log has).
+    func clamped(to events: Int) -> LogCounts {
+        var out = self
+        out.streams = min(max(streams, 0), events)
+        out.types = types.map { min(max($0, 0), events) }
+        return out
+    }
+
     mutating func count(_ e: RecordedEvent) {
         if e.version == 1 { streams += 1 }
         types[Int(e.type.rawValue) - 1] += 1

@@ -56,6 +56,26 @@ import Testing
         #expect(truncated?.position == 3)
     }
 
+    /// Rebuild and verify size their tables by the stored counts of the log: counts damaged to
+    /// claim 2^50 of everything reserve no more than the log holds, and both still work.
+    @Test func damagedCountsSizeNothing() throws {
+        let t = try seeded()
+        try t.store.env.write { txn in
+            var counts = try t.store.log.counts(txn)
+            counts.streams = 1 << 50
+            counts.types = counts.types.map { _ in 1 << 50 }
+            try t.store.log.setCounts(counts, txn)
+        }
+        #expect(try t.store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
+        #expect(try t.store.rebuild() == 8)
+        #expect(try t.store.verify().fault == nil)
+        #expect(LogCounts().clamped(to: 5).types.allSatisfy { $0 == 0 })
+        var some = LogCounts()
+        some.streams = 9
+        some.types[0] = -1
+        #expect(some.clamped(to: 5).streams == 5 && some.clamped(to: 5).types[0] == 0)
+    }
+
     /// Verify reads the stream and command indexes in their own order (not one look-up per
     /// event): an entry missing, pointing at the wrong event or added is each found, at its event.
     @Test func verifyFindsEachFaultOfTheLogIndexes() throws {

@@ -35,6 +35,17 @@ final class MemoryViews: KeyValueViewWriting {
         changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
     }
 
+    /// Makes room for the entities `counts` says the log creates, so that a fold of the whole
+    /// log never regrows a table (each regrowth hashes every entry again).
+    func reserve(for counts: LogCounts) {
+        created.reserveCapacity(counts.streams)
+        let creations: [(BaseTable, EventType)] = [
+            (.users, .userRegistered), (.plans, .planCreated), (.groups, .groupCreated),
+            (.memberships, .memberJoined), (.subscriptions, .subscribed),
+        ]
+        for (table, type) in creations { rows[table.rawValue].reserveCapacity(counts[type]) }
+    }
+
     private func link(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) {
         if tracksChanges, SnapshotLinks.links(table) { links.insert(SnapshotLinks.link(table, key: key, value: value)) }
     }

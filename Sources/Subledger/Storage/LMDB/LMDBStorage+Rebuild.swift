@@ -8,14 +8,16 @@ extension LMDBStorage {
         do {
             let token = EntityID.random().raw
             // Claim the inactive generation and empty it.
-            let (active, start) = try env.write { txn in
+            let (active, start, counts) = try env.write { txn in
                 let active = try log.activeGeneration(txn)
                 try txn.put(log.meta, LogTables.rebuildKey, token)
                 for table in generations[1 - active] { try txn.clear(table) }
-                return (active, try log.head(txn).position)
+                // The counts size the fold's tables: a hint, which a damaged record cannot make larger than the log.
+                let counts = try? log.counts(txn).clamped(to: try txn.entries(log.events))
+                return (active, try log.head(txn).position, counts)
             }
             let target = generations[1 - active]
-            let folded = try foldedViews(through: start, progress: progress)
+            let folded = try foldedViews(through: start, reserving: counts, progress: progress)
             try env.releaseMappedPages()
             // Each table is sorted and encoded here while the one before it is written, sorted,
             // with append, in bounded transactions on a second core; one sync at the end.
