@@ -7,6 +7,9 @@
 /// they follow from the rows (`KeyLayout.indexEntries`) and are derived when written out. Each
 /// proxy keeps the one key a row position has in it. So a row change costs a dictionary update
 /// or two, not a put per index entry.
+///
+/// Its tables are `@exclusivity(unchecked)`: one thread folds into it and no call lends a table
+/// to another, so the runtime's access checks (4% of a rebuild's instructions) guard nothing.
 final class MemoryViews: KeyValueViewWriting {
     /// Rows by table (indexed by `BaseTable.rawValue`; only row tables are filled).
     @exclusivity(unchecked) private var rows: [[UInt64: CachedRow]]

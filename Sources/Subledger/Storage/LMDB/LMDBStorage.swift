@@ -13,9 +13,10 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     /// `meta` says which one is active; a rebuild fills the other, then switches.
     let generations: [[Database]]
 
-    /// Opens (or, with `options.create`, creates) the store at `path`.
+    /// See `Store.setDamagedFileExit`.
     static func setDamagedFileExit(line: String, code: Int32) { Environment.setDamagedPageExit(line: line, code: code) }
 
+    /// Opens (or, with `options.create`, creates) the store at `path`.
     init(path: String, options: StoreOptions) throws {
         if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
         var envOptions = EnvironmentOptions()
