@@ -1,4 +1,5 @@
 import LMDB
+import Synchronization
 
 /// A ledger in one LMDB environment (a directory): the embedded backend, and the default.
 ///
@@ -12,6 +13,8 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     /// The view tables of both generations (blue/green): base tables, then one per proxy.
     /// `meta` says which one is active; a rebuild fills the other, then switches.
     let generations: [[Database]]
+    /// Unmaps the pages that reading the log in batches (`events(from:to:limit:)`) leaves mapped.
+    private let pageRelease: Mutex<PageRelease>
 
     /// See `Store.setDamagedFileExit`.
     static func setDamagedFileExit(line: String, code: Int32) { Environment.setDamagedPageExit(line: line, code: code) }
@@ -22,6 +25,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         var envOptions = EnvironmentOptions()
         envOptions.mapSize = options.initialMapSize
         env = try Environment.open(path: path, options: envOptions)
+        pageRelease = Mutex(PageRelease(env))
         self.options = options
         var seen = Set<String>()
         proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
@@ -90,8 +94,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         let events = try env.read { txn in try log.events(from: from, to: to, limit: limit, txn) }
         // A replay, export or fold of the whole log reads it in batches: without this, all of it
         // would stay mapped into the process (see `PageRelease`).
-        let every: UInt64 = 16_384
-        if let last = events.last?.position, last / every > (from - 1) / every { try env.releaseMappedPages() }
+        try pageRelease.withLock { try $0.check() }
         return events
     }
 
@@ -207,7 +210,9 @@ extension LMDBError: StorageFailure {}
 /// process holds more than `budget` bytes of mapped file pages. LMDB maps the whole file, and
 /// the kernel maps up to 16 pages around each page read: without this, a scan of a few tables
 /// leaves most of the file resident in the process. Releasing on a budget rather than every N
-/// entries keeps what a dense scan maps for as long as it is cheap to keep.
+/// entries keeps what a dense scan maps for as long as it is cheap to keep. It has a price: at
+/// 10^6 events, replay takes 15–20% longer than with every page left mapped (61 MB of peak RSS
+/// against 619 MB), the reads faulting in again what a release unmapped.
 struct PageRelease {
     static let budget = 32 << 20
     private let env: Environment
@@ -222,7 +227,13 @@ struct PageRelease {
     /// Counts one entry read; every 1,024 entries, checks the budget.
     mutating func read() throws {
         count &+= 1
-        guard count & 1023 == 0, let resident = Self.residentFileBytes(), resident - baseline > Self.budget else { return }
+        if count & 1023 == 0 { try check() }
+    }
+
+    /// Unmaps the store's pages if the process holds more than the budget of file pages beyond
+    /// what it held at the start or after the last release.
+    mutating func check() throws {
+        guard let resident = Self.residentFileBytes(), resident - baseline > Self.budget else { return }
         try env.releaseMappedPages()
         baseline = Self.residentFileBytes() ?? 0
     }
