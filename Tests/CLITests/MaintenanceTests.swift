@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import TestSupport
 import Testing
 
 /// rebuild, verify, export and import through the built binary.
@@ -138,24 +139,16 @@ import Testing
         let cli = CLI()
         defer { cli.cleanUp() }
         #expect(try cli.run(["exec"], input: Self.commands(300, prefix: "g")).status == 0)
-        // The second leaf page of log.events: the first page, after the one holding event 1,
-        // that holds an event's stored bytes.
-        let file = cli.store + "/data.mdb"
-        var data = try Data(contentsOf: URL(fileURLWithPath: file))
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // The second leaf page of log.events, marked a branch: liblmdb asserts the page it steps onto is a leaf.
         let env = try Environment.open(path: cli.store)
         let events = try env.database("log.events", create: false)
-        let pages = try env.read { txn in
+        let stored = try env.read { txn in
             try (1...300 as ClosedRange<UInt64>).map { p in
-                let stored = try #require(try txn.getBytes(events, withUnsafeBytes(of: p.bigEndian) { Array($0) }))
-                return try #require(data.range(of: Data(stored))).lowerBound / pageSize
+                try #require(try txn.getBytes(events, withUnsafeBytes(of: p.bigEndian) { Array($0) }))
             }
         }
         env.close()
-        let second = try #require(pages.first { $0 != pages[0] })
-        #expect(data[second * pageSize + 10] == 0x02)  // P_LEAF
-        data[second * pageSize + 10] = 0x01  // P_BRANCH: liblmdb asserts the page it steps onto is a leaf
-        try data.write(to: URL(fileURLWithPath: file))
+        #expect(try LMDBPages.markSecondLeafAsBranch(file: cli.store + "/data.mdb", values: stored) == 0x02)  // P_LEAF
 
         let replay = try cli.run("replay")
         #expect(replay.status == 1)

@@ -35,21 +35,9 @@ struct ProcessTests {
             // Values unique enough to find in the file: about 30 to a page, so a branch over many leaves.
             func value(_ n: UInt64) -> [UInt8] { bytes("value \(n) " + String(repeating: "\(n % 10)", count: 100)) }
             try env.write { txn in for n in 0..<2_000 as Range<UInt64> { try txn.put(db, key(n), value(n)) } }
-            // The page holding key 0 is the first leaf; the first key found on another page opens the second.
-            let file = env.path + "/data.mdb"
-            var data = try Data(contentsOf: URL(fileURLWithPath: file))
-            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-            func page(_ n: UInt64) throws -> Int {
-                let range = try #require(data.range(of: Data(value(n))))
-                return range.lowerBound / pageSize
-            }
-            let first = try page(0)
-            let second = try #require(try (1..<2_000 as Range<UInt64>).lazy.map(page).first { $0 != first })
-            // Its flags say branch (P_BRANCH), not leaf: a scan steps onto it and liblmdb's assertion fails.
-            let flags = second * pageSize + 10
-            #expect(data[flags] == 0x02)
-            data[flags] = 0x01
-            try data.write(to: URL(fileURLWithPath: file))
+            // A scan steps onto the second leaf, marked a branch, and liblmdb's assertion fails.
+            let flags = try LMDBPages.markSecondLeafAsBranch(file: env.path + "/data.mdb", values: (0..<2_000).map(value))
+            #expect(flags == 0x02)
 
             let told = try Probe(["scan", env.path, "pages", "the file is damaged"]).wait()
             #expect(told.status == 3)

@@ -85,7 +85,7 @@ extension LedgerStorage {
     }
 
     /// Every view folded afresh in memory from the first `position` events. With `counts` (the
-    /// log's, as stored), its tables are sized for them up front. With `versions`, the versions
+    /// log's, no larger than it), its tables are sized for them up front. With `versions`, the versions
     /// of rows the fold makes are handed to it after each batch of events.
     func foldedViews(through position: UInt64, reserving counts: LogCounts? = nil,
                      progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil,
@@ -93,7 +93,7 @@ extension LedgerStorage {
         var fold = ViewFold(proxies: proxies)
         let views = MemoryViews(tableCount: fold.tableCount)
         guard position > 0 else { return views }
-        if let counts { views.reserve(for: counts.clamped(to: Int(clamping: position))) }
+        if let counts { views.reserve(for: counts) }
         let recorder = versions.map { _ in VersionRecorder(views) }
         // Reading and decoding here, folding on a second core.
         try Pipeline<[RecordedEvent]>.run(consume: { batch in

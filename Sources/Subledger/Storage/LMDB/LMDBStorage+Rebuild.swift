@@ -12,9 +12,7 @@ extension LMDBStorage {
                 let active = try log.activeGeneration(txn)
                 try txn.put(log.meta, LogTables.rebuildKey, token)
                 for table in generations[1 - active] { try txn.clear(table) }
-                // The counts size the fold's tables: a hint, which a damaged record cannot make larger than the log.
-                let counts = try? log.counts(txn).clamped(to: try txn.entries(log.events))
-                return (active, try log.head(txn).position, counts)
+                return (active, try log.head(txn).position, log.sizingCounts(txn))
             }
             let target = generations[1 - active]
             let folded = try foldedViews(through: start, reserving: counts, progress: progress)

@@ -25,8 +25,7 @@ extension LMDBStorage {
         // Snapshots marked stale by a writer with other proxies are taken again on open, not checked.
         let snapshots = try log.snapshotState(txn).flatMap { $0.version == SnapshotKeys.version && $0.proxies == proxiesSignature ? $0 : nil }
         let folded = MemoryViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
-        // Sized by the stored counts, a hint a damaged record can only make smaller than the log.
-        if let counts = try? log.counts(txn) { folded.reserve(for: counts.clamped(to: try txn.entries(log.events))) }
+        if let counts = log.sizingCounts(txn) { folded.reserve(for: counts) }
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
         var chain = ChainCheck()
         var indexes = try LogIndexCheck(head: head.position, log, txn)

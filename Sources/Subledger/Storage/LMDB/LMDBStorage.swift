@@ -94,7 +94,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         let events = try env.read { txn in try log.events(from: from, to: to, limit: limit, txn) }
         // A replay, export or fold of the whole log reads it in batches: without this, all of it
         // would stay mapped into the process (see `PageRelease`).
-        try pageRelease.withLock { try $0.check() }
+        try pageRelease.withLock { try $0.read(events.count) }
         return events
     }
 
@@ -224,15 +224,16 @@ struct PageRelease {
         baseline = Self.residentFileBytes() ?? 0
     }
 
-    /// Counts one entry read; every 1,024 entries, checks the budget.
-    mutating func read() throws {
-        count &+= 1
-        if count & 1023 == 0 { try check() }
+    /// Counts `entries` read; every 1,024 entries, checks the budget.
+    mutating func read(_ entries: Int = 1) throws {
+        let before = count
+        count &+= entries
+        if count >> 10 != before >> 10 { try check() }
     }
 
     /// Unmaps the store's pages if the process holds more than the budget of file pages beyond
     /// what it held at the start or after the last release.
-    mutating func check() throws {
+    private mutating func check() throws {
         guard let resident = Self.residentFileBytes(), resident - baseline > Self.budget else { return }
         try env.releaseMappedPages()
         baseline = Self.residentFileBytes() ?? 0

@@ -79,6 +79,12 @@ struct LogTables {
         try LogCounts(decoding: try txn.get(meta, LogTables.countsKey))
     }
 
+    /// The stored counts as a hint for sizing a whole-log fold: none above the log's entry
+    /// count (a damaged record then sizes nothing), nil when they do not decode.
+    func sizingCounts(_ txn: some ReadableTransaction) -> LogCounts? {
+        try? counts(txn).clamped(to: txn.entries(events))
+    }
+
     func setCounts(_ counts: LogCounts, _ txn: WriteTransaction) throws {
         try txn.put(meta, LogTables.countsKey, counts.encoded)
     }
