@@ -1,73 +1,165 @@
 /// The views of a fold that starts from nothing and holds every table in memory: the whole-log
 /// folds of rebuild, verify and of taking every snapshot again.
 ///
-/// It keeps what the fold itself reads, typed: rows by position, creations by id, and the four
-/// relations its cascades walk (a user's memberships and subscriptions, a group's members, a
-/// plan's subscribers) as lists of row positions. The other index tables are not maintained:
-/// they follow from the rows (`KeyLayout.indexEntries`) and are derived when written out. Each
-/// proxy keeps the one key a row position has in it. So a row change costs a dictionary update
-/// or two, not a put per index entry.
+/// Its state is dense, so a fold's reads and writes are array indexing, not hashing:
+/// - each row gets a slot when first put, numbered per entity kind in creation order (plans
+///   and their `team_plans` rows share one numbering), and `slotOf` maps a position to it;
+/// - entity ids are numbered by an `EntityIndex`, the one hash look-up per id an event names;
+///   by that number sit each entity's creation position and the heads of its relation lists;
+/// - the four relations the cascades walk (a user's memberships and subscriptions, a group's
+///   members, a plan's subscribers) are linked lists in one node array per relation. A list
+///   may still hold positions whose row has since moved to another entity or gone (and a
+///   position twice): a read checks each against its row, so a move costs an append, not a
+///   search of a popular plan's thousands of subscribers.
+///
+/// The other index tables are not kept: they follow from the rows (`KeyLayout.indexEntries`)
+/// and are derived when written out. Each proxy keeps the one key a row has in it.
 ///
 /// Its tables are `@exclusivity(unchecked)`: one thread folds into it and no call lends a table
 /// to another, so the runtime's access checks (4% of a rebuild's instructions) guard nothing.
 final class MemoryViews: KeyValueViewWriting {
-    /// Rows by table (indexed by `BaseTable.rawValue`; only row tables are filled).
-    @exclusivity(unchecked) private var rows: [[UInt64: CachedRow]]
-    @exclusivity(unchecked) private var created: [EntityID: UInt64] = [:]
-    /// Row positions by related entity, one dictionary per `Relation`. A list may still hold
-    /// positions whose row has since moved to another entity or gone (and a position twice):
-    /// a scan checks each against its row, so a move costs an append, not a search of a
-    /// popular plan's thousands of subscribers.
-    @exclusivity(unchecked) private var related: [[EntityID: [UInt64]]]
-    /// Each proxy's key of each row position in it.
-    @exclusivity(unchecked) private var proxyKeys: [[UInt64: [UInt8]]]
+    /// The position of each slot's row, per kind (`kind(of:)`), in the order the slots were made.
+    @exclusivity(unchecked) private var positions: [[UInt64]]
+    /// Whether each kind's slots were made in position order (a fold makes them so).
+    private var inOrder: [Bool]
+    /// The slot of the rows at each position (-1: none).
+    @exclusivity(unchecked) private var slotOf: [Int32] = []
+    /// Rows by table (`BaseTable.rawValue`; only row tables are filled) by slot; nil: deleted.
+    @exclusivity(unchecked) private var rows: [[CachedRow?]]
+    @exclusivity(unchecked) private var entities = EntityIndex()
+    /// By entity number: the position of the event that created it (0: none yet).
+    @exclusivity(unchecked) private var created: [UInt64] = []
+    /// By relation, by entity number: the newest node of its list (-1: none).
+    @exclusivity(unchecked) private var heads: [[Int32]]
+    /// By relation: every node of every list.
+    @exclusivity(unchecked) private var nodes: [[Node]]
+    /// By proxy, by slot: the key the row has in the proxy's ordered index.
+    @exclusivity(unchecked) private var proxyKeys: [[[UInt8]?]]
     /// With `tracksChanges`, the rows written since `takeChanges`: what a snapshot records.
     private let tracksChanges: Bool
-    @exclusivity(unchecked) private var changedRows: [Set<UInt64>]
+    @exclusivity(unchecked) private var changedSlots: [[Int32]]
+    @exclusivity(unchecked) private var isChanged: [[Bool]]
     /// With `tracksChanges`, the links of every entry a relation or a proxy removed
     /// (`SnapshotLinks`): as a writer on LMDB puts them.
     private(set) var links: Set<[UInt8]> = []
     /// Index tables derived from the rows, sorted, dropped at the next row change.
     private var derived: [Int: PackedTable] = [:]
 
-    init(tableCount: Int, tracksChanges: Bool = false) {
-        rows = Array(repeating: [:], count: BaseTable.allCases.count)
-        related = Array(repeating: [:], count: Relation.allCases.count)
-        proxyKeys = Array(repeating: [:], count: tableCount - BaseTable.allCases.count)
-        self.tracksChanges = tracksChanges
-        changedRows = Array(repeating: [], count: tracksChanges ? BaseTable.allCases.count : 0)
+    private struct Node {
+        var position: UInt64
+        var next: Int32
     }
 
-    /// Makes room for the entities `counts` says the log creates, so that a fold of the whole
-    /// log never regrows a table (each regrowth hashes every entry again).
+    /// Row tables sharing a numbering of slots, by `kind(of:)`.
+    private static let kinds: [[BaseTable]] = [[.users], [.plans, .teamPlans], [.groups], [.memberships], [.subscriptions]]
+
+    @inline(__always) private static func kind(of table: BaseTable) -> Int {
+        switch table {
+        case .users: 0
+        case .plans, .teamPlans: 1
+        case .groups: 2
+        case .memberships: 3
+        case .subscriptions: 4
+        default: preconditionFailure("table \(table.name) holds no rows")
+        }
+    }
+
+    init(tableCount: Int, tracksChanges: Bool = false) {
+        let tables = BaseTable.allCases.count, kinds = MemoryViews.kinds.count
+        positions = Array(repeating: [], count: kinds)
+        inOrder = Array(repeating: true, count: kinds)
+        rows = Array(repeating: [], count: tables)
+        heads = Array(repeating: [], count: Relation.allCases.count)
+        nodes = Array(repeating: [], count: Relation.allCases.count)
+        proxyKeys = Array(repeating: [], count: tableCount - tables)
+        self.tracksChanges = tracksChanges
+        changedSlots = Array(repeating: [], count: tracksChanges ? tables : 0)
+        isChanged = Array(repeating: [], count: tracksChanges ? tables : 0)
+    }
+
+    /// Makes room for what `counts` says the log holds, so that a fold of the whole log never
+    /// regrows a table (each regrowth copies or hashes every entry again).
     func reserve(for counts: LogCounts) {
+        entities.reserve(counts.streams)
         created.reserveCapacity(counts.streams)
+        slotOf.reserveCapacity(counts.types.reduce(0, +) + 1)
         let creations: [(BaseTable, EventType)] = [
             (.users, .userRegistered), (.plans, .planCreated), (.groups, .groupCreated),
             (.memberships, .memberJoined), (.subscriptions, .subscribed),
         ]
-        for (table, type) in creations { rows[table.rawValue].reserveCapacity(counts[type]) }
+        for (table, type) in creations {
+            let kind = MemoryViews.kind(of: table)
+            positions[kind].reserveCapacity(counts[type])
+            for t in MemoryViews.kinds[kind] { rows[t.rawValue].reserveCapacity(counts[type]) }
+        }
     }
 
     private func link(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) {
         if tracksChanges, SnapshotLinks.links(table) { links.insert(SnapshotLinks.link(table, key: key, value: value)) }
     }
 
-    /// Records the creation of the entity an event creates: there is no log index to ask.
-    func noteCreation(of event: RecordedEvent) {
-        if event.data.createsEntity, created[event.stream.id] == nil { created[event.stream.id] = event.position }
+    /// The number of entity `id`, numbering it if new.
+    private func number(_ id: EntityID) -> Int {
+        let e = entities.insert(id)
+        if e == created.count { created.append(0) }
+        return e
     }
 
-    func creationPosition(of id: EntityID) throws -> UInt64? { created[id] }
+    /// Records the creation of the entity an event creates: there is no log index to ask.
+    func noteCreation(of event: RecordedEvent) {
+        guard event.data.createsEntity else { return }
+        let e = number(event.stream.id)
+        if created[e] == 0 { created[e] = event.position }
+    }
+
+    func creationPosition(of id: EntityID) throws -> UInt64? {
+        guard let e = entities.number(of: id), created[e] != 0 else { return nil }
+        return created[e]
+    }
+
+    // MARK: Slots
+
+    /// The slot of the rows of `kind` at position `p`, if any.
+    @inline(__always) private func slot(_ p: UInt64, kind: Int) -> Int? {
+        guard p < UInt64(slotOf.count) else { return nil }
+        let s = Int(slotOf[Int(p)])
+        guard s >= 0, s < positions[kind].count, positions[kind][s] == p else { return nil }
+        return s
+    }
+
+    /// A new slot for the rows of `kind` at position `p`, with room in each of its tables.
+    private func newSlot(_ p: UInt64, kind: Int) -> Int {
+        precondition(p < 1 << 40, "position \(p) is past any log")
+        let i = Int(p)
+        if slotOf.count <= i { slotOf.append(contentsOf: repeatElement(-1, count: i + 1 - slotOf.count)) }
+        precondition(slotOf[i] < 0, "position \(p) holds the rows of another entity")
+        let s = positions[kind].count
+        precondition(s < Int(Int32.max), "a fold holds fewer than 2^31 rows of a kind")
+        if let last = positions[kind].last, last > p { inOrder[kind] = false }
+        positions[kind].append(p)
+        slotOf[i] = Int32(s)
+        for t in MemoryViews.kinds[kind] {
+            rows[t.rawValue].append(nil)
+            if tracksChanges { isChanged[t.rawValue].append(false) }
+        }
+        return s
+    }
+
+    /// The slots of `kind` in position order.
+    private func slotsInOrder(kind: Int) -> [Int] {
+        let positions = positions[kind]
+        return inOrder[kind] ? Array(positions.indices) : positions.indices.sorted { positions[$0] < positions[$1] }
+    }
 
     // MARK: Rows
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        rows[table.rawValue][position].flatMap(R.init(cached:))
+        guard let s = slot(position, kind: MemoryViews.kind(of: table)) else { return nil }
+        return rows[table.rawValue][s].flatMap(R.init(cached:))
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
-        replace(table, at: position, before: rows[table.rawValue][position], after: row.cached)
+        replace(table, at: position, with: row.cached)
     }
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
@@ -79,21 +171,34 @@ final class MemoryViews: KeyValueViewWriting {
                 link(.index(index), key, Keys.position(p))
             }
         }
-        replace(table, at: p, before: old?.cached, after: new?.cached)
+        replace(table, at: p, with: new?.cached)
     }
 
-    private func replace(_ table: BaseTable, at p: UInt64, before: CachedRow?, after: CachedRow?) {
+    /// Puts `after` (nil: deletes the row) at position `p` of a row table. Deleting where no
+    /// row ever was changes nothing.
+    private func replace(_ table: BaseTable, at p: UInt64, with after: CachedRow?) {
+        let kind = MemoryViews.kind(of: table), t = table.rawValue
+        let s: Int
+        if let existing = slot(p, kind: kind) {
+            s = existing
+        } else {
+            guard after != nil else { return }
+            s = newSlot(p, kind: kind)
+        }
         switch table {
         case .memberships:
-            relink(.membershipsOfUser, p, before, after)
-            relink(.membershipsOfGroup, p, before, after)
+            relink(.membershipsOfUser, p, rows[t][s], after)
+            relink(.membershipsOfGroup, p, rows[t][s], after)
         case .subscriptions:
-            relink(.subscriptionsOfUser, p, before, after)
-            relink(.subscriptionsOfPlan, p, before, after)
+            relink(.subscriptionsOfUser, p, rows[t][s], after)
+            relink(.subscriptionsOfPlan, p, rows[t][s], after)
         default: break
         }
-        rows[table.rawValue][p] = after
-        if tracksChanges { changedRows[table.rawValue].insert(p) }
+        rows[t][s] = after
+        if tracksChanges, !isChanged[t][s] {
+            isChanged[t][s] = true
+            changedSlots[t].append(Int32(s))
+        }
         if !derived.isEmpty { derived.removeAll() }
     }
 
@@ -101,21 +206,47 @@ final class MemoryViews: KeyValueViewWriting {
     private func relink(_ relation: Relation, _ p: UInt64, _ before: CachedRow?, _ after: CachedRow?) {
         let from = before.flatMap(relation.entity(of:)), to = after.flatMap(relation.entity(of:))
         guard from != to, let to else { return }
-        related[relation.rawValue][to, default: []].append(p)
+        let r = relation.rawValue, e = number(to)
+        if heads[r].count <= e { heads[r].append(contentsOf: repeatElement(-1, count: e + 1 - heads[r].count)) }
+        precondition(nodes[r].count < Int(Int32.max), "a fold lists fewer than 2^31 related rows")
+        nodes[r].append(Node(position: p, next: heads[r][e]))
+        heads[r][e] = Int32(nodes[r].count - 1)
+    }
+
+    /// The positions of the rows related to `entity` now, in position order.
+    func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        let r = relation.rawValue
+        guard let e = entities.number(of: entity), e < heads[r].count else { return [] }
+        let table = relation.rows, kind = MemoryViews.kind(of: table)
+        var out: [UInt64] = []
+        var n = Int(heads[r][e])
+        while n >= 0 {
+            let node = nodes[r][n]
+            if let s = slot(node.position, kind: kind), let row = rows[table.rawValue][s], relation.entity(of: row) == entity {
+                out.append(node.position)
+            }
+            n = Int(node.next)
+        }
+        // A row that moved away and back is listed twice.
+        guard out.count > 1 else { return out }
+        out.sort()
+        var unique: [UInt64] = []
+        for p in out where p != unique.last { unique.append(p) }
+        return unique
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        let rows = rows[table.rawValue]
-        for p in rows.keys.sorted() {
-            guard let row = rows[p].flatMap(R.init(cached:)) else { continue }
-            if try !body(p, row) { return }
+        let kind = MemoryViews.kind(of: table)
+        for s in slotsInOrder(kind: kind) {
+            guard let row = rows[table.rawValue][s].flatMap(R.init(cached:)) else { continue }
+            if try !body(positions[kind][s], row) { return }
         }
     }
 
     /// Calls `body` with every row of a row table in position order.
     func forEachCachedRow(_ table: BaseTable, _ body: (UInt64, CachedRow) throws -> Void) throws {
-        let rows = rows[table.rawValue]
-        for p in rows.keys.sorted() { if let row = rows[p] { try body(p, row) } }
+        let kind = MemoryViews.kind(of: table)
+        for s in slotsInOrder(kind: kind) { if let row = rows[table.rawValue][s] { try body(positions[kind][s], row) } }
     }
 
     // MARK: Key-value entries
@@ -123,7 +254,10 @@ final class MemoryViews: KeyValueViewWriting {
     /// Index tables other than the cascades' relations are derived whole for a read (and
     /// again after any row change): nothing reads them during a fold, only afterwards.
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
-        if case .rows(let t) = table { return rows[t.rawValue][Keys.readPosition(key)]?.encoded }
+        if case .rows(let t) = table {
+            guard let s = slot(Keys.readPosition(key), kind: MemoryViews.kind(of: t)) else { return nil }
+            return rows[t.rawValue][s]?.encoded
+        }
         let entries = try scan(table, prefix: key)
         return entries.first { $0.key == key }?.value
     }
@@ -132,10 +266,11 @@ final class MemoryViews: KeyValueViewWriting {
         // The cascades' scans, by an entity: only that entity's rows.
         if case .index(let t) = table, let relation = Relation(t), prefix.count >= 16 {
             let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-            let source = rows[t.rowTable.rawValue]
-            // Positions listed here whose row has left `id` give keys outside the prefix.
-            let entries = Set(related[relation.rawValue][id] ?? []).compactMap { p in
-                source[p].flatMap { row in KeyLayout.indexEntries(of: row, at: p).first { $0.table == t } }
+            let kind = MemoryViews.kind(of: t.rowTable)
+            let entries = try positions(relation, of: id).compactMap { p in
+                slot(p, kind: kind).flatMap { rows[t.rowTable.rawValue][$0] }.flatMap { row in
+                    KeyLayout.indexEntries(of: row, at: p).first { $0.table == t }
+                }
             }.filter { $0.key.starts(with: prefix) }
             return entries.sorted { ViewKey($0.key) < ViewKey($1.key) }.map { ($0.key, $0.value) }
         }
@@ -147,7 +282,10 @@ final class MemoryViews: KeyValueViewWriting {
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
         if case .rows(let t) = table {
-            for p in rows[t.rawValue].keys.sorted() where try !body(Keys.position(p)) { return }
+            let kind = MemoryViews.kind(of: t)
+            for s in slotsInOrder(kind: kind) where rows[t.rawValue][s] != nil {
+                if try !body(Keys.position(positions[kind][s])) { return }
+            }
             return
         }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
@@ -157,27 +295,35 @@ final class MemoryViews: KeyValueViewWriting {
         switch table {
         case .rows(let t):
             let new = try value.withUnsafeBytes { b throws(DecodingError) in try CachedRow(decoding: b, table: t) }
-            let p = Keys.readPosition(key)
-            replace(t, at: p, before: rows[t.rawValue][p], after: new)
+            replace(t, at: Keys.readPosition(key), with: new)
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
-            proxyKeys[i][Keys.readPosition(key, at: key.count - 8)] = key
+            let s = proxySlot(key)
+            if proxyKeys[i].count <= s { proxyKeys[i].append(contentsOf: repeatElement(nil, count: s + 1 - proxyKeys[i].count)) }
+            proxyKeys[i][s] = key
         }
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
         switch table {
         case .rows(let t):
-            let p = Keys.readPosition(key)
-            replace(t, at: p, before: rows[t.rawValue][p], after: nil)
+            replace(t, at: Keys.readPosition(key), with: nil)
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
-            let p = Keys.readPosition(key, at: key.count - 8)
-            if proxyKeys[i][p] == key {
-                proxyKeys[i][p] = nil
+            let s = proxySlot(key)
+            if s < proxyKeys[i].count, proxyKeys[i][s] == key {
+                proxyKeys[i][s] = nil
                 link(table, key, [])
             }
         }
+    }
+
+    /// The slot of the row a proxy key lists (its last 8 bytes are the row's position): a
+    /// proxy follows its base view, so the row was put before.
+    private func proxySlot(_ key: [UInt8]) -> Int {
+        let p = Keys.readPosition(key, at: key.count - 8)
+        guard p < UInt64(slotOf.count), slotOf[Int(p)] >= 0 else { preconditionFailure("a proxy lists a row at \(p), and there is none") }
+        return Int(slotOf[Int(p)])
     }
 
     // MARK: Writing out
@@ -186,9 +332,13 @@ final class MemoryViews: KeyValueViewWriting {
     /// position, with their stored bytes now (nil: deleted). Tracking starts afresh.
     func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
         var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
-        for (t, changed) in changedRows.enumerated() where !changed.isEmpty {
-            for p in changed.sorted() { out.append((BaseTable(rawValue: t)!, p, rows[t][p]?.encoded)) }
-            changedRows[t].removeAll(keepingCapacity: true)
+        for (t, changed) in changedSlots.enumerated() where !changed.isEmpty {
+            let positions = positions[MemoryViews.kind(of: BaseTable(rawValue: t)!)]
+            for s in changed.map(Int.init).sorted(by: { positions[$0] < positions[$1] }) {
+                out.append((BaseTable(rawValue: t)!, positions[s], rows[t][s]?.encoded))
+                isChanged[t][s] = false
+            }
+            changedSlots[t].removeAll(keepingCapacity: true)
         }
         return out
     }
@@ -200,22 +350,25 @@ final class MemoryViews: KeyValueViewWriting {
             guard case .proxy(let i) = table else { preconditionFailure("a table is a base table or a proxy's") }
             let keys = proxyKeys[i]
             var out = PackedTable.Builder(capacity: keys.count)
-            for key in keys.values { out.append(key: key, value: []) }
+            for case let key? in keys { out.append(key: key, value: []) }
             return out.sorted()
         }
+        let source = t.rowTable, kind = MemoryViews.kind(of: source), rows = rows[source.rawValue], positions = positions[kind]
         if t.holdsRows {
-            let rows = rows[t.rawValue]
             var out = PackedTable.Builder(capacity: rows.count)
-            for p in rows.keys.sorted() { out.append(position: p) { rows[p]!.encode(into: &$0) } }
+            for s in slotsInOrder(kind: kind) {
+                guard let row = rows[s] else { continue }
+                out.append(position: positions[s]) { row.encode(into: &$0) }
+            }
             return out.inOrder()
         }
         if let done = derived[t.rawValue] { return done }
         // One pass over the source rows derives each index table they stand for.
-        let source = t.rowTable
         let indexes = BaseTable.allCases.filter { !$0.holdsRows && $0.rowTable == source }
-        var tables = indexes.map { _ in PackedTable.Builder(capacity: rows[source.rawValue].count) }
-        for (p, row) in rows[source.rawValue] {
-            for entry in KeyLayout.indexEntries(of: row, at: p) {
+        var tables = indexes.map { _ in PackedTable.Builder(capacity: rows.count) }
+        for (s, row) in rows.enumerated() {
+            guard let row else { continue }
+            for entry in KeyLayout.indexEntries(of: row, at: positions[s]) {
                 guard let i = indexes.firstIndex(of: entry.table) else { continue }
                 tables[i].append(key: entry.key, value: entry.value)
             }
