@@ -4,7 +4,10 @@
 struct ChainCheck {
     /// The hash the next record must chain onto.
     private(set) var previous = EventCodec.genesisHash
-    private var streams: [EntityID: (kind: EntityKind, version: UInt32)] = [:]
+    /// Each stream's kind and last version, by its number in `streams`.
+    private var streams = EntityIndex()
+    private var kinds: [EntityKind] = []
+    private var versions: [UInt32] = []
 
     /// A fault of the log: where, which area, and what is wrong.
     struct Fault: Error {
@@ -29,15 +32,18 @@ struct ChainCheck {
                         message: "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
         }
         previous = computed
-        let known = streams[event.stream.id]
-        if let known, known.kind != event.stream.kind {
-            throw Fault(position: position, area: "log", message: "id \(event.stream.id) is in stream \(known.kind)-… and \(event.stream)")
+        let n = streams.insert(event.stream.id)
+        if n == kinds.count {
+            kinds.append(event.stream.kind)
+            versions.append(0)
+        } else if kinds[n] != event.stream.kind {
+            throw Fault(position: position, area: "log", message: "id \(event.stream.id) is in stream \(kinds[n])-… and \(event.stream)")
         }
-        guard event.version == (known?.version ?? 0) + 1 else {
+        guard event.version == versions[n] + 1 else {
             throw Fault(position: position, area: "log",
-                        message: "stream \(event.stream) has version \(event.version), expected \((known?.version ?? 0) + 1)")
+                        message: "stream \(event.stream) has version \(event.version), expected \(versions[n] + 1)")
         }
-        streams[event.stream.id] = (event.stream.kind, event.version)
+        versions[n] = event.version
         return event
     }
 }

@@ -25,6 +25,17 @@ import Testing
         }
     }
 
+    @Test func sortedUniqueKeepsTheFirstOfEqualKeys() {
+        var builder = PackedTable.Builder(capacity: 0)
+        for (key, value) in [([2], "a"), ([1], "b"), ([2], "c"), ([1, 0], "d"), ([1], "e")] as [([UInt8], String)] {
+            builder.append(key: key, value: Array(value.utf8))
+        }
+        let packed = builder.sorted(unique: true)
+        #expect((0..<packed.count).map { packed.entry($0).key } == [[1], [1, 0], [2]])
+        #expect((0..<packed.count).map { String(decoding: packed.entry($0).value, as: UTF8.self) } == ["b", "d", "a"])
+        #expect(builder.sorted().count == 5)
+    }
+
     @Test func positionKeysAndEncodedValuesInOrder() {
         var builder = PackedTable.Builder(capacity: 3)
         for p: UInt64 in [1, 256, 1 << 40] { builder.append(position: p) { $0.varint(p) } }

@@ -40,8 +40,9 @@ final class MemoryViews: KeyValueViewWriting {
     @exclusivity(unchecked) private var changedSlots: [[Int32]]
     @exclusivity(unchecked) private var isChanged: [[Bool]]
     /// With `tracksChanges`, the links of every entry a relation or a proxy removed
-    /// (`SnapshotLinks`): as a writer on LMDB puts them.
-    private(set) var links: Set<[UInt8]> = []
+    /// (`SnapshotLinks`), as a writer on LMDB puts them: appended, a link maybe more than once
+    /// (a row can leave a relation again), sorted and made unique by `sortedLinks`.
+    @exclusivity(unchecked) private var links = PackedTable.Builder(capacity: 0)
     /// Index tables derived from the rows, sorted, dropped at the next row change.
     private var derived: [Int: PackedTable] = [:]
 
@@ -95,8 +96,11 @@ final class MemoryViews: KeyValueViewWriting {
     }
 
     private func link(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) {
-        if tracksChanges, SnapshotLinks.links(table) { links.insert(SnapshotLinks.link(table, key: key, value: value)) }
+        if tracksChanges, SnapshotLinks.links(table) { links.append(key: SnapshotLinks.link(table, key: key, value: value), value: []) }
     }
+
+    /// The links of the entries removed so far (with `tracksChanges`), in key order, each once.
+    func sortedLinks() -> PackedTable { links.sorted(unique: true) }
 
     /// The number of entity `id`, numbering it if new.
     private func number(_ id: EntityID) -> Int {

@@ -127,9 +127,10 @@ extension LMDBStorage {
                 return fault(nil, "snapshot", "\(stored.count) rows wait for the next snapshot, a fresh fold of the log gives \(pending.count)"
                                              + (stored.count == pending.count ? ", and they differ" : ""))
             }
+            let expectedLinks = folded.sortedLinks()
             var links = SnapshotDigest()
-            for link in folded.links { links.add(link, []) }
-            if links != storedSnapshots?.links { return fault(nil, "snapshot links", try findLinkFault(folded.links, txn)) }
+            for i in 0..<expectedLinks.count { expectedLinks.withEntry(i) { key, value in links.add(key, value) } }
+            if links != storedSnapshots?.links { return fault(nil, "snapshot links", try findLinkFault(expectedLinks, txn)) }
         }
         return report
     }
@@ -210,15 +211,22 @@ extension LMDBStorage {
     /// Compares the stored links with those of a fresh fold: every row a relation or a proxy
     /// ever listed, no more, no less. What is wrong, or nil. Only once their digests differ:
     /// it reads the table again to say which link.
-    fileprivate func findLinkFault(_ expected: Set<[UInt8]>, _ txn: ReadTransaction) throws -> String {
-        var found = 0
+    fileprivate func findLinkFault(_ expected: PackedTable, _ txn: ReadTransaction) throws -> String {
+        // Both in key order: the first place they part says which link.
+        var i = 0
         let stored = try txn.scan(log.links, from: nil, to: nil, reverse: false)
         while let (key, _) = try stored.nextEntry() {
-            guard expected.contains(Array(key)) else { return "link \(hex(Array(key))) is not in a fresh fold of the log" }
-            found += 1
+            guard i < expected.count, expected.withEntry(i, { k, _ in key.sameBytes(as: k) }) else {
+                let have = Array(key)
+                if i < expected.count, expected.entry(i).key.lexicographicallyPrecedes(have) {
+                    return "link \(hex(expected.entry(i).key)) of a fresh fold of the log is missing"
+                }
+                return "link \(hex(have)) is not in a fresh fold of the log"
+            }
+            i += 1
         }
         if let error = stored.error { throw error }
-        return found == expected.count ? "the stored links differ from a fresh fold's" : "\(expected.count - found) links of a fresh fold of the log are missing"
+        return i == expected.count ? "the stored links differ from a fresh fold's" : "\(expected.count - i) links of a fresh fold of the log are missing"
     }
 }
 

@@ -141,7 +141,8 @@ extension LMDBStorage {
             p = last.position + 1
         }
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
-        for link in views.links.sorted(by: { $0.lexicographicallyPrecedes($1) }) { try txn.put(log.links, link, [], flags: .append) }
+        let links = views.sortedLinks()
+        for i in 0..<links.count { try links.withEntry(i) { key, _ in try txn.put(log.links, key, [], flags: .append) } }
         try log.setSnapshotState(state, txn)
     }
 }

@@ -1,4 +1,4 @@
-/// Entity ids numbered densely in the order first seen: what lets a fold keep per-entity
+/// Entity ids numbered densely in the order first seen: what lets a fold or a check keep per-entity
 /// state in arrays. Open addressing with linear probing over parallel arrays, so a look-up
 /// hashes 16 bytes with two multiplies (not SipHash) and touches one or two cache lines.
 ///
