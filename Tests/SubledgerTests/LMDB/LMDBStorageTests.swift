@@ -153,16 +153,18 @@ import Testing
                         #"{"command":"LeaveGroup","user":"ann@example.com","group":"admins"}"#]
         for table in [ViewTable.index(.subscriptionsByUser), .index(.subscriptionsByPlan), .index(.membershipsByUser),
                       .index(.membershipsByGroup), .proxy(1), .proxy(2)] {
+            var deleted: [UInt8] = []
             let lostLink = try tamper(extra: removing) { s, txn, _ in
-                let first = try txn.scan(s.log.links).first { $0.key[0] == UInt8(table.slot) }!.key
-                _ = try txn.delete(s.log.links, Array(first))
+                deleted = Array(try txn.scan(s.log.links).first { $0.key[0] == UInt8(table.slot) }!.key)
+                _ = try txn.delete(s.log.links, deleted)
             }
             #expect(lostLink?.area == "snapshot links", "\(table)")
+            #expect(lostLink?.message == "link \(hex(deleted)) of a fresh fold of the log is missing", "\(table)")
         }
-        let strayLink = try tamper { s, txn, _ in
-            try txn.put(s.log.links, SnapshotLinks.link(.index(.membershipsByGroup), key: Keys.id(EntityID(high: 1, low: 2), position: 3), value: []), [])
-        }
+        let strayKey = SnapshotLinks.link(.index(.membershipsByGroup), key: Keys.id(EntityID(high: 1, low: 2), position: 3), value: [])
+        let strayLink = try tamper { s, txn, _ in try txn.put(s.log.links, strayKey, []) }
         #expect(strayLink?.area == "snapshot links")
+        #expect(strayLink?.message == "link \(hex(strayKey)) is not in a fresh fold of the log")
         let lost = try tamper { s, txn, entries in _ = try txn.delete(s.log.snapshots, entries.first!.key) }
         #expect(lost?.area == "snapshot" && lost?.position == 3)
         let stray = try tamper { s, txn, entries in

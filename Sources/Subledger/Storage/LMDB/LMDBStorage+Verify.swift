@@ -209,8 +209,8 @@ extension LMDBStorage {
 
 extension LMDBStorage {
     /// Compares the stored links with those of a fresh fold: every row a relation or a proxy
-    /// ever listed, no more, no less. What is wrong, or nil. Only once their digests differ:
-    /// it reads the table again to say which link.
+    /// ever listed, no more, no less. Only once their digests differ: it reads the table again
+    /// to say which link is wrong.
     fileprivate func findLinkFault(_ expected: PackedTable, _ txn: ReadTransaction) throws -> String {
         // Both in key order: the first place they part says which link.
         var i = 0
@@ -226,7 +226,8 @@ extension LMDBStorage {
             i += 1
         }
         if let error = stored.error { throw error }
-        return i == expected.count ? "the stored links differ from a fresh fold's" : "\(expected.count - i) links of a fresh fold of the log are missing"
+        guard i < expected.count else { return "the stored links differ from a fresh fold's" }
+        return "link \(hex(expected.entry(i).key)) of a fresh fold of the log is missing"
     }
 }
 
