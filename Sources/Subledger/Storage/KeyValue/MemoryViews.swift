@@ -337,8 +337,11 @@ final class MemoryViews: KeyValueViewWriting {
     func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
         var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
         for (t, changed) in changedSlots.enumerated() where !changed.isEmpty {
-            let positions = positions[MemoryViews.kind(of: BaseTable(rawValue: t)!)]
-            for s in changed.map(Int.init).sorted(by: { positions[$0] < positions[$1] }) {
+            let kind = MemoryViews.kind(of: BaseTable(rawValue: t)!), positions = positions[kind]
+            // Slots made in position order sort as their positions do.
+            let slots = inOrder[kind] ? changed.sorted() : changed.sorted { positions[Int($0)] < positions[Int($1)] }
+            for slot in slots {
+                let s = Int(slot)
                 out.append((BaseTable(rawValue: t)!, positions[s], rows[t][s]?.encoded))
                 isChanged[t][s] = false
             }
