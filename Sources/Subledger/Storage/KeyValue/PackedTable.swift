@@ -32,7 +32,7 @@ struct PackedTable: Sendable {
         private var spans: [Span] = []
 
         /// Room for `capacity` entries of up to `bytesPerEntry` bytes each: a buffer grown by
-        /// doubling copies itself into fresh pages again and again (8% of a rebuild at 10^6),
+        /// doubling copies itself into fresh pages again and again (7% of a rebuild at 10^6),
         /// and room never written to costs no memory.
         init(capacity: Int, bytesPerEntry: Int = 96) {
             w = BinaryWriter(capacity: capacity * bytesPerEntry)
