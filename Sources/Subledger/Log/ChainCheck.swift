@@ -6,8 +6,7 @@ struct ChainCheck {
     private(set) var previous = EventCodec.genesisHash
     /// Each stream's kind and last version, by its number in `streams`.
     private var streams = EntityIndex()
-    private var kinds: [EntityKind] = []
-    private var versions: [UInt32] = []
+    private var known: [(kind: EntityKind, version: UInt32)] = []
 
     /// A fault of the log: where, which area, and what is wrong.
     struct Fault: Error {
@@ -33,17 +32,15 @@ struct ChainCheck {
         }
         previous = computed
         let n = streams.insert(event.stream.id)
-        if n == kinds.count {
-            kinds.append(event.stream.kind)
-            versions.append(0)
-        } else if kinds[n] != event.stream.kind {
-            throw Fault(position: position, area: "log", message: "id \(event.stream.id) is in stream \(kinds[n])-… and \(event.stream)")
+        if n == known.count { known.append((event.stream.kind, 0)) }
+        if known[n].kind != event.stream.kind {
+            throw Fault(position: position, area: "log", message: "id \(event.stream.id) is in stream \(known[n].kind)-… and \(event.stream)")
         }
-        guard event.version == versions[n] + 1 else {
+        guard event.version == known[n].version + 1 else {
             throw Fault(position: position, area: "log",
-                        message: "stream \(event.stream) has version \(event.version), expected \(versions[n] + 1)")
+                        message: "stream \(event.stream) has version \(event.version), expected \(known[n].version + 1)")
         }
-        versions[n] = event.version
+        known[n].version = event.version
         return event
     }
 }

@@ -135,7 +135,7 @@ final class MemoryViews: KeyValueViewWriting {
     private func newSlot(_ p: UInt64, kind: Int) -> Int {
         precondition(p < 1 << 40, "position \(p) is past any log")
         let i = Int(p)
-        if slotOf.count <= i { slotOf.append(contentsOf: repeatElement(-1, count: i + 1 - slotOf.count)) }
+        slotOf.grow(toHold: i, with: -1)
         precondition(slotOf[i] < 0, "position \(p) holds the rows of another entity")
         let s = positions[kind].count
         precondition(s < Int(Int32.max), "a fold holds fewer than 2^31 rows of a kind")
@@ -149,10 +149,16 @@ final class MemoryViews: KeyValueViewWriting {
         return s
     }
 
-    /// The slots of `kind` in position order.
-    private func slotsInOrder(kind: Int) -> [Int] {
-        let positions = positions[kind]
-        return inOrder[kind] ? Array(positions.indices) : positions.indices.sorted { positions[$0] < positions[$1] }
+    /// Calls `body` with each row of a row table and its position, in position order, until it
+    /// returns false.
+    private func forEachLiveRow(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) rethrows {
+        let kind = MemoryViews.kind(of: table), positions = positions[kind], rows = rows[table.rawValue]
+        // A fold makes slots in position order; only rows put out of order need a sort.
+        let order = inOrder[kind] ? nil : positions.indices.sorted { positions[$0] < positions[$1] }
+        for i in positions.indices {
+            let s = order?[i] ?? i
+            if let row = rows[s], try !body(positions[s], row) { return }
+        }
     }
 
     // MARK: Rows
@@ -211,7 +217,7 @@ final class MemoryViews: KeyValueViewWriting {
         let from = before.flatMap(relation.entity(of:)), to = after.flatMap(relation.entity(of:))
         guard from != to, let to else { return }
         let r = relation.rawValue, e = number(to)
-        if heads[r].count <= e { heads[r].append(contentsOf: repeatElement(-1, count: e + 1 - heads[r].count)) }
+        heads[r].grow(toHold: e, with: -1)
         precondition(nodes[r].count < Int(Int32.max), "a fold lists fewer than 2^31 related rows")
         nodes[r].append(Node(position: p, next: heads[r][e]))
         heads[r][e] = Int32(nodes[r].count - 1)
@@ -219,38 +225,42 @@ final class MemoryViews: KeyValueViewWriting {
 
     /// The positions of the rows related to `entity` now, in position order.
     func positions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] {
+        related(relation, to: entity).map(\.position)
+    }
+
+    /// The rows related to `entity` now, each once, in position order: the listed ones whose
+    /// row still names it.
+    private func related(_ relation: Relation, to entity: EntityID) -> [(position: UInt64, row: CachedRow)] {
         let r = relation.rawValue
         guard let e = entities.number(of: entity), e < heads[r].count else { return [] }
         let table = relation.rows, kind = MemoryViews.kind(of: table)
-        var out: [UInt64] = []
+        var out: [(position: UInt64, row: CachedRow)] = []
         var n = Int(heads[r][e])
         while n >= 0 {
             let node = nodes[r][n]
             if let s = slot(node.position, kind: kind), let row = rows[table.rawValue][s], relation.entity(of: row) == entity {
-                out.append(node.position)
+                out.append((node.position, row))
             }
             n = Int(node.next)
         }
         // A row that moved away and back is listed twice.
         guard out.count > 1 else { return out }
-        out.sort()
-        var unique: [UInt64] = []
-        for p in out where p != unique.last { unique.append(p) }
+        out.sort { $0.position < $1.position }
+        var unique: [(position: UInt64, row: CachedRow)] = []
+        for related in out where related.position != unique.last?.position { unique.append(related) }
         return unique
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        let kind = MemoryViews.kind(of: table)
-        for s in slotsInOrder(kind: kind) {
-            guard let row = rows[table.rawValue][s].flatMap(R.init(cached:)) else { continue }
-            if try !body(positions[kind][s], row) { return }
-        }
+        try forEachLiveRow(table) { p, row in try R(cached: row).map { try body(p, $0) } ?? true }
     }
 
     /// Calls `body` with every row of a row table in position order.
     func forEachCachedRow(_ table: BaseTable, _ body: (UInt64, CachedRow) throws -> Void) throws {
-        let kind = MemoryViews.kind(of: table)
-        for s in slotsInOrder(kind: kind) { if let row = rows[table.rawValue][s] { try body(positions[kind][s], row) } }
+        try forEachLiveRow(table) { p, row in
+            try body(p, row)
+            return true
+        }
     }
 
     // MARK: Key-value entries
@@ -270,11 +280,8 @@ final class MemoryViews: KeyValueViewWriting {
         // The cascades' scans, by an entity: only that entity's rows.
         if case .index(let t) = table, let relation = Relation(t), prefix.count >= 16 {
             let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-            let kind = MemoryViews.kind(of: t.rowTable)
-            let entries = try positions(relation, of: id).compactMap { p in
-                slot(p, kind: kind).flatMap { rows[t.rowTable.rawValue][$0] }.flatMap { row in
-                    KeyLayout.indexEntries(of: row, at: p).first { $0.table == t }
-                }
+            let entries = related(relation, to: id).compactMap { p, row in
+                KeyLayout.indexEntries(of: row, at: p).first { $0.table == t }
             }.filter { $0.key.starts(with: prefix) }
             return entries.sorted { ViewKey($0.key) < ViewKey($1.key) }.map { ($0.key, $0.value) }
         }
@@ -285,13 +292,7 @@ final class MemoryViews: KeyValueViewWriting {
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        if case .rows(let t) = table {
-            let kind = MemoryViews.kind(of: t)
-            for s in slotsInOrder(kind: kind) where rows[t.rawValue][s] != nil {
-                if try !body(Keys.position(positions[kind][s])) { return }
-            }
-            return
-        }
+        if case .rows(let t) = table { return try forEachLiveRow(t) { p, _ in try body(Keys.position(p)) } }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
@@ -303,7 +304,7 @@ final class MemoryViews: KeyValueViewWriting {
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
             let s = proxySlot(key)
-            if proxyKeys[i].count <= s { proxyKeys[i].append(contentsOf: repeatElement(nil, count: s + 1 - proxyKeys[i].count)) }
+            proxyKeys[i].grow(toHold: s, with: nil)
             proxyKeys[i][s] = key
         }
     }
@@ -360,12 +361,12 @@ final class MemoryViews: KeyValueViewWriting {
             for case let key? in keys { out.append(key: key, value: []) }
             return out.sorted()
         }
-        let source = t.rowTable, kind = MemoryViews.kind(of: source), rows = rows[source.rawValue], positions = positions[kind]
+        let source = t.rowTable, rows = rows[source.rawValue], positions = positions[MemoryViews.kind(of: source)]
         if t.holdsRows {
             var out = PackedTable.Builder(capacity: rows.count)
-            for s in slotsInOrder(kind: kind) {
-                guard let row = rows[s] else { continue }
-                out.append(position: positions[s]) { row.encode(into: &$0) }
+            forEachLiveRow(t) { p, row in
+                out.append(position: p) { row.encode(into: &$0) }
+                return true
             }
             return out.inOrder()
         }
@@ -382,5 +383,12 @@ final class MemoryViews: KeyValueViewWriting {
         }
         for (i, index) in indexes.enumerated() { derived[index.rawValue] = tables[i].sorted() }
         return derived[t.rawValue] ?? PackedTable()
+    }
+}
+
+extension Array {
+    /// Appends `value` until index `i` exists.
+    fileprivate mutating func grow(toHold i: Int, with value: Element) {
+        if count <= i { append(contentsOf: repeatElement(value, count: i + 1 - count)) }
     }
 }
