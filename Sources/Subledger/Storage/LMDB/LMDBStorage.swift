@@ -15,6 +15,9 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     let generations: [[Database]]
     /// Unmaps the pages that reading the log in batches (`events(from:to:limit:)`) leaves mapped.
     private let pageRelease: Mutex<PageRelease>
+    /// Commands per write transaction: `Store.maxBatch`, less once a transaction of that many
+    /// changed more pages than LMDB allows.
+    private let transactionSizing = TransactionSizing(limit: Store.maxBatch)
 
     /// See `Store.setDamagedFileExit`.
     static func setDamagedFileExit(line: String, code: Int32) { Environment.setDamagedPageExit(line: line, code: code) }
@@ -53,7 +56,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool) throws -> [Outcome] {
         // A batch of `Store.maxBatch` commands on a very large store may change more pages than
         // one transaction can hold: it is then run in parts.
-        try BatchSplitting.inHalves(batch[...]) { part in
+        try BatchSplitting.inParts(batch[...], sizing: transactionSizing) { part in
             do {
                 return try env.write(durable: durable) { txn in
                     var handler = try commandHandler(txn)
