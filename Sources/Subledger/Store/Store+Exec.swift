@@ -63,9 +63,11 @@ public struct ExecSummary: Sendable {
 
 extension Store {
     /// The most commands one write transaction takes on the embedded store. Larger batches
-    /// share more of the pages they change: at 10^6 events, 16,384 commands a batch wrote 44%
-    /// fewer bytes and ran 28% faster than 4,096 (tools/benchmark/RESULTS.md, 2026-12-06).
-    public static let maxBatch = 16384
+    /// share more of the pages they change: 32,768 a batch wrote 31% fewer bytes and ran 20%
+    /// faster than 16,384 at 10^6 commands, and no slower at 10^5; 65,536 was slower at 10^5
+    /// (decoding the first batch waits longer) and at 10^7 (LMDB spills dirty pages to disk
+    /// mid-transaction). tools/benchmark/RESULTS.md, 2026-12-07.
+    public static let maxBatch = 32768
 
     /// Runs JSON Lines commands from `reader`, many per write transaction, each transaction
     /// synced before `report` sees its results: a reported `ok` is durable. A batch closes early
