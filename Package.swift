@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "subledger-bench", dependencies: [
             "Subledger", "LMDB", "CLMDB", .product(name: "PostgresNIO", package: "postgres-nio"),
         ], path: "tools/benchmark",
-                          exclude: ["RESULTS.md"]),
+                          exclude: ["RESULTS.md", "pages-written"]),
 
         // A second process for the LMDB tests.
         .executableTarget(name: "lmdb-probe", dependencies: ["LMDB"], path: "Tests/LMDBProbe"),

@@ -253,7 +253,6 @@ final class Suite {
             ("puts_per_event", rep.double("puts") / events),
             ("store_bytes", rep.double("store_bytes")), ("map_bytes", rep.double("map_bytes")),
             ("written_bytes_per_command", per("written_bytes")),
-            ("storage_write_bytes_per_command", per("storage_write_bytes")),
         ]
         // Calls per command by database: `db.NAME` = "puts dels gets".
         var tables: [(name: String, writes: Double, gets: Double)] = []
