@@ -118,11 +118,12 @@ import Testing
     @Test func snapshotsAreTakenAsTheLogGrowsAndVerified() throws {
         let t = try snapshotted()
         let state = try t.store.env.read { txn in try t.store.log.snapshotState(txn) }
-        #expect(state == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6, proxies: SnapshotState.signature(of: Proxy.builtIn)))
+        #expect(state.map(Self.withoutRuns) == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6, proxies: SnapshotState.signature(of: Proxy.builtIn)))
+        #expect(state?.runs.count == 1 && state?.runs.first?.through == 6, "one batch, one run")
         #expect(try t.store.verify().fault == nil)
         // Each stored row version belongs to snapshot 3 or 6; snapshot 6 holds only what changed
         // after 3; the rows changed by events 7 and 8 wait for snapshot 9.
-        let versions = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { SnapshotKeys.snapshot(of: $0.key) } }
+        let versions = try Self.snapshotEntries(t.store).map { $0.key.withUnsafeBytes { SnapshotKeys.snapshot(of: $0) } }
         #expect(Set(versions) == [3, 6] && versions.count >= 6)
         let pending = try t.store.env.read { txn in try txn.entries(t.store.log.pendingSnapshot) }
         #expect(pending > 0)
@@ -133,18 +134,16 @@ import Testing
             #expect(try IntegrityProperties.allViews(t.store, asOf: .position(p)) == IntegrityProperties.allViews(prefix.store), "as of \(p)")
         }
         // A changed byte, a lost entry, an entry of a snapshot never taken: each a fault at its snapshot.
-        func tamper(extra: [String] = [], _ change: (Store, WriteTransaction, [(key: [UInt8], value: [UInt8])]) throws -> Void) throws -> VerifyFault? {
+        func tamper(extra: [String] = [], _ change: (Store, WriteTransaction, [SnapshotEntry]) throws -> Void) throws -> VerifyFault? {
             let t = try snapshotted()
             for line in extra { #expect(try t.store.execute(line: line).isApplied, "\(line)") }
-            try t.store.env.write { txn in
-                let entries = try txn.scan(t.store.log.snapshots).map { (Array($0.key), Array($0.value)) }
-                try change(t.store, txn, entries)
-            }
+            let entries = try Self.snapshotEntries(t.store)
+            try t.store.env.write { txn in try change(t.store, txn, entries) }
             return try t.store.verify().fault
         }
         let changed = try tamper { s, txn, entries in
             let last = entries.last!
-            try txn.put(s.log.snapshots, last.key, last.value + [0])
+            try txn.put(last.db, last.key, last.value + [0])
         }
         #expect(changed?.area == "snapshot" && changed?.position == 6)
         // The links of the entries relations and proxies removed are checked against the fresh
@@ -165,18 +164,18 @@ import Testing
         let strayLink = try tamper { s, txn, _ in try txn.put(s.log.links, strayKey, []) }
         #expect(strayLink?.area == "snapshot links")
         #expect(strayLink?.message == "link \(hex(strayKey)) is not in a fresh fold of the log")
-        let lost = try tamper { s, txn, entries in _ = try txn.delete(s.log.snapshots, entries.first!.key) }
+        let lost = try tamper { s, txn, entries in _ = try txn.delete(entries.first!.db, entries.first!.key) }
         #expect(lost?.area == "snapshot" && lost?.position == 3)
         let stray = try tamper { s, txn, entries in
-            try txn.put(s.log.snapshots, SnapshotKeys.key(.users, position: 1, at: 9), [0])
+            try txn.put(entries[0].db, SnapshotKeys.key(.users, position: 1, at: 9), [0])
         }
         #expect(stray?.area == "snapshot")
         let forgotten = try tamper { s, txn, _ in try txn.clear(s.log.pendingSnapshot) }
         #expect(forgotten?.area == "snapshot" && forgotten?.message.contains("wait for the next snapshot") == true)
         // A rebuild of the snapshots gives the same bytes.
-        let before = try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } }
+        let before = try Self.snapshotEntries(t.store).map { $0.key + $0.value }
         try t.store.rebuildSnapshots()
-        #expect(try t.store.env.read { txn in try txn.scan(t.store.log.snapshots).map { Array($0.key) + Array($0.value) } } == before)
+        #expect(try Self.snapshotEntries(t.store).map { $0.key + $0.value } == before)
     }
 
     @Test func aChangedIntervalTakesTheSnapshotsAgain() throws {
@@ -195,13 +194,13 @@ import Testing
         let path = t.store.path
         try t.store.env.write { txn in
             try t.store.log.setSnapshotState(SnapshotState(interval: 3, version: BaseViews.version, checkpoint: 6), txn)
-            try txn.clear(t.store.log.snapshots)
+            for db in t.store.log.snapshotSlots { try txn.clear(db) }
         }
         t.store.close()
         let reopened = try Store.open(path: path)
-        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }.map(Self.withoutRuns)
                 == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 6, proxies: SnapshotState.signature(of: Proxy.builtIn)))
-        #expect(try reopened.env.read { txn in try txn.entries(reopened.log.snapshots) } > 0)
+        #expect(try Self.snapshotEntries(reopened).count > 0)
         #expect(try reopened.verify().fault == nil)
     }
 
@@ -240,8 +239,68 @@ import Testing
         #expect(try IntegrityProperties.allViews(custom, asOf: .position(7)).filter { $0.key != "team_subscriptions" } == expected)
         custom.close()
         let reopened = try Store.open(path: path, options: StoreOptions(proxies: [team]))
-        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }
+        #expect(try reopened.env.read { txn in try reopened.log.snapshotState(txn) }.map(Self.withoutRuns)
                 == SnapshotState(interval: 3, version: SnapshotKeys.version, checkpoint: 9, proxies: signature))
         #expect(try reopened.verify().fault == nil)
+    }
+
+    /// One stored snapshot entry and the database of the run holding it.
+    struct SnapshotEntry {
+        let db: Database
+        let key: [UInt8]
+        let value: [UInt8]
+    }
+
+    /// The entries of every run the snapshot record lists, in key order.
+    static func snapshotEntries(_ store: Store) throws -> [SnapshotEntry] {
+        try store.env.read { txn in
+            let runs = try store.log.snapshotState(txn)?.runs ?? []
+            return try runs.flatMap { run in
+                let db = store.log.snapshotSlots[run.slot]
+                return try txn.scan(db).map { SnapshotEntry(db: db, key: Array($0.key), value: Array($0.value)) }
+            }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        }
+    }
+
+    static func withoutRuns(_ state: SnapshotState) -> SnapshotState {
+        var s = state
+        s.runs = []
+        return s
+    }
+
+    /// Writers one command at a time, a snapshot after every event: each transaction adds a
+    /// run, and merges keep them few, each older one more than twice the size of the next. The
+    /// runs read as one table: verify and as-of agree with a fresh fold, and taking every
+    /// snapshot again stores the same entries. An entry in a slot no run lists is a fault.
+    @Test func snapshotRunsMergeAndReadAsOneTable() throws {
+        let t = try TempStore(snapshotInterval: 1)
+        var lines = RulesTests.setup
+        for i in 0..<40 {
+            lines.append(#"{"command":"RegisterUser","email":"u\#(i)@example.com"}"#)
+            lines.append(#"{"command":"RenameUser","user":"ann@example.com","full_name":"Ann \#(i)"}"#)
+        }
+        for line in lines { #expect(try t.store.execute(line: line).isApplied, "\(line)") }
+        let state = try #require(try t.store.env.read { txn in try t.store.log.snapshotState(txn) })
+        let head = try t.store.head().position
+        #expect(state.checkpoint == head && state.runs.last?.through == head)
+        #expect(state.runs.count >= 2 && state.runs.count <= 8, "\(state.runs)")
+        for (older, newer) in zip(state.runs, state.runs.dropFirst()) { #expect(older.count > 2 * newer.count, "\(state.runs)") }
+        let entries = try Self.snapshotEntries(t.store)
+        #expect(UInt64(entries.count) == state.runs.reduce(0) { $0 + $1.count })
+        #expect(try t.store.verify().fault == nil)
+        let lineOut = try IntegrityProperties.exportLines(t.store)
+        for p in [UInt64(1), 9, 30, head - 1, head] {
+            let prefix = try TempStore()
+            try IntegrityProperties.importLines(Array(lineOut.prefix(Int(p))), into: prefix.store)
+            #expect(try IntegrityProperties.allViews(t.store, asOf: .position(p)) == IntegrityProperties.allViews(prefix.store), "as of \(p)")
+        }
+        try t.store.rebuildSnapshots()
+        #expect(try Self.snapshotEntries(t.store).map { $0.key + $0.value } == entries.map { $0.key + $0.value })
+        #expect(try t.store.verify().fault == nil)
+        let used = Set(try t.store.env.read { txn in try t.store.log.snapshotState(txn) }!.runs.map(\.slot))
+        let unlisted = try #require((0..<SnapshotRuns.slots).first { !used.contains($0) })
+        try t.store.env.write { txn in try txn.put(t.store.log.snapshotSlots[unlisted], entries[0].key, entries[0].value) }
+        let fault = try t.store.verify().fault
+        #expect(fault?.area == "snapshot" && fault?.message.contains("lists no run there") == true, "\(String(describing: fault))")
     }
 }

@@ -8,6 +8,9 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
     let views: LMDBViews<Txn>
     /// Where the snapshots stand, moved on as this transaction takes them.
     private var snapshots: SnapshotState?
+    /// The snapshot entries this transaction took, stored as one run at its end.
+    private var taken: [(key: [UInt8], value: [UInt8])] = []
+    private var tookSnapshot = false
 
     private init(_ txn: Txn, log: LogTables, viewTables: [Database], snapshots: SnapshotState?) {
         self.txn = txn
@@ -53,12 +56,18 @@ extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTra
 
     func takeSnapshot(at position: UInt64) throws {
         guard var state = snapshots else { return }
-        try log.takeSnapshot(at: position, &state, views, txn)
+        try log.takeSnapshot(at: position, &state, views, into: &taken, txn)
         snapshots = state
+        tookSnapshot = true
     }
 
     func viewsFollowed(through head: UInt64, projections: [(name: String, version: Int)]) throws {
-        if snapshots != nil { try log.keepPendingRows(views, txn) }
+        if var state = snapshots {
+            if tookSnapshot { try log.storeSnapshots(&taken, &state, txn) }
+            snapshots = state
+            tookSnapshot = false
+            try log.keepPendingRows(views, txn)
+        }
         for (name, version) in projections { try log.setProjectionState(name, version: version, checkpoint: head, txn) }
     }
 }

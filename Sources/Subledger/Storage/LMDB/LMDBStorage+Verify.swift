@@ -144,13 +144,26 @@ extension LMDBStorage {
         var windows: [UInt64: SnapshotDigest] = [:]
         var links = SnapshotDigest()
         var fault: (area: String, message: String)?
-        private var snapshots: CursorSequence?
+        /// The slots left to read, each with the snapshots its entries may belong to (none for
+        /// a slot no run lists), and the one being read.
+        private var slots: [(slot: Int, snapshots: ClosedRange<UInt64>?)] = []
+        private var reading: (slot: Int, snapshots: ClosedRange<UInt64>?, entries: CursorSequence)?
+        private let databases: [Database]
+        private let txn: ReadTransaction
         private var linkEntries: CursorSequence?
 
         init(_ state: SnapshotState, tables: Int, _ log: LogTables, _ txn: ReadTransaction) throws {
             self.state = state
             self.tables = tables
-            snapshots = try txn.scan(log.snapshots, from: nil, to: nil, reverse: false)
+            self.txn = txn
+            databases = log.snapshotSlots
+            var after: UInt64 = 0
+            var listed: [Int: ClosedRange<UInt64>] = [:]
+            for run in state.runs {
+                listed[run.slot] = (after + 1)...run.through
+                after = run.through
+            }
+            slots = (0..<databases.count).map { ($0, listed[$0]) }
             linkEntries = try txn.scan(log.links, from: nil, to: nil, reverse: false)
         }
 
@@ -158,18 +171,27 @@ extension LMDBStorage {
         mutating func step(_ count: Int, _ release: inout PageRelease) throws -> Bool {
             guard fault == nil else { return false }
             for _ in 0..<count {
-                if let entries = snapshots {
-                    guard let (key, value) = try entries.nextEntry() else {
-                        snapshots = nil
+                if reading == nil, !slots.isEmpty {
+                    let next = slots.removeFirst()
+                    reading = (next.slot, next.snapshots, try txn.scan(databases[next.slot], from: nil, to: nil, reverse: false))
+                }
+                if let run = reading {
+                    guard let (key, value) = try run.entries.nextEntry() else {
+                        if let error = run.entries.error { throw error }
+                        reading = nil
                         continue
+                    }
+                    guard let held = run.snapshots else {
+                        fault = ("snapshot", "\(SnapshotRuns.name(ofSlot: run.slot)) holds entry \(hex(Array(key))), and the snapshot record lists no run there")
+                        return false
                     }
                     guard SnapshotKeys.table(of: key) != nil else {
                         fault = ("snapshot", "stored entry \(hex(Array(key))) is not a snapshot key")
                         return false
                     }
                     let at = SnapshotKeys.snapshot(of: key)
-                    guard at > 0, at % state.interval == 0, at <= state.checkpoint else {
-                        fault = ("snapshot", "stored entry \(hex(Array(key))) belongs to no snapshot taken (every \(state.interval) events through \(state.checkpoint))")
+                    guard at > 0, at % state.interval == 0, at <= state.checkpoint, held.contains(at) else {
+                        fault = ("snapshot", "stored entry \(hex(Array(key))) belongs to no snapshot its run holds (every \(state.interval) events in \(held.lowerBound)...\(held.upperBound), taken through \(state.checkpoint))")
                         return false
                     }
                     windows[at, default: SnapshotDigest()].add(key, value)

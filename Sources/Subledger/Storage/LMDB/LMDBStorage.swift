@@ -182,8 +182,8 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     func contentDigest() throws -> [UInt8] {
         try env.read { txn in
             var all: [UInt8] = []
-            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.snapshots,
-                       log.pendingSnapshot, log.links] + (try viewTables(txn)) {
+            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen] + log.snapshotSlots
+                       + [log.pendingSnapshot, log.links] + (try viewTables(txn)) {
                 for (key, value) in try txn.scan(db) {
                     all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
                     all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)

@@ -9,7 +9,8 @@ import LMDB
 /// - `meta`: the head record, the format version.
 /// - `projections`: each projection's version and checkpoint.
 /// - `last_seen`: the volatile property, outside the log.
-/// - `snapshots`: the view snapshots of `--as-of` (see `SnapshotKeys`); `snapshots.pending`:
+/// - `snapshots`, `snapshots.1` and on: the runs of view snapshots of `--as-of` (see
+///   `SnapshotKeys`, `SnapshotRuns`); `snapshots.pending`:
 ///   the rows changed since the newest snapshot position, for the next snapshot;
 ///   `snapshots.links`: every row ever listed by a relation or a proxy (`SnapshotLinks`).
 struct LogTables {
@@ -19,7 +20,8 @@ struct LogTables {
     let meta: Database
     let projections: Database
     let lastSeen: Database
-    let snapshots: Database
+    /// The databases snapshot runs live in, by slot (`SnapshotRuns`).
+    let snapshotSlots: [Database]
     let pendingSnapshot: Database
     let links: Database
 
@@ -30,7 +32,7 @@ struct LogTables {
         meta = try txn.openDatabase("meta", flags: [], create: true)
         projections = try txn.openDatabase("projections", flags: [], create: true)
         lastSeen = try txn.openDatabase("last_seen", flags: [], create: true)
-        snapshots = try txn.openDatabase("snapshots", flags: [], create: true)
+        snapshotSlots = try (0..<SnapshotRuns.slots).map { try txn.openDatabase(SnapshotRuns.name(ofSlot: $0), flags: [], create: true) }
         pendingSnapshot = try txn.openDatabase("snapshots.pending", flags: [], create: true)
         links = try txn.openDatabase("snapshots.links", flags: [], create: true)
     }

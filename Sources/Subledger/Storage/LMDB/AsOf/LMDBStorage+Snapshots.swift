@@ -7,11 +7,18 @@ extension LogTables {
         guard let v = try txn.get(meta, LogTables.snapshotsKey) else { return nil }
         var r = BinaryReader(v)
         var state = SnapshotState(interval: try r.varint(), version: Int(try r.signed()), checkpoint: try r.bigEndian())
-        // Records of layout 2 and before end here; their version makes them taken again.
+        // Records of layout 2 and before end here, of layout 4 after the proxies; their version
+        // makes them taken again.
         if !r.isAtEnd { state.proxies = try r.bigEndian() }
+        if !r.isAtEnd {
+            for _ in 0..<(try r.varint()) {
+                state.runs.append(SnapshotRun(slot: Int(try r.varint()), through: try r.bigEndian(), count: try r.varint()))
+            }
+        }
         guard state.interval > 0, state.checkpoint % state.interval == 0 else {
             throw StoreError.corrupt("snapshot record: interval \(state.interval), checkpoint \(state.checkpoint)")
         }
+        if let fault = SnapshotRuns.fault(in: state) { throw StoreError.corrupt("snapshot record: \(fault)") }
         return state
     }
 
@@ -21,6 +28,12 @@ extension LogTables {
         w.signed(Int64(state.version))
         w.bigEndian(state.checkpoint)
         w.bigEndian(state.proxies)
+        w.varint(UInt64(state.runs.count))
+        for run in state.runs {
+            w.varint(UInt64(run.slot))
+            w.bigEndian(run.through)
+            w.varint(run.count)
+        }
         try txn.put(meta, LogTables.snapshotsKey, w.bytes)
     }
 
@@ -33,6 +46,8 @@ extension LogTables {
         if state.checkpoint > 0 || state.version != LogTables.staleSnapshots {
             state.version = LogTables.staleSnapshots
             state.checkpoint = 0
+            // The runs stay in their slots, unlisted, until the next open takes them all again.
+            state.runs = []
             try setSnapshotState(state, txn)
         }
         return nil
@@ -41,17 +56,13 @@ extension LogTables {
     /// The version of a snapshot record whose snapshots no longer hold.
     static let staleSnapshots = -1
 
-    func storeSnapshot(_ changes: [(table: BaseTable, position: UInt64, row: [UInt8]?)], at snapshot: UInt64,
-                       _ txn: WriteTransaction) throws {
-        for (key, value) in SnapshotKeys.entries(changes, at: snapshot) { try txn.put(snapshots, key, value) }
-    }
-
-    /// In a writer's transaction, right after the event at snapshot position `position`: stores
-    /// the snapshot from the rows this transaction changed since its previous snapshot position
-    /// and those waiting in `pending`, with their values now. When the previous snapshot is
-    /// missing (another process is taking them all again), leaves this one to that process.
+    /// In a writer's transaction, right after the event at snapshot position `position`: adds
+    /// to `taken` the entries of the snapshot, from the rows this transaction changed since its
+    /// previous snapshot position and those waiting in `pending`, with their values now. When
+    /// the previous snapshot is missing (another process is taking them all again), leaves this
+    /// one to that process.
     func takeSnapshot(at position: UInt64, _ state: inout SnapshotState, _ views: LMDBViews<WriteTransaction>,
-                      _ txn: WriteTransaction) throws {
+                      into taken: inout [(key: [UInt8], value: [UInt8])], _ txn: WriteTransaction) throws {
         let mine = views.takeChangedRows()
         var changed = Set(mine.map { LogTables.pendingKey($0.table, $0.position) })
         for (key, _) in try txn.scan(pendingSnapshot) { changed.insert(Array(key)) }
@@ -66,8 +77,15 @@ extension LogTables {
             let p = Keys.readPosition(key, at: 1)
             rows.append((table, p, try views.get(.rows(table), Keys.position(p))))
         }
-        try storeSnapshot(rows, at: position, txn)
+        taken += SnapshotKeys.entries(rows, at: position)
         state.checkpoint = position
+    }
+
+    /// Stores the snapshots taken (`taken`, then emptied) as the newest run, and the record
+    /// that lists it.
+    func storeSnapshots(_ taken: inout [(key: [UInt8], value: [UInt8])], _ state: inout SnapshotState,
+                        _ txn: WriteTransaction) throws {
+        try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state, snapshotSlots, txn)
         try setSnapshotState(state, txn)
     }
 
@@ -117,7 +135,7 @@ extension LMDBStorage {
     /// interleave).
     func takeAllSnapshots(_ txn: WriteTransaction) throws {
         guard var state = try log.snapshotState(txn) else { return }
-        try txn.clear(log.snapshots)
+        try SnapshotRuns.clear(log.snapshotSlots, &state, txn)
         try txn.clear(log.pendingSnapshot)
         try txn.clear(log.links)
         state.checkpoint = 0
@@ -126,6 +144,7 @@ extension LMDBStorage {
         let head = try log.head(txn).position
         var fold = ViewFold(proxies: proxies)
         let views = MemoryViews(tableCount: fold.tableCount, tracksChanges: true)
+        var taken: [(key: [UInt8], value: [UInt8])] = []
         var p: UInt64 = 1
         while p <= head {
             let events = try log.events(from: p, to: head, limit: 4096, txn)
@@ -134,12 +153,15 @@ extension LMDBStorage {
                 views.noteCreation(of: event)
                 try fold.apply(event, to: views)
                 if event.position % state.interval == 0 {
-                    try log.storeSnapshot(views.takeChanges(), at: event.position, txn)
+                    taken += SnapshotKeys.entries(views.takeChanges(), at: event.position)
                     state.checkpoint = event.position
+                    // Runs of about a million entries bound the memory; the merges join them.
+                    if taken.count >= 1 << 20 { try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state, log.snapshotSlots, txn) }
                 }
             }
             p = last.position + 1
         }
+        try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state, log.snapshotSlots, txn)
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
         let links = views.sortedLinks()
         for i in 0..<links.count { try links.withEntry(i) { key, _ in try txn.put(log.links, key, [], flags: .append) } }

@@ -2,9 +2,9 @@ import LMDB
 
 /// How view snapshots are stored: every `interval` events, the rows of the base views that
 /// changed since the previous snapshot, each under its table, its position and the snapshot's
-/// position. The rows after a snapshot's position are the newest version of each at or before
-/// it, so one seek reads any row of any snapshot, and a snapshot costs only what changed in its
-/// window. Index entries are not stored: they follow from the rows (`KeyLayout.indexEntries`),
+/// position, in sorted runs (`SnapshotRuns`). Within a run, the entries after a snapshot's key
+/// are the newest version of each row at or before it, so one seek per run reads any row of
+/// any snapshot, and a snapshot costs only what changed in its window. Index entries are not stored: they follow from the rows (`KeyLayout.indexEntries`),
 /// and `SnapshotLinks` says which rows to derive them from.
 ///
 /// - key: `[table][row position: 8][~S: 8]`, big-endian; the complement puts a row's newest
@@ -13,7 +13,7 @@ import LMDB
 enum SnapshotKeys {
     static let size = 17
     /// The layout of the entries; bump it when what a snapshot stores changes.
-    static let layout = 4
+    static let layout = 5
     /// What a store's snapshot record holds: the fold's version and this layout. Snapshots
     /// of another are taken again on open.
     static var version: Int { BaseViews.version << 8 | layout }
@@ -54,29 +54,6 @@ enum SnapshotKeys {
         case 0 where value.count == 1: return nil
         default: throw StoreError.corrupt("snapshot entry \(hex(Array(key))) has a malformed value")
         }
-    }
-
-    /// Calls `body` with the rows of `table` at snapshot `at` whose positions lie in `range`, in
-    /// position order; false when `body` stopped the walk.
-    static func walk(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64, _ cursor: Cursor,
-                     _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
-        var entry = try cursor.seek([UInt8(table.rawValue)] + Keys.position(range.lowerBound))
-        var last: UInt64?
-        while let (key, value) = entry, key.count == SnapshotKeys.size, key[0] == UInt8(table.rawValue) {
-            // Versions of 10^5 rows, in a page's node order: warming each page once is cheaper
-            // than a cache miss per entry (a tenth of the CPU time of a late --as-of).
-            cursor.warmBlock(of: key)
-            let position = Keys.readPosition(key, at: 1)
-            // Rows are keyed by the position that created them, so the walk ends at the range's
-            // end (at the latest the snapshot's: no row created after it existed in it).
-            if position > range.upperBound { return true }
-            entry = try cursor.next()
-            guard SnapshotKeys.snapshot(of: key) <= at else { continue }
-            if position == last { continue }  // an older version of a row already taken
-            last = position
-            if let row = try SnapshotKeys.row(value, key: key), try !body(position, row) { return false }
-        }
-        return true
     }
 }
 

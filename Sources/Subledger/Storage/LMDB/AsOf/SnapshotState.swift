@@ -6,6 +6,8 @@ struct SnapshotState: Equatable {
     var checkpoint: UInt64
     /// The proxies whose ordered indexes the snapshots keep (`SnapshotState.signature`).
     var proxies: UInt64 = 0
+    /// Where the snapshots' entries are, oldest first (`SnapshotRuns`).
+    var runs: [SnapshotRun] = []
 
     /// The newest snapshot at or before `position` (0: none, the empty views).
     func snapshot(atOrBefore position: UInt64) -> UInt64 { min(position / interval * interval, checkpoint) }

@@ -1,20 +1,22 @@
 import LMDB
 
-/// The view tables as they were at snapshot position `at`: rows read from the snapshot table,
-/// each version found by one seek; a relation's or a proxy's entries derived from the rows
+/// The view tables as they were at snapshot position `at`: rows read from the snapshot runs,
+/// each version found by a seek per run; a relation's or a proxy's entries derived from the rows
 /// its live index lists and those it removed (`SnapshotLinks`), so an entity's related rows,
 /// or a proxy's first rows in its order, cost about as many seeks as rows; the indexes of
 /// unique names hinted by the live ones, or derived from all the rows when asked for.
 /// Creation positions come from the stream index.
 final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
-    let snapshots: Database
+    /// The runs that may hold versions at `at`, newest first, and the databases of their slots.
+    let runs: [SnapshotRun]
+    let slots: [Database]
     let streams: Database
     let links: Database
     let at: UInt64
     /// The proxies whose removed entries the store keeps, numbered as the view tables number them.
     let proxies: [Proxy]
-    private let cursor: Cursor
+    private let cursors: SnapshotRunCursors
 
     /// Rows read by position so far, and creation positions: each looked up once per read.
     private var looked: [BaseTable: [UInt64: CachedRow?]] = [:]
@@ -26,34 +28,32 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// is, their relations and proxies list most of the rows a snapshot's did.
     private let live: [Database]
 
-    init(_ txn: Txn, snapshots: Database, streams: Database, links: Database, at: UInt64, proxies: [Proxy],
-         live: [Database]) throws {
+    init(_ txn: Txn, runs: [SnapshotRun], slots: [Database], streams: Database, links: Database, at: UInt64,
+         proxies: [Proxy], live: [Database]) throws {
         self.txn = txn
-        self.snapshots = snapshots
+        self.runs = runs
+        self.slots = slots
         self.streams = streams
         self.links = links
         self.at = at
         self.proxies = proxies
         self.live = live
-        cursor = try txn.cursor(snapshots)
+        cursors = try SnapshotRunCursors(runs, slots, txn)
     }
 
     /// Calls `body` with the bytes of the row at `position`, if it exists at this snapshot.
     private func withRow<T>(_ table: BaseTable, at position: UInt64, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
         guard at > 0 else { return nil }
-        let target = SnapshotKeys.key(table, position: position, at: at)
-        guard let (found, value) = try cursor.seek(target), found.count == SnapshotKeys.size,
-              found.starts(with: target[0..<9]), let row = try SnapshotKeys.row(value, key: found) else { return nil }
-        return try body(row)
+        return try cursors.withRow(table, at: position, snapshot: at, body)
     }
 
     /// Calls `body` with every row of `table` at this snapshot, in position order.
     private func walk(_ table: BaseTable, _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws {
         guard at > 0 else { return }
-        // A cursor of its own: `body` may read other rows meanwhile.
-        let cursor = try txn.cursor(snapshots)
-        defer { cursor.close() }
-        _ = try SnapshotKeys.walk(table, 1...at, at: at, cursor, body)
+        // Cursors of its own: `body` may read other rows meanwhile.
+        let cursors = try SnapshotRunCursors(runs, slots, txn)
+        defer { cursors.close() }
+        _ = try cursors.walk(table, 1...at, at: at, body)
     }
 
     /// The positions of the rows the relation's index lists under `entity` now, or listed and

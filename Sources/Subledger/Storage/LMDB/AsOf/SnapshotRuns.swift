@@ -1,0 +1,189 @@
+import LMDB
+
+/// A sorted run of snapshot entries: the entries of the snapshots after the previous run's
+/// `through`, up to and including this one's, in the database of slot `slot`.
+struct SnapshotRun: Equatable {
+    var slot: Int
+    var through: UInt64
+    var count: UInt64
+}
+
+/// Where snapshot entries are kept: in runs, a log-structured merge. One table of every
+/// version of every row, keyed by row, took a put on a random leaf per changed row, and so
+/// more pages per command as the store grew (tools/benchmark/RESULTS.md, 2026-12-07). Now a
+/// writer sorts the entries its transaction took and appends them as a run of their own;
+/// the newest two runs are merged, sequentially, while the newer holds at least half as many
+/// entries as the older. So runs shrink by more than half from oldest to newest, there are
+/// about log₂ of the entries of them, and each entry is rewritten as many times, a page at a
+/// time, never on a random leaf.
+///
+/// Runs hold consecutive ranges of snapshots. A row's version at a snapshot is in the newest
+/// run (of those not after the snapshot) that holds a version of it: one seek per run, newest
+/// first; a walk merges the runs' cursors.
+enum SnapshotRuns {
+    /// The databases runs live in: `snapshots`, then `snapshots.1` and on.
+    static let slots = 24
+
+    static func name(ofSlot slot: Int) -> String { slot == 0 ? "snapshots" : "snapshots.\(slot)" }
+
+    /// What is wrong with the runs a snapshot record lists, if anything.
+    static func fault(in state: SnapshotState) -> String? {
+        var used = Set<Int>(), through: UInt64 = 0
+        for run in state.runs {
+            guard run.slot < slots, used.insert(run.slot).inserted else { return "run slot \(run.slot) is out of range or listed twice" }
+            guard run.through > through, run.through <= state.checkpoint, run.through % state.interval == 0, run.count > 0 else {
+                return "run through \(run.through) of \(run.count) entries does not follow \(through) within the snapshots taken"
+            }
+            through = run.through
+        }
+        return nil
+    }
+
+    /// The runs that may hold versions at snapshot `at`, newest first.
+    static func runs(at: UInt64, _ state: SnapshotState) -> [SnapshotRun] {
+        var out: [SnapshotRun] = []
+        var after: UInt64 = 0
+        for run in state.runs {
+            if after >= at { break }
+            out.append(run)
+            after = run.through
+        }
+        return out.reversed()
+    }
+
+    /// Adds `entries` (any order) as the newest run, holding the snapshots through `through`,
+    /// then merges the newest runs as the policy says. Records the runs in `state` only; the
+    /// caller stores it.
+    static func add(_ entries: inout [(key: [UInt8], value: [UInt8])], through: UInt64, to state: inout SnapshotState,
+                    _ databases: [Database], _ txn: WriteTransaction) throws {
+        defer { entries.removeAll(keepingCapacity: true) }
+        guard !entries.isEmpty else { return }
+        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        let slot = try freeSlot(state)
+        for (key, value) in entries { try txn.put(databases[slot], key, value, flags: .append) }
+        state.runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(entries.count)))
+        while state.runs.count >= 2 {
+            let newer = state.runs[state.runs.count - 1], older = state.runs[state.runs.count - 2]
+            // At most slots - 2 runs stay, so that the next one and a merge find a slot.
+            guard newer.count * 2 >= older.count || state.runs.count > slots - 2 else { break }
+            let into = try freeSlot(state)
+            try merge(databases[older.slot], databases[newer.slot], into: databases[into], txn)
+            try txn.clear(databases[older.slot])
+            try txn.clear(databases[newer.slot])
+            state.runs.removeLast(2)
+            state.runs.append(SnapshotRun(slot: into, through: newer.through, count: older.count + newer.count))
+        }
+    }
+
+    private static func freeSlot(_ state: SnapshotState) throws -> Int {
+        let used = Set(state.runs.map(\.slot))
+        guard let slot = (0..<slots).first(where: { !used.contains($0) }) else {
+            throw StoreError.corrupt("snapshot record lists a run in every slot")
+        }
+        return slot
+    }
+
+    /// Writes the entries of two runs into an empty database, in key order. Their snapshots
+    /// differ, so no key is in both.
+    private static func merge(_ a: Database, _ b: Database, into: Database, _ txn: WriteTransaction) throws {
+        let left = try txn.scan(a, from: nil, to: nil, reverse: false)
+        let right = try txn.scan(b, from: nil, to: nil, reverse: false)
+        // Copied out before each put: a put may spill the dirty pages an entry points into.
+        var key: [UInt8] = [], value: [UInt8] = []
+        func take(_ entry: Cursor.Entry) {
+            key.removeAll(keepingCapacity: true)
+            key.append(contentsOf: entry.key)
+            value.removeAll(keepingCapacity: true)
+            value.append(contentsOf: entry.value)
+        }
+        var x = try left.nextEntry(), y = try right.nextEntry()
+        while x != nil || y != nil {
+            if let l = x, y == nil || l.key.lexicographicallyPrecedes(y!.key) {
+                take(l)
+                try txn.put(into, key, value, flags: .append)
+                x = try left.nextEntry()
+            } else {
+                take(y!)
+                try txn.put(into, key, value, flags: .append)
+                y = try right.nextEntry()
+            }
+        }
+        if let error = left.error ?? right.error { throw error }
+    }
+
+    /// Empties every slot: the runs listed and any a store of another layout left.
+    static func clear(_ databases: [Database], _ state: inout SnapshotState, _ txn: WriteTransaction) throws {
+        for db in databases { try txn.clear(db) }
+        state.runs = []
+    }
+}
+
+/// A row's versions across the runs of one snapshot, read with one cursor per run.
+struct SnapshotRunCursors {
+    /// Newest run first.
+    let cursors: [Cursor]
+
+    init(_ runs: [SnapshotRun], _ databases: [Database], _ txn: some ReadableTransaction) throws {
+        cursors = try runs.map { try txn.cursor(databases[$0.slot]) }
+    }
+
+    func close() { for c in cursors { c.close() } }
+
+    /// The bytes of the row at `position` at snapshot `at` (nil: it did not exist then): the
+    /// newest version at or before it, in the newest run holding one.
+    func withRow<T>(_ table: BaseTable, at position: UInt64, snapshot at: UInt64,
+                    _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
+        let target = SnapshotKeys.key(table, position: position, at: at)
+        for cursor in cursors {
+            guard let (found, value) = try cursor.seek(target), found.count == SnapshotKeys.size,
+                  found.starts(with: target[0..<9]) else { continue }
+            guard let row = try SnapshotKeys.row(value, key: found) else { return nil }
+            return try body(row)
+        }
+        return nil
+    }
+
+    /// Calls `body` with the rows of `table` at snapshot `at` whose positions lie in `range`,
+    /// in position order; false when `body` stopped the walk.
+    func walk(_ table: BaseTable, _ range: ClosedRange<UInt64>, at: UInt64,
+              _ body: (_ position: UInt64, _ row: UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        let tag = UInt8(table.rawValue)
+        /// The next version at or before `at` of a row in range, or nil past the range.
+        func settle(_ cursor: Cursor, _ entry: Cursor.Entry?) throws -> (position: UInt64, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer)? {
+            var entry = entry
+            while let (key, value) = entry, key.count == SnapshotKeys.size, key[0] == tag {
+                // Versions of 10^5 rows, in a page's node order: warming each page once is cheaper
+                // than a cache miss per entry (a tenth of the CPU time of a late --as-of).
+                cursor.warmBlock(of: key)
+                let position = Keys.readPosition(key, at: 1)
+                // Rows are keyed by the position that created them, so the walk ends at the range's
+                // end (at the latest the snapshot's: no row created after it existed in it).
+                if position > range.upperBound { return nil }
+                if SnapshotKeys.snapshot(of: key) <= at { return (position, value, key) }
+                entry = try cursor.next()
+            }
+            return nil
+        }
+        let start = [tag] + Keys.position(range.lowerBound)
+        var heads = try cursors.map { try settle($0, try $0.seek(start)) }
+        while true {
+            // The lowest position any run is at; the newest run at it holds the row's version.
+            var lowest: UInt64?, newest = -1
+            for (i, head) in heads.enumerated() {
+                guard let head else { continue }
+                if lowest == nil || head.position < lowest! { lowest = head.position; newest = i }
+            }
+            guard let position = lowest else { return true }
+            let head = heads[newest]!
+            if let row = try SnapshotKeys.row(head.value, key: head.key), try !body(position, row) { return false }
+            // Every run at this row past its older versions (a row has few in a run: step, not seek).
+            for (i, h) in heads.enumerated() where h?.position == position {
+                var entry = try cursors[i].next()
+                while let (key, _) = entry, key.count == SnapshotKeys.size, key[0] == tag, Keys.readPosition(key, at: 1) == position {
+                    entry = try cursors[i].next()
+                }
+                heads[i] = try settle(cursors[i], entry)
+            }
+        }
+    }
+}
