@@ -61,6 +61,23 @@ public final class Cursor {
         nextCursor = nil
     }
 
+    /// Stores `key` and `value` after the last entry of a database of a write transaction; the
+    /// key must sort after every key there (else `LMDBError.keyExists`). The cursor stays at
+    /// the end, so that a long run of appends does not descend from the root each time, as
+    /// `WriteTransaction.put(_:_:_:flags: .append)` does.
+    ///
+    /// ```swift
+    /// let cursor = try txn.cursor(db)
+    /// for (key, value) in sorted { try cursor.append(key, value) }
+    /// ```
+    public func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(LMDBError) {
+        guard let handle, let writer = owner as? WriteTransaction else { throw .badTransaction }
+        var keyValue = MDB_val(key)
+        var dataValue = MDB_val(value)
+        let rc = mdb_cursor_put(handle, &keyValue, &dataValue, UInt32(MDB_APPEND))
+        if rc != MDB_SUCCESS { throw LMDBError(code: writer.failed(rc)) }
+    }
+
     /// The first entry (for a `dupSort` key: its first value), or nil if the database is empty.
     ///
     /// ```swift

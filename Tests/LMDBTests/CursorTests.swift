@@ -161,4 +161,48 @@ struct CursorTests {
             #expect(try scan(env, db, 55, nil) == [60])
         }
     }
+
+    @Test("append through a cursor: in key order across many pages; out of order refused; read-only refused")
+    func cursorAppend() throws {
+        try withEnvironment { env, _ throws in
+            let db = try env.database("appended")
+            try env.write { txn throws in
+                let cursor = try txn.cursor(db)
+                for n in UInt64(0)..<5_000 {
+                    try key(n).withUnsafeBytes { k in try [UInt8](repeating: UInt8(n % 251), count: 40).withUnsafeBytes { try cursor.append(k, $0) } }
+                }
+                #expect(throws: LMDBError.keyExists) {
+                    try key(7).withUnsafeBytes { k in try [UInt8]([1]).withUnsafeBytes { try cursor.append(k, $0) } }
+                }
+            }
+            try env.read { txn throws in
+                #expect(try txn.entries(db) == 5_000)
+                var n: UInt64 = 0
+                for (k, value) in try txn.scan(db) {
+                    #expect(Array(k) == key(n) && Array(value) == [UInt8](repeating: UInt8(n % 251), count: 40))
+                    n += 1
+                }
+                let cursor = try txn.cursor(db)
+                #expect(throws: LMDBError.badTransaction) {
+                    try key(9_999).withUnsafeBytes { k in try [UInt8]([1]).withUnsafeBytes { try cursor.append(k, $0) } }
+                }
+            }
+        }
+    }
+
+    @Test("append through a cursor past a small map: the write grows the map and runs again")
+    func cursorAppendGrowsTheMap() throws {
+        try withEnvironment(options: .init(mapSize: 1 << 20)) { env, _ throws in
+            let db = try env.database("appended")
+            let value = [UInt8](repeating: 7, count: 1_000)
+            try env.write { txn throws in
+                let cursor = try txn.cursor(db)
+                for n in UInt64(0)..<8_000 {
+                    try key(n).withUnsafeBytes { k in try value.withUnsafeBytes { try cursor.append(k, $0) } }
+                }
+            }
+            #expect(try env.read { txn throws in try txn.entries(db) } == 8_000)
+            #expect(try env.info.mapSize > 1 << 20)
+        }
+    }
 }

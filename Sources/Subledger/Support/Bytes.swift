@@ -16,4 +16,22 @@ extension UnsafeRawBufferPointer {
         guard let a = baseAddress, let b = other.baseAddress else { return true }
         return memcmp(a, b, count) == 0
     }
+
+    /// Whether these bytes sort before `other`'s, as LMDB orders keys: `memcmp` over the
+    /// shorter, then the shorter first.
+    func precedes(_ other: UnsafeRawBufferPointer) -> Bool {
+        let common = Swift.min(count, other.count)
+        if common > 0, let a = baseAddress, let b = other.baseAddress {
+            let c = memcmp(a, b, common)
+            if c != 0 { return c < 0 }
+        }
+        return count < other.count
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Whether these bytes sort before `other`'s, as LMDB orders keys (`memcmp`).
+    func precedes(_ other: [UInt8]) -> Bool {
+        withUnsafeBytes { a in other.withUnsafeBytes { b in a.precedes(b) } }
+    }
 }

@@ -58,9 +58,13 @@ enum SnapshotRuns {
                     _ databases: [Database], _ txn: WriteTransaction) throws {
         defer { entries.removeAll(keepingCapacity: true) }
         guard !entries.isEmpty else { return }
-        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        entries.sort { $0.key.precedes($1.key) }
         let slot = try freeSlot(state)
-        for (key, value) in entries { try txn.put(databases[slot], key, value, flags: .append) }
+        let cursor = try txn.cursor(databases[slot])
+        defer { cursor.close() }
+        for (key, value) in entries {
+            try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try cursor.append(k, v) } }
+        }
         state.runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(entries.count)))
         while state.runs.count >= 2 {
             let newer = state.runs[state.runs.count - 1], older = state.runs[state.runs.count - 2]
@@ -88,23 +92,17 @@ enum SnapshotRuns {
     private static func merge(_ a: Database, _ b: Database, into: Database, _ txn: WriteTransaction) throws {
         let left = try txn.scan(a, from: nil, to: nil, reverse: false)
         let right = try txn.scan(b, from: nil, to: nil, reverse: false)
-        // Copied out before each put: a put may spill the dirty pages an entry points into.
-        var key: [UInt8] = [], value: [UInt8] = []
-        func take(_ entry: Cursor.Entry) {
-            key.removeAll(keepingCapacity: true)
-            key.append(contentsOf: entry.key)
-            value.removeAll(keepingCapacity: true)
-            value.append(contentsOf: entry.value)
-        }
+        let out = try txn.cursor(into)
+        defer { out.close() }
         var x = try left.nextEntry(), y = try right.nextEntry()
         while x != nil || y != nil {
-            if let l = x, y == nil || l.key.lexicographicallyPrecedes(y!.key) {
-                take(l)
-                try txn.put(into, key, value, flags: .append)
+            // The entries point into pages of the two runs, which the merge does not change and
+            // LMDB does not spill while a cursor stands on them.
+            if let l = x, y == nil || l.key.precedes(y!.key) {
+                try out.append(l.key, l.value)
                 x = try left.nextEntry()
             } else {
-                take(y!)
-                try txn.put(into, key, value, flags: .append)
+                try out.append(y!.key, y!.value)
                 y = try right.nextEntry()
             }
         }
