@@ -104,9 +104,9 @@ import Testing
         // On LMDB the entries the cascades removed from the relations are linked; one lost is a fault.
         guard backend == .lmdb else { return }
         let relations = Relation.allCases.map { UInt8(ViewTable.index($0.index).slot) }
-        let listed = try t.store.env.read { txn in try txn.scan(t.store.log.links).filter { relations.contains($0.key[0]) }.map { Array($0.key) } }
+        let listed = try LMDBStorageTests.storedLinks(t.store).filter { relations.contains($0.key[0]) }
         #expect(listed.count >= 8)
-        try t.store.env.write { txn in _ = try txn.delete(t.store.log.links, listed[0]) }
+        try t.store.env.write { txn in _ = try txn.delete(listed[0].db, listed[0].key) }
         #expect(try t.store.verify().fault?.area == "snapshot links")
     }
 

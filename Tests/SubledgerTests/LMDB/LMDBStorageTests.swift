@@ -154,14 +154,15 @@ import Testing
                       .index(.membershipsByGroup), .proxy(1), .proxy(2)] {
             var deleted: [UInt8] = []
             let lostLink = try tamper(extra: removing) { s, txn, _ in
-                deleted = Array(try txn.scan(s.log.links).first { $0.key[0] == UInt8(table.slot) }!.key)
-                _ = try txn.delete(s.log.links, deleted)
+                let link = try Self.storedLinks(s, txn).first { $0.key[0] == UInt8(table.slot) }!
+                deleted = link.key
+                _ = try txn.delete(link.db, deleted)
             }
             #expect(lostLink?.area == "snapshot links", "\(table)")
             #expect(lostLink?.message == "link \(hex(deleted)) of a fresh fold of the log is missing", "\(table)")
         }
         let strayKey = SnapshotLinks.link(.index(.membershipsByGroup), key: Keys.id(EntityID(high: 1, low: 2), position: 3), value: [])
-        let strayLink = try tamper { s, txn, _ in try txn.put(s.log.links, strayKey, []) }
+        let strayLink = try tamper(extra: removing) { s, txn, _ in try txn.put(Self.storedLinks(s, txn)[0].db, strayKey, []) }
         #expect(strayLink?.area == "snapshot links")
         #expect(strayLink?.message == "link \(hex(strayKey)) is not in a fresh fold of the log")
         let lost = try tamper { s, txn, entries in _ = try txn.delete(entries.first!.db, entries.first!.key) }
@@ -262,9 +263,23 @@ import Testing
         }
     }
 
+    /// The links of every run the snapshot record lists, in key order, with their databases.
+    static func storedLinks(_ store: Store, _ txn: some ReadableTransaction) throws -> [SnapshotEntry] {
+        let runs = try store.log.snapshotState(txn)?.linkRuns ?? []
+        return try runs.flatMap { run in
+            let db = store.log.linkSlots[run.slot]
+            return try txn.scan(db, from: nil, to: nil, reverse: false).map { SnapshotEntry(db: db, key: Array($0.key), value: Array($0.value)) }
+        }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+    }
+
+    static func storedLinks(_ store: Store) throws -> [SnapshotEntry] {
+        try store.env.read { txn in try storedLinks(store, txn) }
+    }
+
     static func withoutRuns(_ state: SnapshotState) -> SnapshotState {
         var s = state
         s.runs = []
+        s.linkRuns = []
         return s
     }
 
@@ -278,6 +293,9 @@ import Testing
         for i in 0..<40 {
             lines.append(#"{"command":"RegisterUser","email":"u\#(i)@example.com"}"#)
             lines.append(#"{"command":"RenameUser","user":"ann@example.com","full_name":"Ann \#(i)"}"#)
+            // The same subscription leaves plan pro again and again: one link, however often.
+            lines.append(#"{"command":"ChangePlan","user":"ann@example.com","plan":"pro","to":"free"}"#)
+            lines.append(#"{"command":"ChangePlan","user":"ann@example.com","plan":"free","to":"pro"}"#)
         }
         for line in lines { #expect(try t.store.execute(line: line).isApplied, "\(line)") }
         let state = try #require(try t.store.env.read { txn in try t.store.log.snapshotState(txn) })
@@ -287,6 +305,11 @@ import Testing
         for (older, newer) in zip(state.runs, state.runs.dropFirst()) { #expect(older.count > 2 * newer.count, "\(state.runs)") }
         let entries = try Self.snapshotEntries(t.store)
         #expect(UInt64(entries.count) == state.runs.reduce(0) { $0 + $1.count })
+        // Links: each in one run only, the runs few.
+        let links = try Self.storedLinks(t.store).map(\.key)
+        #expect(Set(links).count == links.count && links.count >= 2, "\(links.count) links")
+        #expect(UInt64(links.count) == state.linkRuns.reduce(0) { $0 + $1.count })
+        #expect(state.linkRuns.count >= 1 && state.linkRuns.count <= 4, "\(state.linkRuns)")
         #expect(try t.store.verify().fault == nil)
         let lineOut = try IntegrityProperties.exportLines(t.store)
         for p in [UInt64(1), 9, 30, head - 1, head] {
@@ -296,11 +319,17 @@ import Testing
         }
         try t.store.rebuildSnapshots()
         #expect(try Self.snapshotEntries(t.store).map { $0.key + $0.value } == entries.map { $0.key + $0.value })
+        #expect(try Self.storedLinks(t.store).map(\.key) == links)
         #expect(try t.store.verify().fault == nil)
         let used = Set(try t.store.env.read { txn in try t.store.log.snapshotState(txn) }!.runs.map(\.slot))
         let unlisted = try #require((0..<SnapshotRuns.slots).first { !used.contains($0) })
         try t.store.env.write { txn in try txn.put(t.store.log.snapshotSlots[unlisted], entries[0].key, entries[0].value) }
         let fault = try t.store.verify().fault
         #expect(fault?.area == "snapshot" && fault?.message.contains("lists no run there") == true, "\(String(describing: fault))")
+        try t.store.rebuildSnapshots()
+        let linked = Set(try t.store.env.read { txn in try t.store.log.snapshotState(txn) }!.linkRuns.map(\.slot))
+        let stray = try #require((0..<SnapshotRuns.linkSlots).first { !linked.contains($0) })
+        try t.store.env.write { txn in try txn.put(t.store.log.linkSlots[stray], links[0], []) }
+        #expect(try t.store.verify().fault?.area == "snapshot links")
     }
 }

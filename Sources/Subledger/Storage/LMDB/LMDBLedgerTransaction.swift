@@ -16,7 +16,7 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
         self.txn = txn
         self.log = log
         self.snapshots = snapshots
-        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil, links: log.links)
+        views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil)
     }
 
     convenience init(_ txn: Txn, log: LogTables, viewTables: [Database]) {
@@ -64,6 +64,8 @@ extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTra
     func viewsFollowed(through head: UInt64, projections: [(name: String, version: Int)]) throws {
         if var state = snapshots {
             if tookSnapshot { try log.storeSnapshots(&taken, &state, txn) }
+            let links = views.takeLinks()
+            if !links.isEmpty { try log.storeLinks(links, through: head, &state, txn) }
             snapshots = state
             tookSnapshot = false
             try log.keepPendingRows(views, txn)

@@ -130,7 +130,7 @@ extension LMDBStorage {
             let expectedLinks = folded.sortedLinks()
             var links = SnapshotDigest()
             for i in 0..<expectedLinks.count { expectedLinks.withEntry(i) { key, value in links.add(key, value) } }
-            if links != storedSnapshots?.links { return fault(nil, "snapshot links", try findLinkFault(expectedLinks, txn)) }
+            if links != storedSnapshots?.links { return fault(nil, "snapshot links", try findLinkFault(expectedLinks, snapshots, txn)) }
         }
         return report
     }
@@ -150,7 +150,10 @@ extension LMDBStorage {
         private var reading: (slot: Int, snapshots: ClosedRange<UInt64>?, entries: CursorSequence)?
         private let databases: [Database]
         private let txn: ReadTransaction
-        private var linkEntries: CursorSequence?
+        /// The link slots left to read, whether a run is listed there, and the one being read.
+        private var linkSlots: [(slot: Int, listed: Bool)] = []
+        private var linkEntries: (slot: Int, listed: Bool, entries: CursorSequence)?
+        private let linkDatabases: [Database]
 
         init(_ state: SnapshotState, tables: Int, _ log: LogTables, _ txn: ReadTransaction) throws {
             self.state = state
@@ -164,7 +167,9 @@ extension LMDBStorage {
                 after = run.through
             }
             slots = (0..<databases.count).map { ($0, listed[$0]) }
-            linkEntries = try txn.scan(log.links, from: nil, to: nil, reverse: false)
+            linkDatabases = log.linkSlots
+            let linked = Set(state.linkRuns.map(\.slot))
+            linkSlots = (0..<linkDatabases.count).map { ($0, linked.contains($0)) }
         }
 
         /// Reads up to `count` more entries; false once all are read (or a fault is found).
@@ -195,9 +200,19 @@ extension LMDBStorage {
                         return false
                     }
                     windows[at, default: SnapshotDigest()].add(key, value)
-                } else if let entries = linkEntries {
-                    guard let (key, _) = try entries.nextEntry() else {
+                } else if linkEntries != nil || !linkSlots.isEmpty {
+                    if linkEntries == nil {
+                        let next = linkSlots.removeFirst()
+                        linkEntries = (next.slot, next.listed, try txn.scan(linkDatabases[next.slot], from: nil, to: nil, reverse: false))
+                    }
+                    let run = linkEntries!
+                    guard let (key, _) = try run.entries.nextEntry() else {
+                        if let error = run.entries.error { throw error }
                         linkEntries = nil
+                        continue
+                    }
+                    guard run.listed else {
+                        fault = ("snapshot links", "\(SnapshotRuns.name(ofLinkSlot: run.slot)) holds link \(hex(Array(key))), and the snapshot record lists no run there")
                         return false
                     }
                     guard SnapshotLinks.isLink(key, tables: tables) else {
@@ -233,10 +248,10 @@ extension LMDBStorage {
     /// Compares the stored links with those of a fresh fold: every row a relation or a proxy
     /// ever listed, no more, no less. Only once their digests differ: it reads the table again
     /// to say which link is wrong.
-    fileprivate func findLinkFault(_ expected: PackedTable, _ txn: ReadTransaction) throws -> String {
+    fileprivate func findLinkFault(_ expected: PackedTable, _ state: SnapshotState, _ txn: ReadTransaction) throws -> String {
         // Both in key order: the first place they part says which link.
         var i = 0
-        let stored = try txn.scan(log.links, from: nil, to: nil, reverse: false)
+        let stored = try SnapshotRuns.entries(of: state.linkRuns, log.linkSlots, txn)
         while let (key, _) = try stored.nextEntry() {
             guard i < expected.count, expected.withEntry(i, { k, _ in key.sameBytes(as: k) }) else {
                 let have = Array(key)
@@ -247,7 +262,6 @@ extension LMDBStorage {
             }
             i += 1
         }
-        if let error = stored.error { throw error }
         guard i < expected.count else { return "the stored links differ from a fresh fold's" }
         return "link \(hex(expected.entry(i).key)) of a fresh fold of the log is missing"
     }

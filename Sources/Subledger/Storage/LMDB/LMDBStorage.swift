@@ -177,17 +177,34 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         }
     }
 
-    /// A digest of every table's bytes: the log, its indexes, the active views. Two stores with
-    /// equal digests hold the same bytes.
+    /// A digest of every table's bytes: the log, its indexes, the active views, the snapshots.
+    /// Two stores with equal digests hold the same bytes. Snapshot entries and links count as
+    /// the tables their runs make up: how they lie in runs follows from the transactions that
+    /// wrote them, not from what they hold.
     func contentDigest() throws -> [UInt8] {
         try env.read { txn in
             var all: [UInt8] = []
-            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen] + log.snapshotSlots
-                       + [log.pendingSnapshot, log.links] + (try viewTables(txn)) {
+            func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+                all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
+                all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
+            }
+            let snapshots = try log.snapshotState(txn)
+            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.pendingSnapshot]
+                       + (try viewTables(txn)) {
                 for (key, value) in try txn.scan(db) {
-                    all += withUnsafeBytes(of: UInt32(key.count)) { Array($0) } + Array(key)
-                    all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
+                    if db == log.meta, key.sameBytes(as: LogTables.snapshotsKey), var state = snapshots {
+                        state.runs = []
+                        state.linkRuns = []
+                        LogTables.encoded(state).withUnsafeBytes { add(key, $0) }
+                    } else {
+                        add(key, value)
+                    }
                 }
+                all.append(0xFF)
+            }
+            for (runs, slots) in [(snapshots?.runs ?? [], log.snapshotSlots), (snapshots?.linkRuns ?? [], log.linkSlots)] {
+                let entries = try SnapshotRuns.entries(of: runs, slots, txn)
+                while let (key, value) = try entries.nextEntry() { add(key, value) }
                 all.append(0xFF)
             }
             return EventCodec.chainHash(previous: [UInt8](), body: all)

@@ -7,15 +7,24 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let streams: Database
     /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
-    /// With `tracksChanges`, where the entries relations and proxies remove are kept.
-    private let links: Database?
+    /// With `tracksChanges`, the links of the entries relations and proxies removed since
+    /// `takeLinks` (`SnapshotLinks`), stored as a run when the transaction ends.
+    private var links: [[UInt8]]?
 
-    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false, links: Database? = nil) {
+    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
-        self.links = tracksChanges ? links : nil
-        if tracksChanges { changedRows = Array(repeating: [], count: BaseTable.allCases.count) }
+        if tracksChanges {
+            changedRows = Array(repeating: [], count: BaseTable.allCases.count)
+            links = []
+        }
+    }
+
+    /// The links of the entries removed since the last call (maybe repeated).
+    func takeLinks() -> [[UInt8]] {
+        defer { if links != nil { links = [] } }
+        return links ?? []
     }
 
     /// The rows written since the last call, by table and position; tracking starts afresh.
@@ -70,8 +79,8 @@ extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTra
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
-        if let links, SnapshotLinks.links(table), let value = try txn.getBytes(tables[table.slot], key) {
-            try SnapshotLinks.put(SnapshotLinks.link(table, key: key, value: value), txn, links)
+        if links != nil, SnapshotLinks.links(table), let value = try txn.getBytes(tables[table.slot], key) {
+            links!.append(SnapshotLinks.link(table, key: key, value: value))
         }
         _ = try txn.delete(tables[table.slot], key)
         if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }

@@ -12,7 +12,8 @@ import LMDB
 /// - `snapshots`, `snapshots.1` and on: the runs of view snapshots of `--as-of` (see
 ///   `SnapshotKeys`, `SnapshotRuns`); `snapshots.pending`:
 ///   the rows changed since the newest snapshot position, for the next snapshot;
-///   `snapshots.links`: every row ever listed by a relation or a proxy (`SnapshotLinks`).
+///   `snapshots.links`, `snapshots.links.1` and on: the runs of links, every row ever listed by
+///   a relation or a proxy (`SnapshotLinks`).
 struct LogTables {
     let events: Database
     let streams: Database
@@ -23,7 +24,8 @@ struct LogTables {
     /// The databases snapshot runs live in, by slot (`SnapshotRuns`).
     let snapshotSlots: [Database]
     let pendingSnapshot: Database
-    let links: Database
+    /// The databases runs of links live in, by slot.
+    let linkSlots: [Database]
 
     init(_ txn: WriteTransaction) throws {
         events = try txn.openDatabase("log.events", flags: [], create: true)
@@ -34,7 +36,7 @@ struct LogTables {
         lastSeen = try txn.openDatabase("last_seen", flags: [], create: true)
         snapshotSlots = try (0..<SnapshotRuns.slots).map { try txn.openDatabase(SnapshotRuns.name(ofSlot: $0), flags: [], create: true) }
         pendingSnapshot = try txn.openDatabase("snapshots.pending", flags: [], create: true)
-        links = try txn.openDatabase("snapshots.links", flags: [], create: true)
+        linkSlots = try (0..<SnapshotRuns.linkSlots).map { try txn.openDatabase(SnapshotRuns.name(ofLinkSlot: $0), flags: [], create: true) }
     }
 
     static let headKey = Array("head".utf8)

@@ -28,8 +28,9 @@ extension LMDBStorage {
         // From nothing, every proxy is folded; from a snapshot, those it keeps.
         let proxiesIndexed = from == 0 || state?.proxies == proxiesSignature
         let runs = state.map { SnapshotRuns.runs(at: from, $0) } ?? []
-        let snapshot = try SnapshotViews(txn, runs: runs, slots: log.snapshotSlots, streams: log.streams, links: log.links,
-                                         at: from, proxies: proxiesIndexed ? proxies : [], live: try viewTables(txn))
+        let snapshot = try SnapshotViews(txn, runs: runs, slots: log.snapshotSlots, streams: log.streams,
+                                         linkRuns: state?.linkRuns ?? [], linkSlots: log.linkSlots, at: from,
+                                         proxies: proxiesIndexed ? proxies : [], live: try viewTables(txn))
         let views = CachedViews(base: snapshot, tableCount: ViewTable.count(proxies: proxies.count))
         var fold = ViewFold(proxies: proxiesIndexed ? proxies : [])
         var p = from + 1

@@ -10,11 +10,14 @@ extension LogTables {
         // Records of layout 2 and before end here, of layout 4 after the proxies; their version
         // makes them taken again.
         if !r.isAtEnd { state.proxies = try r.bigEndian() }
-        if !r.isAtEnd {
-            for _ in 0..<(try r.varint()) {
-                state.runs.append(SnapshotRun(slot: Int(try r.varint()), through: try r.bigEndian(), count: try r.varint()))
+        func runs() throws -> [SnapshotRun] {
+            guard !r.isAtEnd else { return [] }
+            return try (0..<(try r.varint())).map { _ in
+                SnapshotRun(slot: Int(try r.varint()), through: try r.bigEndian(), count: try r.varint())
             }
         }
+        state.runs = try runs()
+        state.linkRuns = try runs()
         guard state.interval > 0, state.checkpoint % state.interval == 0 else {
             throw StoreError.corrupt("snapshot record: interval \(state.interval), checkpoint \(state.checkpoint)")
         }
@@ -23,18 +26,25 @@ extension LogTables {
     }
 
     func setSnapshotState(_ state: SnapshotState, _ txn: WriteTransaction) throws {
+        try txn.put(meta, LogTables.snapshotsKey, LogTables.encoded(state))
+    }
+
+    /// The bytes of a snapshot record.
+    static func encoded(_ state: SnapshotState) -> [UInt8] {
         var w = BinaryWriter(capacity: 28)
         w.varint(state.interval)
         w.signed(Int64(state.version))
         w.bigEndian(state.checkpoint)
         w.bigEndian(state.proxies)
-        w.varint(UInt64(state.runs.count))
-        for run in state.runs {
-            w.varint(UInt64(run.slot))
-            w.bigEndian(run.through)
-            w.varint(run.count)
+        for runs in [state.runs, state.linkRuns] {
+            w.varint(UInt64(runs.count))
+            for run in runs {
+                w.varint(UInt64(run.slot))
+                w.bigEndian(run.through)
+                w.varint(run.count)
+            }
         }
-        try txn.put(meta, LogTables.snapshotsKey, w.bytes)
+        return w.bytes
     }
 
     /// Where a writer that keeps the proxies of `signature` stands. Snapshots kept for other
@@ -48,6 +58,7 @@ extension LogTables {
             state.checkpoint = 0
             // The runs stay in their slots, unlisted, until the next open takes them all again.
             state.runs = []
+            state.linkRuns = []
             try setSnapshotState(state, txn)
         }
         return nil
@@ -85,7 +96,17 @@ extension LogTables {
     /// that lists it.
     func storeSnapshots(_ taken: inout [(key: [UInt8], value: [UInt8])], _ state: inout SnapshotState,
                         _ txn: WriteTransaction) throws {
-        try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state, snapshotSlots, txn)
+        try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, snapshotSlots, txn)
+        try setSnapshotState(state, txn)
+    }
+
+    /// Stores the links a writer's transaction put (any order, maybe repeated) as the newest
+    /// run of links, those no run holds yet (a row may leave a relation more than once), and
+    /// the record that lists it.
+    func storeLinks(_ links: [[UInt8]], through head: UInt64, _ state: inout SnapshotState, _ txn: WriteTransaction) throws {
+        var fresh: [(key: [UInt8], value: [UInt8])] = []
+        for link in Set(links) where try !SnapshotRuns.contains(link, in: state.linkRuns, linkSlots, txn) { fresh.append((link, [])) }
+        try SnapshotRuns.add(&fresh, through: head, to: &state.linkRuns, linkSlots, txn)
         try setSnapshotState(state, txn)
     }
 
@@ -135,9 +156,9 @@ extension LMDBStorage {
     /// interleave).
     func takeAllSnapshots(_ txn: WriteTransaction) throws {
         guard var state = try log.snapshotState(txn) else { return }
-        try SnapshotRuns.clear(log.snapshotSlots, &state, txn)
+        try SnapshotRuns.clear(log.snapshotSlots, &state.runs, txn)
+        try SnapshotRuns.clear(log.linkSlots, &state.linkRuns, txn)
         try txn.clear(log.pendingSnapshot)
-        try txn.clear(log.links)
         state.checkpoint = 0
         state.version = SnapshotKeys.version
         state.proxies = proxiesSignature
@@ -156,15 +177,20 @@ extension LMDBStorage {
                     taken += SnapshotKeys.entries(views.takeChanges(), at: event.position)
                     state.checkpoint = event.position
                     // Runs of about a million entries bound the memory; the merges join them.
-                    if taken.count >= 1 << 20 { try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state, log.snapshotSlots, txn) }
+                    if taken.count >= 1 << 20 { try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, log.snapshotSlots, txn) }
                 }
             }
             p = last.position + 1
         }
-        try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state, log.snapshotSlots, txn)
+        try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, log.snapshotSlots, txn)
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
         let links = views.sortedLinks()
-        for i in 0..<links.count { try links.withEntry(i) { key, _ in try txn.put(log.links, key, [], flags: .append) } }
+        if links.count > 0 {
+            let cursor = try txn.cursor(log.linkSlots[0])
+            defer { cursor.close() }
+            for i in 0..<links.count { try links.withEntry(i) { key, value in try cursor.append(key, value) } }
+            state.linkRuns = [SnapshotRun(slot: 0, through: head, count: UInt64(links.count))]
+        }
         try log.setSnapshotState(state, txn)
     }
 }

@@ -13,7 +13,7 @@ import LMDB
 enum SnapshotKeys {
     static let size = 17
     /// The layout of the entries; bump it when what a snapshot stores changes.
-    static let layout = 5
+    static let layout = 6
     /// What a store's snapshot record holds: the fold's version and this layout. Snapshots
     /// of another are taken again on open.
     static var version: Int { BaseViews.version << 8 | layout }
@@ -60,9 +60,9 @@ enum SnapshotKeys {
 /// The entries relations and proxies removed, so that a snapshot's entries can be derived
 /// from a few of its rows: those the live index lists now, and those it listed once and
 /// removed since, hold every row the index listed at any snapshot. The rows decide; the
-/// links only say where to look. A writer puts one as it removes an entry (a membership
-/// left, a subscription moved to another plan, cancelled out of a proxy); a snapshot stores
-/// no index at all.
+/// links only say where to look. A writer notes one as it removes an entry (a membership
+/// left, a subscription moved to another plan, cancelled out of a proxy) and stores those
+/// of its transaction as a run (`SnapshotRuns`); a snapshot stores no index at all.
 ///
 /// - a relation's: `[slot][entity id: 16][row position: 8]` → empty (a user's subscription,
 ///   a group's membership, ...);
@@ -101,10 +101,5 @@ enum SnapshotLinks {
         guard let first = key.first, Int(first) < tables, links(ViewTable(slot: Int(first))) else { return false }
         if case .index = ViewTable(slot: Int(first)) { return key.count == 25 }
         return key.count >= 9
-    }
-
-    /// Puts a link unless it is there (a row may leave a relation more than once).
-    static func put(_ link: [UInt8], _ txn: WriteTransaction, _ db: Database) throws {
-        do { try txn.put(db, link, [], flags: .noOverwrite) } catch LMDBError.keyExists {}
     }
 }

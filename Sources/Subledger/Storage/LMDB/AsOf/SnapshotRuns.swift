@@ -8,7 +8,7 @@ struct SnapshotRun: Equatable {
     var count: UInt64
 }
 
-/// Where snapshot entries are kept: in runs, a log-structured merge. One table of every
+/// Where snapshot entries and links are kept: in runs, a log-structured merge. One table of every
 /// version of every row, keyed by row, took a put on a random leaf per changed row, and so
 /// more pages per command as the store grew (tools/benchmark/RESULTS.md, 2026-12-07). Now a
 /// writer sorts the entries its transaction took and appends them as a run of their own;
@@ -21,20 +21,31 @@ struct SnapshotRun: Equatable {
 /// run (of those not after the snapshot) that holds a version of it: one seek per run, newest
 /// first; a walk merges the runs' cursors.
 enum SnapshotRuns {
-    /// The databases runs live in: `snapshots`, then `snapshots.1` and on.
+    /// The databases snapshot entries live in: `snapshots`, then `snapshots.1` and on.
     static let slots = 24
+    /// The databases links live in: `snapshots.links`, then `snapshots.links.1` and on.
+    static let linkSlots = 16
 
     static func name(ofSlot slot: Int) -> String { slot == 0 ? "snapshots" : "snapshots.\(slot)" }
+    static func name(ofLinkSlot slot: Int) -> String { slot == 0 ? "snapshots.links" : "snapshots.links.\(slot)" }
 
     /// What is wrong with the runs a snapshot record lists, if anything.
     static func fault(in state: SnapshotState) -> String? {
-        var used = Set<Int>(), through: UInt64 = 0
+        var through: UInt64 = 0
         for run in state.runs {
-            guard run.slot < slots, used.insert(run.slot).inserted else { return "run slot \(run.slot) is out of range or listed twice" }
-            guard run.through > through, run.through <= state.checkpoint, run.through % state.interval == 0, run.count > 0 else {
-                return "run through \(run.through) of \(run.count) entries does not follow \(through) within the snapshots taken"
+            guard run.through > through, run.through <= state.checkpoint, run.through % state.interval == 0 else {
+                return "run through \(run.through) does not follow \(through) within the snapshots taken"
             }
             through = run.through
+        }
+        return fault(in: state.runs, slots: slots) ?? fault(in: state.linkRuns, slots: linkSlots).map { "links: \($0)" }
+    }
+
+    private static func fault(in runs: [SnapshotRun], slots: Int) -> String? {
+        var used = Set<Int>()
+        for run in runs {
+            guard run.slot < slots, used.insert(run.slot).inserted else { return "run slot \(run.slot) is out of range or listed twice" }
+            guard run.count > 0 else { return "run in slot \(run.slot) holds no entries" }
         }
         return nil
     }
@@ -51,40 +62,52 @@ enum SnapshotRuns {
         return out.reversed()
     }
 
-    /// Adds `entries` (any order) as the newest run, holding the snapshots through `through`,
-    /// then merges the newest runs as the policy says. Records the runs in `state` only; the
-    /// caller stores it.
-    static func add(_ entries: inout [(key: [UInt8], value: [UInt8])], through: UInt64, to state: inout SnapshotState,
+    /// Adds `entries` (any order, no key in any run already) as the newest of `runs`, through
+    /// `through`, then merges the newest runs as the policy says. Records the runs in `runs`
+    /// only; the caller stores them.
+    static func add(_ entries: inout [(key: [UInt8], value: [UInt8])], through: UInt64, to runs: inout [SnapshotRun],
                     _ databases: [Database], _ txn: WriteTransaction) throws {
         defer { entries.removeAll(keepingCapacity: true) }
         guard !entries.isEmpty else { return }
         entries.sort { $0.key.precedes($1.key) }
-        let slot = try freeSlot(state)
+        let slot = try freeSlot(runs, databases.count)
         let cursor = try txn.cursor(databases[slot])
         defer { cursor.close() }
         for (key, value) in entries {
             try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try cursor.append(k, v) } }
         }
-        state.runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(entries.count)))
-        while state.runs.count >= 2 {
-            let newer = state.runs[state.runs.count - 1], older = state.runs[state.runs.count - 2]
+        runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(entries.count)))
+        while runs.count >= 2 {
+            let newer = runs[runs.count - 1], older = runs[runs.count - 2]
             // At most slots - 2 runs stay, so that the next one and a merge find a slot.
-            guard newer.count * 2 >= older.count || state.runs.count > slots - 2 else { break }
-            let into = try freeSlot(state)
+            guard newer.count * 2 >= older.count || runs.count > databases.count - 2 else { break }
+            let into = try freeSlot(runs, databases.count)
             try merge(databases[older.slot], databases[newer.slot], into: databases[into], txn)
             try txn.clear(databases[older.slot])
             try txn.clear(databases[newer.slot])
-            state.runs.removeLast(2)
-            state.runs.append(SnapshotRun(slot: into, through: newer.through, count: older.count + newer.count))
+            runs.removeLast(2)
+            runs.append(SnapshotRun(slot: into, through: newer.through, count: older.count + newer.count))
         }
     }
 
-    private static func freeSlot(_ state: SnapshotState) throws -> Int {
-        let used = Set(state.runs.map(\.slot))
+    private static func freeSlot(_ runs: [SnapshotRun], _ slots: Int) throws -> Int {
+        let used = Set(runs.map(\.slot))
         guard let slot = (0..<slots).first(where: { !used.contains($0) }) else {
             throw StoreError.corrupt("snapshot record lists a run in every slot")
         }
         return slot
+    }
+
+    /// Whether any of `runs` holds `key`.
+    static func contains(_ key: [UInt8], in runs: [SnapshotRun], _ databases: [Database], _ txn: some ReadableTransaction) throws -> Bool {
+        for run in runs where try txn.get(databases[run.slot], key) != nil { return true }
+        return false
+    }
+
+    /// The entries of `runs` from `start` up to `end` (excluded), in key order, as one sequence.
+    static func entries(of runs: [SnapshotRun], from start: [UInt8]? = nil, to end: [UInt8]? = nil, _ databases: [Database],
+                        _ txn: some ReadableTransaction) throws -> MergedEntries {
+        try MergedEntries(runs.map { try txn.scan(databases[$0.slot], from: start, to: end, reverse: false) })
     }
 
     /// Writes the entries of two runs into an empty database, in key order. Their snapshots
@@ -110,9 +133,36 @@ enum SnapshotRuns {
     }
 
     /// Empties every slot: the runs listed and any a store of another layout left.
-    static func clear(_ databases: [Database], _ state: inout SnapshotState, _ txn: WriteTransaction) throws {
+    static func clear(_ databases: [Database], _ runs: inout [SnapshotRun], _ txn: WriteTransaction) throws {
         for db in databases { try txn.clear(db) }
-        state.runs = []
+        runs = []
+    }
+}
+
+/// The entries of runs with no key in common, in key order: the smallest of their heads next.
+final class MergedEntries {
+    private let sequences: [CursorSequence]
+    private var heads: [Cursor.Entry?]
+
+    init(_ sequences: [CursorSequence]) throws {
+        self.sequences = sequences
+        heads = try sequences.map { try $0.nextEntry() }
+    }
+
+    /// The next entry; its bytes last as long as a read transaction.
+    func nextEntry() throws -> Cursor.Entry? {
+        var lowest = -1
+        for (i, head) in heads.enumerated() {
+            guard let head else { continue }
+            if lowest < 0 || head.key.precedes(heads[lowest]!.key) { lowest = i }
+        }
+        guard lowest >= 0 else {
+            if let error = sequences.lazy.compactMap(\.error).first { throw error }
+            return nil
+        }
+        let entry = heads[lowest]
+        heads[lowest] = try sequences[lowest].nextEntry()
+        return entry
     }
 }
 

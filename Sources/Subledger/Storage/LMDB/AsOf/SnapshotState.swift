@@ -8,6 +8,8 @@ struct SnapshotState: Equatable {
     var proxies: UInt64 = 0
     /// Where the snapshots' entries are, oldest first (`SnapshotRuns`).
     var runs: [SnapshotRun] = []
+    /// Where the links are (`SnapshotLinks`), oldest first: no link is in two runs.
+    var linkRuns: [SnapshotRun] = []
 
     /// The newest snapshot at or before `position` (0: none, the empty views).
     func snapshot(atOrBefore position: UInt64) -> UInt64 { min(position / interval * interval, checkpoint) }

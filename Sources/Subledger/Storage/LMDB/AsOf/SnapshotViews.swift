@@ -12,7 +12,9 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     let runs: [SnapshotRun]
     let slots: [Database]
     let streams: Database
-    let links: Database
+    /// The runs of links and the databases of their slots.
+    let linkRuns: [SnapshotRun]
+    let linkSlots: [Database]
     let at: UInt64
     /// The proxies whose removed entries the store keeps, numbered as the view tables number them.
     let proxies: [Proxy]
@@ -28,13 +30,14 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// is, their relations and proxies list most of the rows a snapshot's did.
     private let live: [Database]
 
-    init(_ txn: Txn, runs: [SnapshotRun], slots: [Database], streams: Database, links: Database, at: UInt64,
-         proxies: [Proxy], live: [Database]) throws {
+    init(_ txn: Txn, runs: [SnapshotRun], slots: [Database], streams: Database, linkRuns: [SnapshotRun],
+         linkSlots: [Database], at: UInt64, proxies: [Proxy], live: [Database]) throws {
         self.txn = txn
         self.runs = runs
         self.slots = slots
         self.streams = streams
-        self.links = links
+        self.linkRuns = linkRuns
+        self.linkSlots = linkSlots
         self.at = at
         self.proxies = proxies
         self.live = live
@@ -69,10 +72,12 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
             if p <= at { out.append(p) }
         }
         let start = SnapshotLinks.prefix(.index(table), entity)
-        for (link, _) in try txn.scan(links, from: start, to: nil, reverse: false) {
-            guard link.count == start.count + 8, link.starts(with: start) else { break }
-            let p = Keys.readPosition(link, at: start.count)
-            if p <= at { out.append(p) }
+        for run in linkRuns {
+            for (link, _) in try txn.scan(linkSlots[run.slot], from: start, to: nil, reverse: false) {
+                guard link.count == start.count + 8, link.starts(with: start) else { break }
+                let p = Keys.readPosition(link, at: start.count)
+                if p <= at { out.append(p) }
+            }
         }
         out.sort()
         return out.reduce(into: []) { if $0.last != $1 { $0.append($1) } }
@@ -113,7 +118,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// held at any snapshot, and found without reading the row.
     private func wasEverHeld(_ proxy: Int, _ key: UnsafeRawBufferPointer) throws -> Bool {
         if try txn.get(live[ViewTable.proxy(proxy).slot], key) != nil { return true }
-        return try txn.get(links, SnapshotLinks.prefix(.proxy(proxy), Array(key))) != nil
+        return try SnapshotRuns.contains(SnapshotLinks.prefix(.proxy(proxy), Array(key)), in: linkRuns, linkSlots, txn)
     }
 
     /// Calls `body` with the keys the n-th proxy held at this snapshot, in its order, until it
@@ -123,11 +128,17 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
         guard at > 0 else { return }
         let tag = UInt8(ViewTable.proxy(proxy).slot)
         let now = try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)
-        let removed = try txn.scan(links, from: [tag], to: [tag + 1], reverse: false)
+        let removed = try SnapshotRuns.entries(of: linkRuns, from: [tag], to: [tag + 1], linkSlots, txn)
         // Keys of rows created after the snapshot are passed over in place (a proxy in reverse
         // creation order starts with them); the map's bytes last as long as the transaction.
         func next(_ entries: CursorSequence, dropping: Int) throws -> UnsafeRawBufferPointer? {
-            while let (stored, _) = try entries.nextEntry() {
+            try next({ try entries.nextEntry() }, dropping: dropping)
+        }
+        func next(_ entries: MergedEntries, dropping: Int) throws -> UnsafeRawBufferPointer? {
+            try next({ try entries.nextEntry() }, dropping: dropping)
+        }
+        func next(_ nextEntry: () throws -> Cursor.Entry?, dropping: Int) throws -> UnsafeRawBufferPointer? {
+            while let (stored, _) = try nextEntry() {
                 let key = UnsafeRawBufferPointer(rebasing: stored[dropping...])
                 if key.count >= 8, Keys.readPosition(key, at: key.count - 8) <= at { return key }
             }
