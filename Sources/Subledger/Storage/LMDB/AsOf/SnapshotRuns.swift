@@ -1,7 +1,8 @@
 import LMDB
 
-/// A sorted run of snapshot entries: the entries of the snapshots after the previous run's
-/// `through`, up to and including this one's, in the database of slot `slot`.
+/// A sorted run in the database of slot `slot`: of snapshot entries, those of the snapshots
+/// after the previous run's `through`, up to and including this one's; of links, those stored
+/// by the log's position `through` and not by the previous run.
 struct SnapshotRun: Equatable {
     var slot: Int
     var through: UInt64
@@ -10,8 +11,9 @@ struct SnapshotRun: Equatable {
 
 /// Where snapshot entries and links are kept: in runs, a log-structured merge. One table of every
 /// version of every row, keyed by row, took a put on a random leaf per changed row, and so
-/// more pages per command as the store grew (tools/benchmark/RESULTS.md, 2026-12-07). Now a
-/// writer sorts the entries its transaction took and appends them as a run of their own;
+/// more pages per command as the store grew (tools/benchmark/RESULTS.md, 2026-12-07); so did
+/// one table of links. Now a writer sorts the entries its transaction took and appends them as
+/// a run of their own;
 /// the newest two runs are merged, sequentially, while the newer holds at least half as many
 /// entries as the older. So runs shrink by more than half from oldest to newest, there are
 /// about log₂ of the entries of them, and each entry is rewritten as many times, a page at a
@@ -110,8 +112,8 @@ enum SnapshotRuns {
         try MergedEntries(runs.map { try txn.scan(databases[$0.slot], from: start, to: end, reverse: false) })
     }
 
-    /// Writes the entries of two runs into an empty database, in key order. Their snapshots
-    /// differ, so no key is in both.
+    /// Writes the entries of two runs into an empty database, in key order. No key is in both:
+    /// snapshot entries of two runs belong to different snapshots, and a link is stored once.
     private static func merge(_ a: Database, _ b: Database, into: Database, _ txn: WriteTransaction) throws {
         let left = try txn.scan(a, from: nil, to: nil, reverse: false)
         let right = try txn.scan(b, from: nil, to: nil, reverse: false)
