@@ -127,18 +127,12 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     private func forEachProxyKey(_ proxy: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
         guard at > 0 else { return }
         let tag = UInt8(ViewTable.proxy(proxy).slot)
-        let now = try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)
+        let now = try MergedEntries([try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)])
         let removed = try SnapshotRuns.entries(of: linkRuns, from: [tag], to: [tag + 1], linkSlots, txn)
         // Keys of rows created after the snapshot are passed over in place (a proxy in reverse
         // creation order starts with them); the map's bytes last as long as the transaction.
-        func next(_ entries: CursorSequence, dropping: Int) throws -> UnsafeRawBufferPointer? {
-            try next({ try entries.nextEntry() }, dropping: dropping)
-        }
         func next(_ entries: MergedEntries, dropping: Int) throws -> UnsafeRawBufferPointer? {
-            try next({ try entries.nextEntry() }, dropping: dropping)
-        }
-        func next(_ nextEntry: () throws -> Cursor.Entry?, dropping: Int) throws -> UnsafeRawBufferPointer? {
-            while let (stored, _) = try nextEntry() {
+            while let (stored, _) = try entries.nextEntry() {
                 let key = UnsafeRawBufferPointer(rebasing: stored[dropping...])
                 if key.count >= 8, Keys.readPosition(key, at: key.count - 8) <= at { return key }
             }
