@@ -138,12 +138,11 @@ enum Relation: Int, CaseIterable {
     var rows: BaseTable { index.rowTable }
 
     /// The entity a row is listed under in this relation, if the row belongs to it.
-    func entity(of row: CachedRow) -> EntityID? {
-        switch (self, row) {
-        case (.membershipsOfUser, .membership(let m)): m.user
-        case (.membershipsOfGroup, .membership(let m)): m.group
-        case (.subscriptionsOfUser, .subscription(let s)): s.user
-        case (.subscriptionsOfPlan, .subscription(let s)): s.plan
+    func entity(of row: CachedRow?) -> EntityID? {
+        // One switch on the row, not on a tuple holding it: a tuple takes a copy of the row.
+        switch row {
+        case .membership(let m)?: self == .membershipsOfUser ? m.user : self == .membershipsOfGroup ? m.group : nil
+        case .subscription(let s)?: self == .subscriptionsOfUser ? s.user : self == .subscriptionsOfPlan ? s.plan : nil
         default: nil
         }
     }

@@ -151,8 +151,8 @@ enum BaseViews {
     }
 
     static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
-        guard let pp = try s.creationPosition(of: plan), var team = try s.row(TeamPlanRow.self, .teamPlans, at: pp) else { return }
-        let old = team
+        guard let (pp, old) = try s.row(TeamPlanRow.self, .teamPlans, id: plan) else { return }
+        var team = old
         team.seatsUsed += delta
         try s.replaceRow(.teamPlans, at: pp, old: old, new: team)
         if changes.follows(.plans), let plan = try s.row(PlanRow.self, .plans, at: pp) {

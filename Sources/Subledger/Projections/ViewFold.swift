@@ -2,10 +2,19 @@
 /// Live appends, open-time catch-up, rebuild, verify and `--as-of` all run this one fold.
 struct ViewFold {
     let proxies: [Proxy]
+    /// The proxies again, each held by reference: following a change borrows it, where an
+    /// element of `proxies` was copied for each call, retaining each of its closures.
+    private let followers: [Follower]
     private var changes: RowChanges
+
+    private final class Follower {
+        let proxy: Proxy
+        init(_ proxy: Proxy) { self.proxy = proxy }
+    }
 
     init(proxies: [Proxy]) {
         self.proxies = proxies
+        followers = proxies.map(Follower.init)
         changes = RowChanges(following: proxies.map(\.base))
     }
 
@@ -21,9 +30,7 @@ struct ViewFold {
         changes.removeAll()
         try BaseViews.apply(event, to: views, changes: &changes)
         for change in changes.list {
-            for (i, proxy) in proxies.enumerated() {
-                try proxy.follow(change, index: i, views)
-            }
+            for (i, follower) in followers.enumerated() { try follower.proxy.follow(change, index: i, views) }
         }
     }
 }

@@ -71,4 +71,31 @@ import Testing
         #expect(try views.row(MembershipRow.self, .subscriptions, at: 9) == nil, "a position is one table's")
         #expect(try views.positions(.membershipsOfGroup, of: group) == [9, 40])
     }
+
+    @Test func aRowByIdIsFoundInItsEntitysTablesOnly() throws {
+        let views = MemoryViews(tableCount: ViewTable.count(proxies: 0))
+        let (team, ann) = (EntityID.random(), EntityID.random())
+        let at = Timestamp(microseconds: 0)
+        func created(_ data: EventData, at p: UInt64) {
+            views.noteCreation(of: RecordedEvent(position: p, stream: data.stream, version: 1, eventID: .random(),
+                                                 at: at, recordedAt: at, commandID: nil, data: data))
+        }
+        created(.planCreated(id: team, name: "team", priceCents: 100, seats: 5), at: 1)
+        created(.userRegistered(id: ann, email: "ann@example.com", fullName: "Ann"), at: 2)
+        // Created, but no row put yet.
+        #expect(try views.row(PlanRow.self, .plans, id: team) == nil)
+        let plan = PlanRow(id: team, name: "team", priceCents: 100, isTeam: true, created: at)
+        try views.replaceRow(.plans, at: 1, old: nil, new: plan)
+        try views.replaceRow(.teamPlans, at: 1, old: nil, new: TeamPlanRow(seats: 5, seatsUsed: 0))
+        // Asked in another kind's table first: not found, and that answer is not remembered.
+        #expect(try views.row(UserRow.self, .users, id: team) == nil)
+        #expect(try views.row(PlanRow.self, .plans, id: team)?.row == plan)
+        #expect(try views.row(TeamPlanRow.self, .teamPlans, id: team)?.position == 1, "a plan's team row shares its slot")
+        #expect(try views.row(PlanRow.self, .plans, id: ann) == nil)
+        #expect(try views.row(PlanRow.self, .plans, id: .random()) == nil)
+        // A deleted row is gone by id too, though its slot stays.
+        try views.replaceRow(.plans, at: 1, old: plan, new: nil)
+        #expect(try views.row(PlanRow.self, .plans, id: team) == nil)
+        #expect(try views.plan(team) == nil)
+    }
 }

@@ -21,14 +21,16 @@ final class MemoryViews: KeyValueViewWriting {
     /// The position of each slot's row, per kind (`kind(of:)`), in the order the slots were made.
     @exclusivity(unchecked) private var positions: [[UInt64]]
     /// Whether each kind's slots were made in position order (a fold makes them so).
-    private var inOrder: [Bool]
+    @exclusivity(unchecked) private var inOrder: [Bool]
     /// The slot of the rows at each position (-1: none).
     @exclusivity(unchecked) private var slotOf: [Int32] = []
     /// Rows by table (`BaseTable.rawValue`; only row tables are filled) by slot; nil: deleted.
     @exclusivity(unchecked) private var rows: [[CachedRow?]]
     @exclusivity(unchecked) private var entities = EntityIndex()
-    /// By entity number: the position of the event that created it (0: none yet).
-    @exclusivity(unchecked) private var created: [UInt64] = []
+    /// By entity number: where it was created and, once read, where its rows sit.
+    @exclusivity(unchecked) private var byNumber: [Entity] = []
+    /// The slot a row was last found at by its entity: the fold reads a row, then writes it.
+    @exclusivity(unchecked) private var lastFound = (position: UInt64(0), kind: -1, slot: 0)
     /// By relation, by entity number: the newest node of its list (-1: none).
     @exclusivity(unchecked) private var heads: [[Int32]]
     /// By relation: every node of every list.
@@ -44,11 +46,23 @@ final class MemoryViews: KeyValueViewWriting {
     /// (a row can leave a relation again), sorted and made unique by `sortedLinks`.
     @exclusivity(unchecked) private var links = PackedTable.Builder(capacity: 0)
     /// Index tables derived from the rows, sorted, dropped at the next row change.
-    private var derived: [Int: PackedTable] = [:]
+    @exclusivity(unchecked) private var derived: [Int: PackedTable] = [:]
 
     private struct Node {
         var position: UInt64
         var next: Int32
+    }
+
+    /// An entity's creation and the slot of its rows: a look-up by id touches its bucket in
+    /// `entities`, this, and the row, not also `slotOf` and `positions` (each a cache miss at
+    /// 10^6 events).
+    private struct Entity {
+        /// The position of the event that created it (0: none yet).
+        var created: UInt64 = 0
+        /// The slot of its rows in `kind`'s tables, valid when `kind` is not -1: a slot, once
+        /// made, never moves.
+        var slot: Int32 = 0
+        var kind: Int32 = -1
     }
 
     /// Row tables sharing a numbering of slots, by `kind(of:)`.
@@ -82,7 +96,7 @@ final class MemoryViews: KeyValueViewWriting {
     /// regrows a table (each regrowth copies or hashes every entry again).
     func reserve(for counts: LogCounts) {
         entities.reserve(counts.streams)
-        created.reserveCapacity(counts.streams)
+        byNumber.reserveCapacity(counts.streams)
         slotOf.reserveCapacity(counts.types.reduce(0, +) + 1)
         let creations: [(BaseTable, EventType)] = [
             (.users, .userRegistered), (.plans, .planCreated), (.groups, .groupCreated),
@@ -105,7 +119,7 @@ final class MemoryViews: KeyValueViewWriting {
     /// The number of entity `id`, numbering it if new.
     private func number(_ id: EntityID) -> Int {
         let e = entities.insert(id)
-        if e == created.count { created.append(0) }
+        if e == byNumber.count { byNumber.append(Entity()) }
         return e
     }
 
@@ -113,18 +127,35 @@ final class MemoryViews: KeyValueViewWriting {
     func noteCreation(of event: RecordedEvent) {
         guard event.data.createsEntity else { return }
         let e = number(event.stream.id)
-        if created[e] == 0 { created[e] = event.position }
+        if byNumber[e].created == 0 { byNumber[e].created = event.position }
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
-        guard let e = entities.number(of: id), created[e] != 0 else { return nil }
-        return created[e]
+        guard let e = entities.number(of: id), byNumber[e].created != 0 else { return nil }
+        return byNumber[e].created
+    }
+
+    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {
+        guard let e = entities.number(of: id) else { return nil }
+        let kind = MemoryViews.kind(of: table), entity = byNumber[e]
+        guard entity.created != 0 else { return nil }
+        let s: Int
+        if entity.kind == kind {
+            s = Int(entity.slot)
+        } else {
+            guard let found = slot(entity.created, kind: kind) else { return nil }
+            s = found
+            if entity.kind < 0 { byNumber[e] = Entity(created: entity.created, slot: Int32(s), kind: Int32(kind)) }
+        }
+        lastFound = (entity.created, kind, s)
+        return rows[table.rawValue][s].flatMap(R.init(cached:)).map { (entity.created, $0) }
     }
 
     // MARK: Slots
 
     /// The slot of the rows of `kind` at position `p`, if any.
     @inline(__always) private func slot(_ p: UInt64, kind: Int) -> Int? {
+        if lastFound.position == p, lastFound.kind == kind { return lastFound.slot }
         guard p < UInt64(slotOf.count) else { return nil }
         let s = Int(slotOf[Int(p)])
         guard s >= 0, s < positions[kind].count, positions[kind][s] == p else { return nil }
@@ -186,7 +217,7 @@ final class MemoryViews: KeyValueViewWriting {
 
     /// Puts `after` (nil: deletes the row) at position `p` of a row table. Deleting where no
     /// row ever was changes nothing.
-    private func replace(_ table: BaseTable, at p: UInt64, with after: CachedRow?) {
+    private func replace(_ table: BaseTable, at p: UInt64, with after: consuming CachedRow?) {
         let kind = MemoryViews.kind(of: table), t = table.rawValue
         let s: Int
         if let existing = slot(p, kind: kind) {
@@ -197,14 +228,14 @@ final class MemoryViews: KeyValueViewWriting {
         }
         switch table {
         case .memberships:
-            relink(.membershipsOfUser, p, rows[t][s], after)
-            relink(.membershipsOfGroup, p, rows[t][s], after)
+            relink(.membershipsOfUser, p, t, s, after)
+            relink(.membershipsOfGroup, p, t, s, after)
         case .subscriptions:
-            relink(.subscriptionsOfUser, p, rows[t][s], after)
-            relink(.subscriptionsOfPlan, p, rows[t][s], after)
+            relink(.subscriptionsOfUser, p, t, s, after)
+            relink(.subscriptionsOfPlan, p, t, s, after)
         default: break
         }
-        rows[t][s] = after
+        rows[t][s] = consume after
         if tracksChanges, !isChanged[t][s] {
             isChanged[t][s] = true
             changedSlots[t].append(Int32(s))
@@ -212,10 +243,11 @@ final class MemoryViews: KeyValueViewWriting {
         if !derived.isEmpty { derived.removeAll() }
     }
 
-    /// Lists row position `p` in `relation` under the entity the new row has, if it moved there.
-    private func relink(_ relation: Relation, _ p: UInt64, _ before: CachedRow?, _ after: CachedRow?) {
-        let from = before.flatMap(relation.entity(of:)), to = after.flatMap(relation.entity(of:))
-        guard from != to, let to else { return }
+    /// Lists row position `p` in `relation` under the entity `after` has, if the row in slot
+    /// `s` of table `t` (read in place, not copied) has another.
+    private func relink(_ relation: Relation, _ p: UInt64, _ t: Int, _ s: Int, _ after: borrowing CachedRow?) {
+        let to = relation.entity(of: after)
+        guard let to, rows[t].withUnsafeBufferPointer({ relation.entity(of: $0[s]) }) != to else { return }
         let r = relation.rawValue, e = number(to)
         heads[r].grow(toHold: e, with: -1)
         precondition(nodes[r].count < Int(Int32.max), "a fold lists fewer than 2^31 related rows")
@@ -238,7 +270,8 @@ final class MemoryViews: KeyValueViewWriting {
         var n = Int(heads[r][e])
         while n >= 0 {
             let node = nodes[r][n]
-            if let s = slot(node.position, kind: kind), let row = rows[table.rawValue][s], relation.entity(of: row) == entity {
+            if let s = slot(node.position, kind: kind), rows[table.rawValue].withUnsafeBufferPointer({ relation.entity(of: $0[s]) }) == entity,
+               let row = rows[table.rawValue][s] {
                 out.append((node.position, row))
             }
             n = Int(node.next)
