@@ -99,7 +99,7 @@ public struct SortKey: Sendable {
     // over instead of copying them, so a key costs one allocation, not one per field.
     private consuming func appending(_ word: UInt64) -> SortKey {
         var k = self
-        withUnsafeBytes(of: word.bigEndian) { k.bytes.append(contentsOf: $0) }
+        k.bytes.appendBigEndian(word)
         return k
     }
 
@@ -132,7 +132,7 @@ extension Proxy {
     /// The index key of a row of this proxy: its sort key, then its position.
     func indexKey(_ row: AnyRow, position: UInt64) -> [UInt8] {
         var key = orderKey(row)
-        withUnsafeBytes(of: position.bigEndian) { key.append(contentsOf: $0) }
+        key.appendBigEndian(position)
         return key
     }
 

@@ -26,7 +26,7 @@ public struct BinaryWriter {
     }
 
     @inlinable public mutating func bigEndian(_ v: UInt64) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.appendBigEndian(v)
     }
 
     /// A timestamp as a key that sorts in time order (sign bit flipped, big-endian).

@@ -104,8 +104,8 @@ public struct EntityID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Appends the 16 raw bytes.
     @inlinable public func append(to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: high.bigEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: low.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.appendBigEndian(high)
+        bytes.appendBigEndian(low)
     }
 
     /// The 16 raw bytes.

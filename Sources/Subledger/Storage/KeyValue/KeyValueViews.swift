@@ -175,13 +175,13 @@ enum Keys {
 
     static func ids(_ a: EntityID, _ b: EntityID, position: UInt64) -> [UInt8] {
         var k = ids(a, b)
-        k += Keys.position(position)
+        k.appendBigEndian(position)
         return k
     }
 
     static func id(_ a: EntityID, position: UInt64) -> [UInt8] {
         var k = ids(a)
-        k += Keys.position(position)
+        k.appendBigEndian(position)
         return k
     }
 }
