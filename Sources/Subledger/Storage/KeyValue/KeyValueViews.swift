@@ -100,16 +100,34 @@ enum KeyLayout {
 
     /// The index entries that a row at position `p` stands for: its unique name, its relations.
     static func indexEntries(of row: CachedRow, at p: UInt64) -> [(table: BaseTable, key: [UInt8], value: [UInt8])] {
+        var out: [(table: BaseTable, key: [UInt8], value: [UInt8])] = []
+        writeIndexEntries(of: row, at: p) { table, key, value in
+            var k: [UInt8] = [], v: [UInt8] = []
+            key(&k)
+            value(&v)
+            out.append((table, k, v))
+        }
+        return out
+    }
+
+    /// Writes each index entry of a row at `p`: `body` gets its table and the writers of its
+    /// key and value, so that a whole table packed at once builds no array per entry. The one
+    /// definition of the index layout; `indexEntries` collects what it writes.
+    static func writeIndexEntries(of row: CachedRow, at p: UInt64,
+                                  _ body: (BaseTable, _ key: (inout [UInt8]) -> Void, _ value: (inout [UInt8]) -> Void) -> Void) {
+        let position = { (b: inout [UInt8]) in b.appendBigEndian(p) }
         switch row {
-        case .user(let u): [(.usersByEmail, Keys.natural(u.email.emailKey), Keys.position(p))]
-        case .plan(let plan): [(.plansByName, Keys.natural(plan.name), Keys.position(p))]
-        case .teamPlan: []
-        case .group(let g): [(.groupsByName, Keys.natural(g.name), Keys.position(p))]
+        case .user(let u): body(.usersByEmail, { Keys.appendEmail(u.email, to: &$0) }, position)
+        case .plan(let plan): body(.plansByName, { Keys.appendNatural(plan.name, to: &$0) }, position)
+        case .teamPlan: break
+        case .group(let g): body(.groupsByName, { Keys.appendNatural(g.name, to: &$0) }, position)
         case .membership(let m):
-            [(.membershipsByUser, Keys.ids(m.user, m.group), Keys.position(p)), (.membershipsByGroup, Keys.id(m.group, position: p), [])]
+            body(.membershipsByUser, { m.user.append(to: &$0); m.group.append(to: &$0) }, position)
+            body(.membershipsByGroup, { m.group.append(to: &$0); $0.appendBigEndian(p) }, { _ in })
         case .subscription(let sub):
-            [(.subscriptionsByUser, Keys.ids(sub.user, sub.plan, position: p), [sub.isActive ? 1 : 0]),
-             (.subscriptionsByPlan, Keys.id(sub.plan, position: p), [])]
+            body(.subscriptionsByUser, { sub.user.append(to: &$0); sub.plan.append(to: &$0); $0.appendBigEndian(p) },
+                 { $0.append(sub.isActive ? 1 : 0) })
+            body(.subscriptionsByPlan, { sub.plan.append(to: &$0); $0.appendBigEndian(p) }, { _ in })
         }
     }
 
@@ -161,9 +179,38 @@ enum Keys {
     /// Natural keys (emails, names) as LMDB keys: the text, or a hash of it when longer
     /// than LMDB's 511-byte key limit allows.
     static func natural(_ text: String) -> [UInt8] {
-        let utf8 = Array(text.utf8)
-        if utf8.count <= 400 { return [0] + utf8 }
-        return [1] + EventCodec.chainHash(previous: [UInt8](), body: utf8)
+        var key: [UInt8] = []
+        appendNatural(text, to: &key)
+        return key
+    }
+
+    static func appendNatural(_ text: String, to key: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { utf8 in
+            if utf8.count <= 400 {
+                key.append(0)
+                key.append(contentsOf: utf8)
+            } else {
+                key.append(1)
+                key.append(contentsOf: EventCodec.chainHash(previous: [UInt8](), body: UnsafeRawBufferPointer(utf8)))
+            }
+        }
+    }
+
+    /// The natural key of an email as users compare them (`emailKey`: trimmed, lower-cased).
+    /// An ASCII email with nothing to trim is lower-cased byte by byte, without building the
+    /// strings (Unicode case mapping was most of the cost of packing the `users.email` index).
+    static func appendEmail(_ email: String, to key: inout [UInt8]) {
+        var email = email
+        let plain = email.withUTF8 { utf8 -> Bool in
+            func space(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+            guard let first = utf8.first, let last = utf8.last, utf8.count <= 400, !space(first), !space(last),
+                  utf8.allSatisfy({ $0 < 0x80 }) else { return false }
+            key.append(0)
+            for b in utf8 { key.append((0x41...0x5A).contains(b) ? b | 0x20 : b) }
+            return true
+        }
+        if !plain { appendNatural(email.emailKey, to: &key) }
     }
 
     static func ids(_ ids: EntityID...) -> [UInt8] {

@@ -409,9 +409,8 @@ final class MemoryViews: KeyValueViewWriting {
         var tables = indexes.map { _ in PackedTable.Builder(capacity: rows.count) }
         for (s, row) in rows.enumerated() {
             guard let row else { continue }
-            for entry in KeyLayout.indexEntries(of: row, at: positions[s]) {
-                guard let i = indexes.firstIndex(of: entry.table) else { continue }
-                tables[i].append(key: entry.key, value: entry.value)
+            KeyLayout.writeIndexEntries(of: row, at: positions[s]) { table, key, value in
+                if let i = indexes.firstIndex(of: table) { tables[i].append(key: key, value: value) }
             }
         }
         for (i, index) in indexes.enumerated() { derived[index.rawValue] = tables[i].sorted() }

@@ -43,6 +43,11 @@ struct PackedTable: Sendable {
             append({ $0.bytes += key }, { $0.bytes += value })
         }
 
+        /// Appends an entry whose key and value the closures write, in place.
+        mutating func append(key: (inout [UInt8]) -> Void, value: (inout [UInt8]) -> Void) {
+            append({ key(&$0.bytes) }, { value(&$0.bytes) })
+        }
+
         /// Appends an entry keyed by a position (big-endian) whose value `encode` writes.
         mutating func append(position: UInt64, encode: (inout BinaryWriter) -> Void) {
             append({ $0.bigEndian(position) }, encode)

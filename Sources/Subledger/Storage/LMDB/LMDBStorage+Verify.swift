@@ -88,35 +88,41 @@ extension LMDBStorage {
         }
         guard head.hash == chain.previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
         progress?(head.position, head.position)
-        // Every view table against the fresh fold, entry by entry.
+        // Every view table against the fresh fold, entry by entry: each table is packed here
+        // (rows encoded, index entries derived and sorted) while the one before it is compared
+        // on a second core. The read transaction is used by one thread at a time (MDB_NOTLS).
         let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy \($0.name)" }
-        for (t, table) in try viewTables(txn).enumerated() {
-            let stored = try txn.scan(table, from: nil, to: nil, reverse: false)
-            let want = folded.packed(ViewTable(slot: t))
-            var i = 0
-            while let (key, value) = try stored.nextEntry() {
-                guard i < want.count else {
-                    return fault(nil, "view \(names[t])", "stored entry \(hex(Array(key))) is not in a fresh fold of the log")
+        let tables = try viewTables(txn)
+        var viewFault: VerifyReport?
+        do {
+            try Pipeline<(slot: Int, want: PackedTable)>.run(depth: 1, consume: { job in
+                let (t, want) = job
+                let stored = try txn.scan(tables[t], from: nil, to: nil, reverse: false)
+                func found(_ message: String) throws -> Never {
+                    viewFault = fault(nil, "view \(names[t])", message)
+                    throw VerifyStop()
                 }
-                let (sameKey, sameValue) = want.withEntry(i) { k, v in (key.sameBytes(as: k), value.sameBytes(as: v)) }
-                guard sameKey else {
-                    let (a, b) = (Array(key), want.entry(i).key)
-                    return a.lexicographicallyPrecedes(b)
-                        ? fault(nil, "view \(names[t])", "stored entry \(hex(a)) is not in a fresh fold of the log")
-                        : fault(nil, "view \(names[t])", "entry \(hex(b)) of a fresh fold is missing")
+                var i = 0
+                while let (key, value) = try stored.nextEntry() {
+                    guard i < want.count else { try found("stored entry \(hex(Array(key))) is not in a fresh fold of the log") }
+                    let (sameKey, sameValue) = want.withEntry(i) { k, v in (key.sameBytes(as: k), value.sameBytes(as: v)) }
+                    guard sameKey else {
+                        let (a, b) = (Array(key), want.entry(i).key)
+                        try found(a.lexicographicallyPrecedes(b) ? "stored entry \(hex(a)) is not in a fresh fold of the log"
+                                                                 : "entry \(hex(b)) of a fresh fold is missing")
+                    }
+                    guard sameValue else { try found("entry \(hex(Array(key))) differs from a fresh fold of the log") }
+                    i += 1
+                    try release.read()
                 }
-                guard sameValue else {
-                    return fault(nil, "view \(names[t])", "entry \(hex(Array(key))) differs from a fresh fold of the log")
-                }
-                i += 1
-                try release.read()
+                if let error = stored.error { throw error }
+                guard i == want.count else { try found("entry \(hex(want.entry(i).key)) of a fresh fold is missing") }
+                report.tables += 1
+            }) { send in
+                for t in tables.indices where !send((t, folded.packed(ViewTable(slot: t)))) { return }
             }
-            if let error = stored.error { throw error }
-            guard i == want.count else {
-                return fault(nil, "view \(names[t])", "entry \(hex(want.entry(i).key)) of a fresh fold is missing")
-            }
-            report.tables += 1
-        }
+        } catch is VerifyStop {}
+        if let viewFault { return viewFault }
         if let snapshots {
             if let (area, message) = storedSnapshots?.fault { return fault(nil, area, message) }
             if let (at, message) = compareSnapshots(snapshots, expected: expectedSnapshots, stored: storedSnapshots?.windows ?? [:]) { return fault(at, "snapshot", message) }
@@ -286,3 +292,7 @@ struct SnapshotDigest: Equatable {
         key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(k, v) } }
     }
 }
+
+/// Thrown by verify's comparison of a view table to stop the tables still to come once it
+/// found a fault (kept beside it).
+private struct VerifyStop: Error {}
