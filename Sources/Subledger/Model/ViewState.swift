@@ -5,9 +5,6 @@ protocol ViewState {
     /// The position of the event that created entity `id` (the first of its stream), if any
     /// entity ever had that id.
     func creationPosition(of id: EntityID) throws -> UInt64?
-    /// The live row of entity `id` in `table`, with its position: nil when it never existed or
-    /// is gone. A storage may find it faster than by `creationPosition` and `row(_:_:at:)`.
-    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)?
     /// The row stored at `position` of a row table.
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R?
     /// Calls `body` with every row of a row table in position order until it returns false.
@@ -73,6 +70,7 @@ extension ViewState {
 
     func candidatePositions(_ relation: Relation, of entity: EntityID) throws -> [UInt64] { try positions(relation, of: entity) }
 
+    /// The live row of entity `id` in `table`, with its position: nil when it never existed or is gone.
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {
         guard let p = try creationPosition(of: id), let row = try row(type, table, at: p) else { return nil }
         return (p, row)

@@ -87,7 +87,7 @@ import Testing
         let plan = PlanRow(id: team, name: "team", priceCents: 100, isTeam: true, created: at)
         try views.replaceRow(.plans, at: 1, old: nil, new: plan)
         try views.replaceRow(.teamPlans, at: 1, old: nil, new: TeamPlanRow(seats: 5, seatsUsed: 0))
-        // Asked in another kind's table first: not found, and that answer is not remembered.
+        // Asked in another kind's table: not found there, found in its own.
         #expect(try views.row(UserRow.self, .users, id: team) == nil)
         #expect(try views.row(PlanRow.self, .plans, id: team)?.row == plan)
         #expect(try views.row(TeamPlanRow.self, .teamPlans, id: team)?.position == 1, "a plan's team row shares its slot")

@@ -27,10 +27,8 @@ final class MemoryViews: KeyValueViewWriting {
     /// Rows by table (`BaseTable.rawValue`; only row tables are filled) by slot; nil: deleted.
     @exclusivity(unchecked) private var rows: [[CachedRow?]]
     @exclusivity(unchecked) private var entities = EntityIndex()
-    /// By entity number: where it was created and, once read, where its rows sit.
-    @exclusivity(unchecked) private var byNumber: [Entity] = []
-    /// The slot a row was last found at by its entity: the fold reads a row, then writes it.
-    @exclusivity(unchecked) private var lastFound = (position: UInt64(0), kind: -1, slot: 0)
+    /// By entity number: the position of the event that created it (0: none yet).
+    @exclusivity(unchecked) private var created: [UInt64] = []
     /// By relation, by entity number: the newest node of its list (-1: none).
     @exclusivity(unchecked) private var heads: [[Int32]]
     /// By relation: every node of every list.
@@ -51,18 +49,6 @@ final class MemoryViews: KeyValueViewWriting {
     private struct Node {
         var position: UInt64
         var next: Int32
-    }
-
-    /// An entity's creation and the slot of its rows: a look-up by id touches its bucket in
-    /// `entities`, this, and the row, not also `slotOf` and `positions` (each a cache miss at
-    /// 10^6 events).
-    private struct Entity {
-        /// The position of the event that created it (0: none yet).
-        var created: UInt64 = 0
-        /// The slot of its rows in `kind`'s tables, valid when `kind` is not -1: a slot, once
-        /// made, never moves.
-        var slot: Int32 = 0
-        var kind: Int32 = -1
     }
 
     /// Row tables sharing a numbering of slots, by `kind(of:)`.
@@ -96,7 +82,7 @@ final class MemoryViews: KeyValueViewWriting {
     /// regrows a table (each regrowth copies or hashes every entry again).
     func reserve(for counts: LogCounts) {
         entities.reserve(counts.streams)
-        byNumber.reserveCapacity(counts.streams)
+        created.reserveCapacity(counts.streams)
         slotOf.reserveCapacity(counts.types.reduce(0, +) + 1)
         let creations: [(BaseTable, EventType)] = [
             (.users, .userRegistered), (.plans, .planCreated), (.groups, .groupCreated),
@@ -119,7 +105,7 @@ final class MemoryViews: KeyValueViewWriting {
     /// The number of entity `id`, numbering it if new.
     private func number(_ id: EntityID) -> Int {
         let e = entities.insert(id)
-        if e == byNumber.count { byNumber.append(Entity()) }
+        if e == created.count { created.append(0) }
         return e
     }
 
@@ -127,35 +113,18 @@ final class MemoryViews: KeyValueViewWriting {
     func noteCreation(of event: RecordedEvent) {
         guard event.data.createsEntity else { return }
         let e = number(event.stream.id)
-        if byNumber[e].created == 0 { byNumber[e].created = event.position }
+        if created[e] == 0 { created[e] = event.position }
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
-        guard let e = entities.number(of: id), byNumber[e].created != 0 else { return nil }
-        return byNumber[e].created
-    }
-
-    func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID) throws -> (position: UInt64, row: R)? {
-        guard let e = entities.number(of: id) else { return nil }
-        let kind = MemoryViews.kind(of: table), entity = byNumber[e]
-        guard entity.created != 0 else { return nil }
-        let s: Int
-        if entity.kind == kind {
-            s = Int(entity.slot)
-        } else {
-            guard let found = slot(entity.created, kind: kind) else { return nil }
-            s = found
-            if entity.kind < 0 { byNumber[e] = Entity(created: entity.created, slot: Int32(s), kind: Int32(kind)) }
-        }
-        lastFound = (entity.created, kind, s)
-        return rows[table.rawValue][s].flatMap(R.init(cached:)).map { (entity.created, $0) }
+        guard let e = entities.number(of: id), created[e] != 0 else { return nil }
+        return created[e]
     }
 
     // MARK: Slots
 
     /// The slot of the rows of `kind` at position `p`, if any.
     @inline(__always) private func slot(_ p: UInt64, kind: Int) -> Int? {
-        if lastFound.position == p, lastFound.kind == kind { return lastFound.slot }
         guard p < UInt64(slotOf.count) else { return nil }
         let s = Int(slotOf[Int(p)])
         guard s >= 0, s < positions[kind].count, positions[kind][s] == p else { return nil }
@@ -217,7 +186,7 @@ final class MemoryViews: KeyValueViewWriting {
 
     /// Puts `after` (nil: deletes the row) at position `p` of a row table. Deleting where no
     /// row ever was changes nothing.
-    private func replace(_ table: BaseTable, at p: UInt64, with after: consuming CachedRow?) {
+    private func replace(_ table: BaseTable, at p: UInt64, with after: CachedRow?) {
         let kind = MemoryViews.kind(of: table), t = table.rawValue
         let s: Int
         if let existing = slot(p, kind: kind) {
@@ -235,7 +204,7 @@ final class MemoryViews: KeyValueViewWriting {
             relink(.subscriptionsOfPlan, p, t, s, after)
         default: break
         }
-        rows[t][s] = consume after
+        rows[t][s] = after
         if tracksChanges, !isChanged[t][s] {
             isChanged[t][s] = true
             changedSlots[t].append(Int32(s))
@@ -245,7 +214,7 @@ final class MemoryViews: KeyValueViewWriting {
 
     /// Lists row position `p` in `relation` under the entity `after` has, if the row in slot
     /// `s` of table `t` (read in place, not copied) has another.
-    private func relink(_ relation: Relation, _ p: UInt64, _ t: Int, _ s: Int, _ after: borrowing CachedRow?) {
+    private func relink(_ relation: Relation, _ p: UInt64, _ t: Int, _ s: Int, _ after: CachedRow?) {
         let to = relation.entity(of: after)
         guard let to, rows[t].withUnsafeBufferPointer({ relation.entity(of: $0[s]) }) != to else { return }
         let r = relation.rawValue, e = number(to)
