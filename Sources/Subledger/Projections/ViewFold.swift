@@ -1,9 +1,8 @@
 /// The fold of every view: the base views, then each proxy following the rows that changed.
 /// Live appends, open-time catch-up, rebuild, verify and `--as-of` all run this one fold.
 struct ViewFold {
-    let proxies: [Proxy]
-    /// The proxies again, each held by reference: following a change borrows it, where an
-    /// element of `proxies` was copied for each call, retaining each of its closures.
+    /// The proxies, each held by reference: following a change borrows it, where an element
+    /// of a `[Proxy]` was copied for each call, retaining each of its closures.
     private let followers: [Follower]
     private var changes: RowChanges
 
@@ -13,17 +12,16 @@ struct ViewFold {
     }
 
     init(proxies: [Proxy]) {
-        self.proxies = proxies
         followers = proxies.map(Follower.init)
         changes = RowChanges(following: proxies.map(\.base))
     }
 
     /// Tables the fold writes: the base tables, then one per proxy.
-    var tableCount: Int { ViewTable.count(proxies: proxies.count) }
+    var tableCount: Int { ViewTable.count(proxies: followers.count) }
 
     /// The projections this fold keeps, with their versions: the base views and each proxy.
     var projections: [(name: String, version: Int)] {
-        [(BaseViews.name, BaseViews.version)] + proxies.map { ($0.name, $0.version) }
+        [(BaseViews.name, BaseViews.version)] + followers.map { ($0.proxy.name, $0.proxy.version) }
     }
 
     mutating func apply(_ event: RecordedEvent, to views: some ViewStateWriting) throws {

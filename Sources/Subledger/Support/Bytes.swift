@@ -34,9 +34,7 @@ extension Array where Element == UInt8 {
     func precedes(_ other: [UInt8]) -> Bool {
         withUnsafeBytes { a in other.withUnsafeBytes { b in a.precedes(b) } }
     }
-}
 
-extension Array where Element == UInt8 {
     /// Appends `v` big-endian, a byte at a time: `append(contentsOf:)` of a raw buffer takes the
     /// generic sequence path, about 180 instructions a call, and every id, key and row a fold
     /// writes is built from such words.

@@ -25,12 +25,7 @@ extension LMDBStorage {
                     let end = min(i + 50_000, job.entries.count)
                     try self.env.write(durable: false) { txn in
                         try self.checkClaim(token, txn)
-                        // One cursor that stays at the end: a put with `.append` descends from
-                        // the root for each entry (half of a put's instructions).
-                        let cursor = try txn.cursor(job.table)
-                        for e in i..<end {
-                            try job.entries.withEntry(e) { key, value in try cursor.append(key, value) }
-                        }
+                        try txn.cursor(job.table).append(job.entries, i..<end)
                     }
                     i = end
                 }

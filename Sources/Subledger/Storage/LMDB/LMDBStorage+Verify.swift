@@ -150,50 +150,32 @@ extension LMDBStorage {
         var windows: [UInt64: SnapshotDigest] = [:]
         var links = SnapshotDigest()
         var fault: (area: String, message: String)?
-        /// The slots left to read, each with the snapshots its entries may belong to (none for
-        /// a slot no run lists), and the one being read.
-        private var slots: [(slot: Int, snapshots: ClosedRange<UInt64>?)] = []
-        private var reading: (slot: Int, snapshots: ClosedRange<UInt64>?, entries: CursorSequence)?
-        private let databases: [Database]
-        private let txn: ReadTransaction
-        /// The link slots left to read, whether a run is listed there, and the one being read.
-        private var linkSlots: [(slot: Int, listed: Bool)] = []
-        private var linkEntries: (slot: Int, listed: Bool, entries: CursorSequence)?
-        private let linkDatabases: [Database]
+        /// Every snapshot slot, each with the snapshots its entries may belong to (none for a
+        /// slot no run lists); then every link slot, with whether a run is listed there.
+        private var entries: SlotReader<ClosedRange<UInt64>?>
+        private var linkEntries: SlotReader<Bool>
 
         init(_ state: SnapshotState, tables: Int, _ log: LogTables, _ txn: ReadTransaction) throws {
             self.state = state
             self.tables = tables
-            self.txn = txn
-            databases = log.snapshotSlots
             var after: UInt64 = 0
             var listed: [Int: ClosedRange<UInt64>] = [:]
             for run in state.runs {
                 listed[run.slot] = (after + 1)...run.through
                 after = run.through
             }
-            slots = (0..<databases.count).map { ($0, listed[$0]) }
-            linkDatabases = log.linkSlots
+            entries = SlotReader(log.snapshotSlots, txn) { listed[$0] }
             let linked = Set(state.linkRuns.map(\.slot))
-            linkSlots = (0..<linkDatabases.count).map { ($0, linked.contains($0)) }
+            linkEntries = SlotReader(log.linkSlots, txn) { linked.contains($0) }
         }
 
         /// Reads up to `count` more entries; false once all are read (or a fault is found).
         mutating func step(_ count: Int, _ release: inout PageRelease) throws -> Bool {
             guard fault == nil else { return false }
             for _ in 0..<count {
-                if reading == nil, !slots.isEmpty {
-                    let next = slots.removeFirst()
-                    reading = (next.slot, next.snapshots, try txn.scan(databases[next.slot], from: nil, to: nil, reverse: false))
-                }
-                if let run = reading {
-                    guard let (key, value) = try run.entries.nextEntry() else {
-                        if let error = run.entries.error { throw error }
-                        reading = nil
-                        continue
-                    }
-                    guard let held = run.snapshots else {
-                        fault = ("snapshot", "\(SnapshotRuns.name(ofSlot: run.slot)) holds entry \(hex(Array(key))), and the snapshot record lists no run there")
+                if let (slot, held, (key, value)) = try entries.next() {
+                    guard let held else {
+                        fault = ("snapshot", "\(SnapshotRuns.name(ofSlot: slot)) holds entry \(hex(Array(key))), and the snapshot record lists no run there")
                         return false
                     }
                     guard SnapshotKeys.table(of: key) != nil else {
@@ -206,19 +188,9 @@ extension LMDBStorage {
                         return false
                     }
                     windows[at, default: SnapshotDigest()].add(key, value)
-                } else if linkEntries != nil || !linkSlots.isEmpty {
-                    if linkEntries == nil {
-                        let next = linkSlots.removeFirst()
-                        linkEntries = (next.slot, next.listed, try txn.scan(linkDatabases[next.slot], from: nil, to: nil, reverse: false))
-                    }
-                    let run = linkEntries!
-                    guard let (key, _) = try run.entries.nextEntry() else {
-                        if let error = run.entries.error { throw error }
-                        linkEntries = nil
-                        continue
-                    }
-                    guard run.listed else {
-                        fault = ("snapshot links", "\(SnapshotRuns.name(ofLinkSlot: run.slot)) holds link \(hex(Array(key))), and the snapshot record lists no run there")
+                } else if let (slot, listed, (key, _)) = try linkEntries.next() {
+                    guard listed else {
+                        fault = ("snapshot links", "\(SnapshotRuns.name(ofLinkSlot: slot)) holds link \(hex(Array(key))), and the snapshot record lists no run there")
                         return false
                     }
                     guard SnapshotLinks.isLink(key, tables: tables) else {
@@ -232,6 +204,36 @@ extension LMDBStorage {
                 try release.read()
             }
             return true
+        }
+    }
+
+    /// The entries of every database of a list of slots, slot after slot, each with what the
+    /// snapshot record says of its slot.
+    fileprivate struct SlotReader<Listing> {
+        private let databases: [Database]
+        private let txn: ReadTransaction
+        private let listing: (Int) -> Listing
+        private var nextSlot = 0
+        private var reading: (slot: Int, listing: Listing, entries: CursorSequence)?
+
+        init(_ databases: [Database], _ txn: ReadTransaction, listing: @escaping (Int) -> Listing) {
+            self.databases = databases
+            self.txn = txn
+            self.listing = listing
+        }
+
+        /// The next entry with its slot and that slot's listing; nil once every slot is read.
+        mutating func next() throws -> (slot: Int, listing: Listing, entry: Cursor.Entry)? {
+            while true {
+                if let (slot, listed, entries) = reading {
+                    if let entry = try entries.nextEntry() { return (slot, listed, entry) }
+                    if let error = entries.error { throw error }
+                    reading = nil
+                }
+                guard nextSlot < databases.count else { return nil }
+                reading = (nextSlot, listing(nextSlot), try txn.scan(databases[nextSlot], from: nil, to: nil, reverse: false))
+                nextSlot += 1
+            }
         }
     }
 

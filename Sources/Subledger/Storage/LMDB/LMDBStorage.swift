@@ -226,6 +226,15 @@ import Glibc
 
 extension LMDBError: StorageFailure {}
 
+extension Cursor {
+    /// Appends entries `range` of a sorted table after the last entry of the cursor's
+    /// database. The cursor stays at the end: a put with `.append` would descend from the root
+    /// for each entry (half of its instructions, in a rebuild).
+    func append(_ table: PackedTable, _ range: Range<Int>) throws {
+        for i in range { try table.withEntry(i) { key, value in try append(key, value) } }
+    }
+}
+
 /// Watches a long scan and unmaps the store's pages (`Environment.releaseMappedPages`) once the
 /// process holds more than `budget` bytes of mapped file pages. LMDB maps the whole file, and
 /// the kernel maps up to 16 pages around each page read: without this, a scan of a few tables

@@ -184,13 +184,7 @@ extension LMDBStorage {
         }
         try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, log.snapshotSlots, txn)
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
-        let links = views.sortedLinks()
-        if links.count > 0 {
-            let cursor = try txn.cursor(log.linkSlots[0])
-            defer { cursor.close() }
-            for i in 0..<links.count { try links.withEntry(i) { key, value in try cursor.append(key, value) } }
-            state.linkRuns = [SnapshotRun(slot: 0, through: head, count: UInt64(links.count))]
-        }
+        try SnapshotRuns.add(views.sortedLinks(), through: head, to: &state.linkRuns, log.linkSlots, txn)
         try log.setSnapshotState(state, txn)
     }
 }

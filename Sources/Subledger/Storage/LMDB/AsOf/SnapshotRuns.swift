@@ -72,13 +72,30 @@ enum SnapshotRuns {
         defer { entries.removeAll(keepingCapacity: true) }
         guard !entries.isEmpty else { return }
         entries.sort { $0.key.precedes($1.key) }
+        try addRun(of: entries.count, through: through, to: &runs, databases, txn) { cursor in
+            for (key, value) in entries {
+                try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try cursor.append(k, v) } }
+            }
+        }
+    }
+
+    /// Adds `table` (sorted, each key once, none in any run already) as the newest of `runs`,
+    /// as `add` does.
+    static func add(_ table: PackedTable, through: UInt64, to runs: inout [SnapshotRun], _ databases: [Database],
+                    _ txn: WriteTransaction) throws {
+        guard table.count > 0 else { return }
+        try addRun(of: table.count, through: through, to: &runs, databases, txn) { try $0.append(table, 0..<table.count) }
+    }
+
+    /// Writes a run of `count` entries through a cursor on a free slot, lists it, then merges
+    /// the newest runs as the policy says.
+    private static func addRun(of count: Int, through: UInt64, to runs: inout [SnapshotRun], _ databases: [Database],
+                               _ txn: WriteTransaction, write: (Cursor) throws -> Void) throws {
         let slot = try freeSlot(runs, databases.count)
         let cursor = try txn.cursor(databases[slot])
         defer { cursor.close() }
-        for (key, value) in entries {
-            try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try cursor.append(k, v) } }
-        }
-        runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(entries.count)))
+        try write(cursor)
+        runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(count)))
         while runs.count >= 2 {
             let newer = runs[runs.count - 1], older = runs[runs.count - 2]
             // At most slots - 2 runs stay, so that the next one and a merge find a slot.
