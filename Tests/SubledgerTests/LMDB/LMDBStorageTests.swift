@@ -56,6 +56,45 @@ import Testing
         #expect(truncated?.position == 3)
     }
 
+    /// A log that ends below its head is damaged. Each fold that reads up to a position says so in
+    /// one line, where a loop waiting for the missing events used to spin forever: the views'
+    /// catch-up on open, as-of, rebuild, and the snapshots taken afresh.
+    @Test func aLogEndingBelowItsHeadIsCorruptNotAHang() throws {
+        func isCorrupt(_ error: StoreError?, at position: UInt64) -> Bool {
+            guard case .corrupt(let message) = error else { return false }
+            return message.contains("no event at position \(position)")
+        }
+        // Views behind the log, and the log's last three events gone: open catches up from 6.
+        let behind = try seeded()
+        let path = behind.store.path
+        try behind.store.env.write { txn in
+            try behind.store.log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: 5, txn)
+            for p: UInt64 in 6...8 { _ = try txn.delete(behind.store.log.events, Keys.position(p)) }
+        }
+        behind.store.close()
+        #expect(isCorrupt(#expect(throws: StoreError.self) { _ = try Store.open(path: path) }, at: 6))
+
+        // As of the head, with no snapshot to start from, folds the whole log.
+        let asOf = try seeded()
+        try asOf.store.env.write { txn in _ = try txn.delete(asOf.store.log.events, Keys.position(8)) }
+        #expect(isCorrupt(#expect(throws: StoreError.self) { _ = try asOf.store.rows(of: "users", asOf: .position(8)) }, at: 8))
+
+        // Rebuild folds the whole log: a gap in it stops the rebuild rather than hiding in the views.
+        let gap = try seeded()
+        try gap.store.env.write { txn in _ = try txn.delete(gap.store.log.events, Keys.position(4)) }
+        #expect(isCorrupt(#expect(throws: StoreError.self) { _ = try gap.store.rebuild() }, at: 4))
+        #expect(try gap.store.verify().fault?.position == 4)
+
+        // Snapshots of another interval are taken afresh from the whole log on open.
+        let snapshots = try snapshotted()
+        let snapshotsPath = snapshots.store.path
+        try snapshots.store.env.write { txn in _ = try txn.delete(snapshots.store.log.events, Keys.position(8)) }
+        snapshots.store.close()
+        #expect(isCorrupt(#expect(throws: StoreError.self) {
+            _ = try Store.open(path: snapshotsPath, options: StoreOptions(snapshotInterval: 4))
+        }, at: 8))
+    }
+
     /// Rebuild and verify size their tables by the stored counts of the log: counts damaged to
     /// claim 2^50 of everything reserve no more than the log holds, and both still work.
     @Test func damagedCountsSizeNothing() throws {

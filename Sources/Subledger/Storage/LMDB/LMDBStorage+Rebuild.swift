@@ -40,13 +40,7 @@ extension LMDBStorage {
                 let head = try log.head(txn)
                 let views = CachedViews(base: LMDBViews(txn, tables: target, streams: log.streams), tableCount: target.count)
                 var fold = ViewFold(proxies: proxies)
-                var p = start + 1
-                while p <= head.position {
-                    for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
-                        try fold.apply(event, to: views)
-                        p = event.position + 1
-                    }
-                }
+                try log.forEachEvent(from: start + 1, through: head.position, txn) { try fold.apply($0, to: views) }
                 try views.writeChanges(to: target, txn)
                 try log.setActiveGeneration(1 - active, txn)
                 _ = try txn.delete(log.meta, LogTables.rebuildKey)

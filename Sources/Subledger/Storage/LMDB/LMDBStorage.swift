@@ -147,13 +147,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                 if from == 1 { for table in tables { try txn.clear(table) } }
                 let cache = CachedViews(base: views, tableCount: tables.count)
                 var fold = ViewFold(proxies: proxies)
-                var p = from
-                while p <= head.position {
-                    for event in try log.events(from: p, to: head.position, limit: 4096, txn) {
-                        try fold.apply(event, to: cache)
-                        p = event.position + 1
-                    }
-                }
+                try log.forEachEvent(from: from, through: head.position, txn) { try fold.apply($0, to: cache) }
                 try cache.writeChanges(to: tables, txn)
                 try log.setProjectionState(BaseViews.name, version: BaseViews.version, checkpoint: head.position, txn)
             }

@@ -85,7 +85,8 @@ extension PostgresStorage {
         var next = from + 1
         while next <= to {
             let batch = try readEvents(session, from: next, to: to, limit: 4096)
-            guard let last = batch.last else { break }
+            // The log holds every position up to its head: a rebuild would otherwise wait forever.
+            guard let last = batch.last else { throw StoreError.corrupt("the log has no event at position \(next), below \(to)") }
             for event in batch {
                 views.changing = event.position
                 views.noteCreation(of: event)

@@ -33,13 +33,7 @@ extension LMDBStorage {
                                          proxies: proxiesIndexed ? proxies : [], live: try viewTables(txn))
         let views = CachedViews(base: snapshot, tableCount: ViewTable.count(proxies: proxies.count))
         var fold = ViewFold(proxies: proxiesIndexed ? proxies : [])
-        var p = from + 1
-        while p <= position {
-            let events = try log.events(from: p, to: position, limit: 4096, txn)
-            guard let last = events.last else { break }
-            for event in events { try fold.apply(event, to: views) }
-            p = last.position + 1
-        }
+        try log.forEachEvent(from: from + 1, through: position, txn) { try fold.apply($0, to: views) }
         return (views, proxiesIndexed)
     }
 }

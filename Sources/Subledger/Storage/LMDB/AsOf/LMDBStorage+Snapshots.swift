@@ -166,21 +166,15 @@ extension LMDBStorage {
         var fold = ViewFold(proxies: proxies)
         let views = MemoryViews(tableCount: fold.tableCount, tracksChanges: true)
         var taken: [(key: [UInt8], value: [UInt8])] = []
-        var p: UInt64 = 1
-        while p <= head {
-            let events = try log.events(from: p, to: head, limit: 4096, txn)
-            guard let last = events.last else { break }
-            for event in events {
-                views.noteCreation(of: event)
-                try fold.apply(event, to: views)
-                if event.position % state.interval == 0 {
-                    taken += SnapshotKeys.entries(views.takeChanges(), at: event.position)
-                    state.checkpoint = event.position
-                    // Runs of about a million entries bound the memory; the merges join them.
-                    if taken.count >= 1 << 20 { try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, log.snapshotSlots, txn) }
-                }
+        try log.forEachEvent(from: 1, through: head, txn) { event in
+            views.noteCreation(of: event)
+            try fold.apply(event, to: views)
+            if event.position % state.interval == 0 {
+                taken += SnapshotKeys.entries(views.takeChanges(), at: event.position)
+                state.checkpoint = event.position
+                // Runs of about a million entries bound the memory; the merges join them.
+                if taken.count >= 1 << 20 { try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, log.snapshotSlots, txn) }
             }
-            p = last.position + 1
         }
         try SnapshotRuns.add(&taken, through: state.checkpoint, to: &state.runs, log.snapshotSlots, txn)
         for (table, position, _) in views.takeChanges() { try txn.put(log.pendingSnapshot, LogTables.pendingKey(table, position), []) }
