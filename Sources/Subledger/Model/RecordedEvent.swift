@@ -32,3 +32,17 @@ public struct RecordedEvent: Equatable, Sendable {
     public var type: EventType { data.type }
     public var schemaVersion: UInt8 { data.schemaVersion }
 }
+
+extension [RecordedEvent] {
+    /// Throws unless this batch, read from position `next` on, holds each position once and in
+    /// order, and is not empty. The log holds every position through its head; a fold reading
+    /// through `last` over a gap would be wrong without a word, or wait for it forever.
+    func checkGapless(from next: UInt64, through last: UInt64) throws(StoreError) {
+        guard !isEmpty else { throw .missingEvent(next, through: last) }
+        var expected = next
+        for event in self {
+            guard event.position == expected else { throw .missingEvent(expected, through: last) }
+            expected += 1
+        }
+    }
+}

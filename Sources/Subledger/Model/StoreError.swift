@@ -37,6 +37,12 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The log lacks `position`, which it must hold: it holds every position up to its head, and
+    /// a fold was asked to read through `last`.
+    static func missingEvent(_ position: UInt64, through last: UInt64) -> StoreError {
+        .corrupt("the log is missing position \(position) (it should hold every position through \(last))")
+    }
+
     /// Wraps any error from below as a store error.
     static func wrap(_ error: any Error) -> StoreError {
         switch error {

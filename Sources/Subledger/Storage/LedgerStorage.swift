@@ -108,28 +108,18 @@ extension LedgerStorage {
             }
             if let recorder, let versions { try versions(&recorder.versions) }
         }) { send in
-            // A log with a gap is damaged: views folded over it would be wrong without a word.
             var next: UInt64 = 1
             try forEachBatch(to: position) { events in
-                guard let first = events.first, let last = events.last else { return false }
-                guard first.position == next, last.position - first.position == UInt64(events.count - 1) else {
-                    throw StoreError.corrupt("the log has no event at position \(Self.firstMissing(events, from: next)), below \(position)")
-                }
+                try events.checkGapless(from: next, through: position)
+                let first = events[0], last = events[events.count - 1]
                 next = last.position + 1
                 guard send(events) else { return false }
                 if last.position / 65_536 > (first.position - 1) / 65_536 { progress?(last.position, position) }
                 return true
             }
-            if next <= position { throw StoreError.corrupt("the log has no event at position \(next), below \(position)") }
+            if next <= position { throw StoreError.missingEvent(next, through: position) }
         }
         progress?(position, position)
         return views
-    }
-
-    /// The first position from `next` on that `events` (ascending) skips.
-    private static func firstMissing(_ events: [RecordedEvent], from next: UInt64) -> UInt64 {
-        var expected = next
-        for e in events where e.position == expected { expected += 1 }
-        return expected
     }
 }

@@ -120,19 +120,16 @@ struct LogTables {
         return out
     }
 
-    /// Calls `body` with every event from `from` through `last`, read in batches. The log holds
-    /// every position up to its head, so one that ends early is damaged: that throws, where a
-    /// loop waiting for the next position would wait forever.
+    /// Calls `body` with every event from `from` through `last`, read in batches; throws when the
+    /// log lacks one (`checkGapless`).
     func forEachEvent(from: UInt64, through last: UInt64, _ txn: some ReadableTransaction,
                       _ body: (RecordedEvent) throws -> Void) throws {
         var p = from
         while p <= last {
             let batch = try events(from: p, to: last, limit: 4096, txn)
-            guard let end = batch.last?.position else {
-                throw StoreError.corrupt("the log has no event at position \(p), below \(last)")
-            }
+            try batch.checkGapless(from: p, through: last)
             for event in batch { try body(event) }
-            p = end + 1
+            p += UInt64(batch.count)
         }
     }
 

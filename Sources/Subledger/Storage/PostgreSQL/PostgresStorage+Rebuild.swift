@@ -85,14 +85,13 @@ extension PostgresStorage {
         var next = from + 1
         while next <= to {
             let batch = try readEvents(session, from: next, to: to, limit: 4096)
-            // The log holds every position up to its head: a rebuild would otherwise wait forever.
-            guard let last = batch.last else { throw StoreError.corrupt("the log has no event at position \(next), below \(to)") }
+            try batch.checkGapless(from: next, through: to)
             for event in batch {
                 views.changing = event.position
                 views.noteCreation(of: event)
                 try fold.apply(event, to: views)
             }
-            next = last.position + 1
+            next += UInt64(batch.count)
         }
         var statements = PostgresStatements()
         try views.flush(into: &statements)
