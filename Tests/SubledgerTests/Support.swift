@@ -55,11 +55,14 @@ final class TempStore {
     /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.
     init(backend: Backend = .lmdb, proxies: [Proxy] = [],
          clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
-         snapshotInterval: Int? = nil) throws {
+         snapshotInterval: Int? = nil, viewDeltaFloor: Int = 2) throws {
         dir = TempStore.makeDirectory()
         self.backend = backend
         let ids = IDCounter()
-        let options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
+        var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
+        // On LMDB, relation and proxy changes go to deltas, merged once they hold an eighth of
+        // their table: with a floor of 2, tests read views through deltas and merges throughout.
+        options.viewDeltaFloor = viewDeltaFloor
         store = try backend.open(in: dir, options: options)
     }
 
@@ -128,7 +131,7 @@ extension Store {
     var lmdb: LMDBStorage { storage as! LMDBStorage }
     var env: Environment { lmdb.env }
     var log: LogTables { lmdb.log }
-    func viewTables(_ txn: some ReadableTransaction) throws -> [Database] { try lmdb.viewTables(txn) }
+    func viewTables(_ txn: some ReadableTransaction) throws -> [ViewDatabase] { try lmdb.viewTables(txn) }
     /// Flips the bits `mask` of one byte (`byte` modulo its length) of the stored event at
     /// `position`, below the API, as damage on disk would.
     func changeStoredEvent(at position: UInt64, byte: Int, mask: UInt8) throws {

@@ -22,6 +22,9 @@ public struct StoreOptions: Sendable {
     /// (`StoreOptions.defaultSnapshotInterval` for a new store); another value drops the store's
     /// snapshots and takes them again at the new interval.
     public var snapshotInterval: Int?
+    /// On LMDB, the fewest changes a view table's delta holds before they are merged
+    /// (`ViewDatabase`); tests lower it to merge in small stores.
+    var viewDeltaFloor = 4096
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,

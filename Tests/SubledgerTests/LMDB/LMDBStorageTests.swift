@@ -25,12 +25,12 @@ import Testing
         #expect(try clean.store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
         let row = try tampered { s, txn in
             let tables = try s.viewTables(txn)
-            var bytes = try txn.getBytes(tables[BaseTable.users.rawValue], Keys.position(1))!
+            var bytes = try txn.getBytes(tables[BaseTable.users.rawValue].main, Keys.position(1))!
             bytes[bytes.count - 1] ^= 1
-            try txn.put(tables[BaseTable.users.rawValue], Keys.position(1), bytes)
+            try txn.put(tables[BaseTable.users.rawValue].main, Keys.position(1), bytes)
         }
         #expect(row?.area == "view users")
-        let extra = try tampered { s, txn in try txn.put(try s.viewTables(txn)[BaseTable.groupsByName.rawValue], [0, 0x41], Keys.position(6)) }
+        let extra = try tampered { s, txn in try txn.put(try s.viewTables(txn)[BaseTable.groupsByName.rawValue].main, [0, 0x41], Keys.position(6)) }
         #expect(extra?.area == "view groups.name")
         let stream = try tampered { s, txn in _ = try txn.delete(s.log.streams, EntityID("00000000-0000-4000-8000-000000000002")!.raw) }
         #expect(stream == VerifyFault(position: 2, area: "stream index", message: "stream user-00000000-0000-4000-8000-000000000002 does not list this event"))
@@ -102,6 +102,89 @@ import Testing
         #expect(isCorrupt(#expect(throws: StoreError.self) {
             _ = try Store.open(path: snapshotsPath, options: StoreOptions(snapshotInterval: 4))
         }, at: 8))
+    }
+
+    /// The changes of relations and proxies wait in deltas (`ViewDatabase`) until merged. A
+    /// store that never merges and one that merges whenever it may hold the same views, byte for
+    /// byte once deltas are read over their tables, and so does a rebuild; verify reads through
+    /// the deltas and finds damage in them.
+    @Test func deltasReadAsTheirTablesAndMergesChangeNothing() throws {
+        // 60 users on 4 plans and in 3 groups; then cancels, plan changes, a user and a group leave.
+        var script = (0..<4).map { #"{"command":"CreatePlan","name":"p\#($0)","price_cents":\#($0 * 500)}"# }
+            + (0..<3).map { #"{"command":"CreateGroup","name":"g\#($0)"}"# }
+        for u in 0..<60 {
+            script += [#"{"command":"RegisterUser","email":"u\#(u)@example.com"}"#,
+                       #"{"command":"Subscribe","user":"u\#(u)@example.com","plan":"p\#(u % 4)"}"#,
+                       #"{"command":"JoinGroup","user":"u\#(u)@example.com","group":"g\#(u % 3)"}"#]
+        }
+        for u in stride(from: 0, to: 60, by: 3) {
+            script.append(#"{"command":"Cancel","user":"u\#(u)@example.com","plan":"p\#(u % 4)"}"#)
+            script.append(#"{"command":"ChangePlan","user":"u\#(u + 1)@example.com","plan":"p\#((u + 1) % 4)","to":"p\#((u + 2) % 4)"}"#)
+            script.append(#"{"command":"LeaveGroup","user":"u\#(u + 2)@example.com","group":"g\#((u + 2) % 3)"}"#)
+        }
+        script += [#"{"command":"DeleteUser","user":"u7@example.com"}"#, #"{"command":"DeleteGroup","group":"g1"}"#]
+        let lines = script.map { CommandDecoder.decode(line: $0) }
+        func filled(viewDeltaFloor: Int) throws -> TempStore {
+            let t = try TempStore(viewDeltaFloor: viewDeltaFloor)
+            for start in stride(from: 0, to: lines.count, by: 25) {
+                #expect(try t.store.execute(batch: Array(lines[start..<min(start + 25, lines.count)])).allSatisfy(\.isApplied))
+            }
+            return t
+        }
+        let waiting = try filled(viewDeltaFloor: 1 << 30), merging = try filled(viewDeltaFloor: 2)
+        func pending(_ store: Store) throws -> Int {
+            try store.env.read { txn in try store.viewTables(txn).compactMap(\.delta).reduce(0) { $0 + (try txn.entries($1)) } }
+        }
+        let held = try pending(waiting.store), merged = try pending(merging.store)
+        #expect(held > 200 && merged < held, "\(held) changes wait in deltas, \(merged) with merges")
+        #expect(try waiting.store.contentDigest() == merging.store.contentDigest())
+        #expect(try IntegrityProperties.allViews(waiting.store) == IntegrityProperties.allViews(merging.store))
+        #expect(try waiting.store.projections().map(\.rows) == merging.store.projections().map(\.rows))
+        #expect(try waiting.store.verify().fault == nil)
+        // A rebuild writes each table whole, into its main database.
+        let views = try IntegrityProperties.allViews(waiting.store)
+        try waiting.store.rebuild()
+        let afterRebuild = try pending(waiting.store)
+        #expect(afterRebuild == 0)
+        #expect(try IntegrityProperties.allViews(waiting.store) == views)
+
+        // Damage in a delta: a change that is neither a put nor a removal, a removal of what the
+        // fold holds, an entry the fold does not hold.
+        func damaged(_ change: (ViewDatabase, WriteTransaction) throws -> Void) throws -> VerifyFault? {
+            let t = try filled(viewDeltaFloor: 1 << 30)
+            try t.store.env.write { txn in try change(try t.store.viewTables(txn)[BaseTable.subscriptionsByUser.rawValue], txn) }
+            return try t.store.verify().fault
+        }
+        func firstKey(_ table: ViewDatabase, _ txn: WriteTransaction) throws -> [UInt8] {
+            Array(try table.scan(txn).nextEntry()!.key)
+        }
+        let tag = try damaged { table, txn in try txn.put(table.delta!, try firstKey(table, txn), [7]) }
+        #expect(tag?.area == "view subscriptions.user" && tag?.message.contains("neither a put nor a removal") == true)
+        let removed = try damaged { table, txn in try table.delete(try firstKey(table, txn), txn) }
+        #expect(removed?.area == "view subscriptions.user" && removed?.message.contains("is missing") == true)
+        let added = try damaged { table, txn in try table.put([0xFF] + [UInt8](repeating: 0, count: 39), [1], txn) }
+        #expect(added?.area == "view subscriptions.user" && added?.message.contains("not in a fresh fold") == true)
+    }
+
+    /// A store of format 1 (no deltas) opens and is marked format 2; a newer one is refused.
+    @Test func formatOneIsUpgradedAndANewerFormatRefused() throws {
+        let t = try seeded()
+        let path = t.store.path
+        func setFormat(_ version: UInt32) throws {
+            let store = try Store.open(path: path)
+            try store.env.write { txn in try txn.put(store.log.meta, LogTables.formatKey, withUnsafeBytes(of: version.bigEndian) { Array($0) }) }
+            store.close()
+        }
+        func format() throws -> UInt32 {
+            let store = try Store.open(path: path)
+            defer { store.close() }
+            return try store.env.read { txn in try txn.get(store.log.meta, LogTables.formatKey)!.loadUnaligned(as: UInt32.self).bigEndian }
+        }
+        t.store.close()
+        try setFormat(1)
+        #expect(try format() == 2)
+        try setFormat(3)
+        #expect(throws: StoreError.newerFormat(found: 3, supported: 2)) { _ = try Store.open(path: path) }
     }
 
     /// Rebuild and verify size their tables by the stored counts of the log: counts damaged to

@@ -12,14 +12,14 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
     private var taken: [(key: [UInt8], value: [UInt8])] = []
     private var tookSnapshot = false
 
-    private init(_ txn: Txn, log: LogTables, viewTables: [Database], snapshots: SnapshotState?) {
+    private init(_ txn: Txn, log: LogTables, viewTables: [ViewDatabase], snapshots: SnapshotState?) {
         self.txn = txn
         self.log = log
         self.snapshots = snapshots
         views = LMDBViews(txn, tables: viewTables, streams: log.streams, tracksChanges: snapshots != nil)
     }
 
-    convenience init(_ txn: Txn, log: LogTables, viewTables: [Database]) {
+    convenience init(_ txn: Txn, log: LogTables, viewTables: [ViewDatabase]) {
         self.init(txn, log: log, viewTables: viewTables, snapshots: nil)
     }
 
@@ -36,7 +36,7 @@ final class LMDBLedgerTransaction<Txn: ReadableTransaction>: LogReading {
 
 extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTransaction {
     /// A writer's view of the ledger, taking the snapshots for proxies of `signature`.
-    convenience init(_ txn: WriteTransaction, log: LogTables, viewTables: [Database], snapshotsFor signature: UInt64) throws {
+    convenience init(_ txn: WriteTransaction, log: LogTables, viewTables: [ViewDatabase], snapshotsFor signature: UInt64) throws {
         self.init(txn, log: log, viewTables: viewTables, snapshots: try log.snapshotState(writingFor: signature, txn))
     }
 

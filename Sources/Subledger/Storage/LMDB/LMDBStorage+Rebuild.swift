@@ -11,7 +11,7 @@ extension LMDBStorage {
             let (active, start, counts) = try env.write { txn in
                 let active = try log.activeGeneration(txn)
                 try txn.put(log.meta, LogTables.rebuildKey, token)
-                for table in generations[1 - active] { try txn.clear(table) }
+                for table in generations[1 - active] { try table.clear(txn) }
                 return (active, try log.head(txn).position, log.sizingCounts(txn))
             }
             let target = generations[1 - active]
@@ -30,7 +30,8 @@ extension LMDBStorage {
                     i = end
                 }
             }) { send in
-                for (t, table) in target.enumerated() where !send((table, folded.packed(ViewTable(slot: t)))) { return }
+                // Written whole, each table goes to its main database; its delta stays empty.
+                for (t, table) in target.enumerated() where !send((table.main, folded.packed(ViewTable(slot: t)))) { return }
             }
             try env.sync()
             // Catch up with what was appended meanwhile, then switch, all under the write lock.
@@ -44,7 +45,7 @@ extension LMDBStorage {
                 try views.writeChanges(to: target, txn)
                 try log.setActiveGeneration(1 - active, txn)
                 _ = try txn.delete(log.meta, LogTables.rebuildKey)
-                for table in generations[active] { try txn.clear(table) }
+                for table in generations[active] { try table.clear(txn) }
                 // Proxies this process does not declare were not rebuilt: their owners back-fill them.
                 for (name, _) in try txn.scan(log.projections).map({ (String(decoding: $0.key, as: UTF8.self), 0) })
                     where name != BaseViews.name && !proxies.contains(where: { $0.name == name }) {

@@ -97,25 +97,28 @@ extension LMDBStorage {
         do {
             try Pipeline<(slot: Int, want: PackedTable)>.run(depth: 1, consume: { job in
                 let (t, want) = job
-                let stored = try txn.scan(tables[t], from: nil, to: nil, reverse: false)
+                let stored = try tables[t].scan(txn)
                 func found(_ message: String) throws -> Never {
                     viewFault = fault(nil, "view \(names[t])", message)
                     throw VerifyStop()
                 }
                 var i = 0
-                while let (key, value) = try stored.nextEntry() {
-                    guard i < want.count else { try found("stored entry \(hex(Array(key))) is not in a fresh fold of the log") }
-                    let (sameKey, sameValue) = want.withEntry(i) { k, v in (key.sameBytes(as: k), value.sameBytes(as: v)) }
-                    guard sameKey else {
-                        let (a, b) = (Array(key), want.entry(i).key)
-                        try found(a.lexicographicallyPrecedes(b) ? "stored entry \(hex(a)) is not in a fresh fold of the log"
-                                                                 : "entry \(hex(b)) of a fresh fold is missing")
+                do {
+                    while let (key, value) = try stored.nextEntry() {
+                        guard i < want.count else { try found("stored entry \(hex(Array(key))) is not in a fresh fold of the log") }
+                        let (sameKey, sameValue) = want.withEntry(i) { k, v in (key.sameBytes(as: k), value.sameBytes(as: v)) }
+                        guard sameKey else {
+                            let (a, b) = (Array(key), want.entry(i).key)
+                            try found(a.lexicographicallyPrecedes(b) ? "stored entry \(hex(a)) is not in a fresh fold of the log"
+                                                                     : "entry \(hex(b)) of a fresh fold is missing")
+                        }
+                        guard sameValue else { try found("entry \(hex(Array(key))) differs from a fresh fold of the log") }
+                        i += 1
+                        try release.read()
                     }
-                    guard sameValue else { try found("entry \(hex(Array(key))) differs from a fresh fold of the log") }
-                    i += 1
-                    try release.read()
+                } catch StoreError.corrupt(let message) {
+                    try found(message)
                 }
-                if let error = stored.error { throw error }
                 guard i == want.count else { try found("entry \(hex(want.entry(i).key)) of a fresh fold is missing") }
                 report.tables += 1
             }) { send in

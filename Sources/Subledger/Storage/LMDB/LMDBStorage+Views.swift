@@ -36,15 +36,15 @@ extension LMDBStorage {
     /// How many rows an unfiltered `view` holds now (an O(1) count of its LMDB table), to size
     /// the result once: growing an array of 10^5 rows step by step copies it and faults in
     /// fresh pages at every step. 0 when a filter makes the count meaningless.
-    func expectedRows(_ view: String, filter: ViewFilter, _ tables: [Database], _ txn: ReadTransaction) throws -> Int {
+    func expectedRows(_ view: String, filter: ViewFilter, _ tables: [ViewDatabase], _ txn: ReadTransaction) throws -> Int {
         guard filter.isEmpty, let table = BaseTable(rowsOf: view) else { return 0 }
-        return try txn.entries(tables[table.rawValue])
+        return try txn.entries(tables[table.rawValue].main)
     }
 
     /// How many rows the table a read of `view` walks holds now (an O(1) count), unfiltered.
-    func viewRows(_ view: String, _ tables: [Database], _ txn: ReadTransaction) throws -> Int? {
+    func viewRows(_ view: String, _ tables: [ViewDatabase], _ txn: ReadTransaction) throws -> Int? {
         guard let table = rowTable(of: view) else { return nil }
-        return try txn.entries(tables[table.rawValue])
+        return try txn.entries(tables[table.rawValue].main)
     }
 
     /// The table whose rows a read of `view` walks: its own, or its base view's for a proxy.
@@ -67,13 +67,13 @@ extension LMDBStorage {
                 for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
                     guard let table = BaseTable(rowsOf: name) else { continue }
                     out.append(ProjectionInfo(name: name, kind: name == "team_plans" ? .child : .base,
-                                              checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(tables[table.rawValue]),
+                                              checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(tables[table.rawValue].main),
                                               version: BaseViews.version))
                 }
                 for (i, proxy) in proxies.enumerated() {
                     let state = try log.projectionState(proxy.name, txn)
                     out.append(ProjectionInfo(name: proxy.name, kind: .proxy, checkpoint: state?.checkpoint ?? 0,
-                                              rows: try txn.entries(tables[ViewTable.proxy(i).slot]), version: proxy.version))
+                                              rows: try tables[ViewTable.proxy(i).slot].entries(txn), version: proxy.version))
                 }
                 return out
             }

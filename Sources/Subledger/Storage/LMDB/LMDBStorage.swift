@@ -12,7 +12,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     let log: LogTables
     /// The view tables of both generations (blue/green): base tables, then one per proxy.
     /// `meta` says which one is active; a rebuild fills the other, then switches.
-    let generations: [[Database]]
+    let generations: [[ViewDatabase]]
     /// Unmaps the pages that reading the log in batches (`events(from:to:limit:)`) leaves mapped.
     private let pageRelease: Mutex<PageRelease>
     /// Commands per write transaction: `Store.maxBatch`, less once a transaction of that many
@@ -27,6 +27,8 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
         var envOptions = EnvironmentOptions()
         envOptions.mapSize = options.initialMapSize
+        // The log's and snapshots' 47, and per generation 23 and 4 per proxy of one's own.
+        envOptions.maxDatabases = 256
         env = try Environment.open(path: path, options: envOptions)
         pageRelease = Mutex(PageRelease(env))
         self.options = options
@@ -37,8 +39,12 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             let log = try LogTables(txn)
             try log.checkFormat(txn)
             let generations = try (1...2).map { g in
-                try BaseTable.allCases.map { try txn.openDatabase("g\(g).\($0.name)", flags: [], create: true) }
-                    + proxies.map { try txn.openDatabase("g\(g).proxy.\($0.name)", flags: [], create: true) }
+                let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy.\($0.name)" }
+                return try names.enumerated().map { slot, name in
+                    ViewDatabase(main: try txn.openDatabase("g\(g).\(name)", flags: [], create: true),
+                                 delta: ViewDatabase.hasDelta(ViewTable(slot: slot))
+                                     ? try txn.openDatabase("g\(g).\(name).delta", flags: [], create: true) : nil)
+                }
             }
             return (log, generations)
         }
@@ -54,9 +60,10 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     var maxBatch: Int { Store.maxBatch }
 
     func execute(batch: [Result<CommandEnvelope, Rejection>], durable: Bool) throws -> [Outcome] {
+        try mergeDueDeltas()
         // A batch of `Store.maxBatch` commands on a very large store may change more pages than
         // one transaction can hold: it is then run in parts.
-        try BatchSplitting.inParts(batch[...], sizing: transactionSizing) { part in
+        return try BatchSplitting.inParts(batch[...], sizing: transactionSizing) { part in
             do {
                 return try env.write(durable: durable) { txn in
                     var handler = try commandHandler(txn)
@@ -71,11 +78,31 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     }
 
     func append(_ data: EventData, expectedVersion: ExpectedVersion, at: Timestamp?, commandID: String?) throws -> RecordedEvent {
-        try env.write { txn in
+        try mergeDueDeltas()
+        return try env.write { txn in
             var handler = try commandHandler(txn)
             let event = try handler.append(data, expectedVersion: expectedVersion, at: at, commandID: commandID)
             try handler.finish()
             return event
+        }
+    }
+
+    /// Merges the deltas of the active views that have grown enough (`ViewDatabase`), in write
+    /// transactions of their own of at most 65,536 changes each, before a batch rather than
+    /// after it: a failure then stops the batch before it applies anything, never after it
+    /// was acknowledged. A merge changes no table's contents, so a crash between them loses nothing.
+    private func mergeDueDeltas() throws {
+        let floor = options.viewDeltaFloor
+        guard try env.read({ txn in try viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) } }) else { return }
+        var merged = false
+        while !merged {
+            merged = try env.write { txn in
+                var done = true
+                for table in try viewTables(txn) where try table.isMergeDue(floor: floor, txn) {
+                    done = try table.merge(limit: 65_536, txn) && done
+                }
+                return done
+            }
         }
     }
 
@@ -129,7 +156,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     // MARK: Projections
 
     /// The view tables of the generation active in `txn`'s snapshot.
-    func viewTables(_ txn: some ReadableTransaction) throws -> [Database] {
+    func viewTables(_ txn: some ReadableTransaction) throws -> [ViewDatabase] {
         generations[try log.activeGeneration(txn)]
     }
 
@@ -144,7 +171,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             if base?.version != BaseViews.version || base!.checkpoint < head.position {
                 // Fold from where the views stand, or afresh when their fold changed.
                 let from = base?.version == BaseViews.version ? base!.checkpoint + 1 : 1
-                if from == 1 { for table in tables { try txn.clear(table) } }
+                if from == 1 { for table in tables { try table.clear(txn) } }
                 let cache = CachedViews(base: views, tableCount: tables.count)
                 var fold = ViewFold(proxies: proxies)
                 try log.forEachEvent(from: from, through: head.position, txn) { try fold.apply($0, to: cache) }
@@ -163,7 +190,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
 
     /// Rebuilds a proxy's index from the current rows of its base view.
     func backfill(_ proxy: Proxy, index: Int, _ views: LMDBViews<WriteTransaction>) throws {
-        try views.txn.clear(views.tables[ViewTable.proxy(index).slot])
+        try views.tables[ViewTable.proxy(index).slot].clear(views.txn)
         var rows: [(UInt64, AnyRow)] = []
         try views.forEachRow(of: proxy.base) { rows.append(($0, $1)); return true }
         for (p, row) in rows {
@@ -183,8 +210,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                 all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
             }
             let snapshots = try log.snapshotState(txn)
-            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.pendingSnapshot]
-                       + (try viewTables(txn)) {
+            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.pendingSnapshot] {
                 for (key, value) in try txn.scan(db) {
                     if db == log.meta, key.sameBytes(as: LogTables.snapshotsKey), var state = snapshots {
                         state.runs = []
@@ -194,6 +220,12 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                         add(key, value)
                     }
                 }
+                all.append(0xFF)
+            }
+            // A view table with a delta counts as the entries the two make up.
+            for table in try viewTables(txn) {
+                let entries = try table.scan(txn)
+                while let (key, value) = try entries.nextEntry() { add(key, value) }
                 all.append(0xFF)
             }
             for (runs, slots) in [(snapshots?.runs ?? [], log.snapshotSlots), (snapshots?.linkRuns ?? [], log.linkSlots)] {

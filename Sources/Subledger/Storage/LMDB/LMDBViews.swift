@@ -3,7 +3,7 @@ import LMDB
 /// The view tables of one generation, read or written through an LMDB transaction.
 final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
-    let tables: [Database]
+    let tables: [ViewDatabase]
     let streams: Database
     /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
@@ -11,7 +11,7 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     /// `takeLinks` (`SnapshotLinks`), stored as a run when the transaction ends.
     private var links: [[UInt8]]?
 
-    init(_ txn: Txn, tables: [Database], streams: Database, tracksChanges: Bool = false) {
+    init(_ txn: Txn, tables: [ViewDatabase], streams: Database, tracksChanges: Bool = false) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
@@ -35,12 +35,13 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
-        try txn.getBytes(tables[table.slot], key)
+        try tables[table.slot].getBytes(key, txn)
     }
 
     func scan(_ table: ViewTable, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []
-        for (key, value) in try txn.scan(tables[table.slot], from: prefix, to: nil, reverse: false) {
+        let entries = try tables[table.slot].scan(from: prefix, txn)
+        while let (key, value) = try entries.nextEntry() {
             guard key.count >= prefix.count, key.starts(with: prefix) else { break }
             out.append((Array(key), Array(value)))
         }
@@ -48,19 +49,19 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        let entries = try txn.scan(tables[table.slot], from: nil, to: nil, reverse: false)
+        let entries = try tables[table.slot].scan(txn)
         while let (key, _) = try entries.nextEntry() {
             if try !body(Array(key)) { return }
         }
     }
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        guard let bytes = try txn.get(tables[table.rawValue], Keys.position(position)) else { return nil }
+        guard let bytes = try txn.get(tables[table.rawValue].main, Keys.position(position)) else { return nil }
         return try R.decode(bytes)
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        let entries = try txn.scan(tables[table.rawValue], from: nil, to: nil, reverse: false)
+        let entries = try txn.scan(tables[table.rawValue].main, from: nil, to: nil, reverse: false)
         while let (key, value) = try entries.nextEntry() {
             if try !body(Keys.readPosition(key), try R.decode(value)) { return }
         }
@@ -74,30 +75,30 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
 
 extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTransaction {
     func put(_ table: ViewTable, _ key: [UInt8], _ value: [UInt8]) throws {
-        try txn.put(tables[table.slot], key, value)
+        try tables[table.slot].put(key, value, txn)
         if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
-        if links != nil, SnapshotLinks.links(table), let value = try txn.getBytes(tables[table.slot], key) {
+        if links != nil, SnapshotLinks.links(table), let value = try tables[table.slot].getBytes(key, txn) {
             links!.append(SnapshotLinks.link(table, key: key, value: value))
         }
-        _ = try txn.delete(tables[table.slot], key)
+        try tables[table.slot].delete(key, txn)
         if case .rows(let t) = table { changedRows?[t.rawValue].insert(Keys.readPosition(key)) }
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
-        try txn.put(tables[table.rawValue], Keys.position(position), row.encoded)
+        try txn.put(tables[table.rawValue].main, Keys.position(position), row.encoded)
         changedRows?[table.rawValue].insert(position)
     }
 }
 
 extension CachedViews {
     /// Writes what this cache changed into `tables` (one database per view table), in key order.
-    func writeChanges(to tables: [Database], _ txn: WriteTransaction) throws {
+    func writeChanges(to tables: [ViewDatabase], _ txn: WriteTransaction) throws {
         for (t, table) in tables.enumerated() {
             for (key, value) in changes(in: ViewTable(slot: t)) {
-                if let value { try txn.put(table, key, value) } else { _ = try txn.delete(table, key) }
+                if let value { try table.put(key, value, txn) } else { try table.delete(key, txn) }
             }
         }
     }

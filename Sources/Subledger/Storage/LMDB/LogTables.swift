@@ -54,18 +54,20 @@ struct LogTables {
         try txn.put(meta, LogTables.generationKey, [UInt8(g)])
     }
     static let formatKey = Array("format".utf8)
-    /// The store format this code writes and reads.
-    static let formatVersion: UInt32 = 1
+    /// The store format this code writes and reads. 2: view tables may have deltas
+    /// (`ViewDatabase`), which a reader of format 1 would not see.
+    static let formatVersion: UInt32 = 2
 
-    /// Writes the format version into a new store; refuses a store of a newer format.
+    /// Writes the format version into a new store, and into a store of format 1 (whose deltas
+    /// are all empty: it reads the same); refuses a store of a newer format.
     func checkFormat(_ txn: WriteTransaction) throws {
         if let stored = try txn.get(meta, LogTables.formatKey) {
             guard stored.count == 4 else { throw StoreError.corrupt("format record has \(stored.count) bytes") }
             let version = stored.loadUnaligned(as: UInt32.self).bigEndian
             if version > LogTables.formatVersion { throw StoreError.newerFormat(found: version, supported: LogTables.formatVersion) }
-        } else {
-            try txn.put(meta, LogTables.formatKey, withUnsafeBytes(of: LogTables.formatVersion.bigEndian) { Array($0) })
+            if version == LogTables.formatVersion { return }
         }
+        try txn.put(meta, LogTables.formatKey, withUnsafeBytes(of: LogTables.formatVersion.bigEndian) { Array($0) })
     }
 
     func head(_ txn: some ReadableTransaction) throws -> LogHead {

@@ -159,7 +159,7 @@ enum SnapshotRuns {
 }
 
 /// The entries of runs with no key in common, in key order: the smallest of their heads next.
-final class MergedEntries {
+final class MergedEntries: OrderedEntries {
     private let sequences: [CursorSequence]
     private var heads: [Cursor.Entry?]
 

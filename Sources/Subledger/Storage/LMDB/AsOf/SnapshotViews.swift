@@ -28,10 +28,10 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
 
     /// The view tables as they are now: their unique-name indexes hint where a name's row
     /// is, their relations and proxies list most of the rows a snapshot's did.
-    private let live: [Database]
+    private let live: [ViewDatabase]
 
     init(_ txn: Txn, runs: [SnapshotRun], slots: [Database], streams: Database, linkRuns: [SnapshotRun],
-         linkSlots: [Database], at: UInt64, proxies: [Proxy], live: [Database]) throws {
+         linkSlots: [Database], at: UInt64, proxies: [Proxy], live: [ViewDatabase]) throws {
         self.txn = txn
         self.runs = runs
         self.slots = slots
@@ -65,7 +65,8 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     private func candidates(_ table: BaseTable, of entity: [UInt8]) throws -> [UInt64] {
         guard at > 0 else { return [] }
         var out: [UInt64] = []
-        for (key, value) in try txn.scan(live[table.rawValue], from: entity, to: nil, reverse: false) {
+        let listed = try live[table.rawValue].scan(from: entity, txn)
+        while let (key, value) = try listed.nextEntry() {
             guard key.count >= 24, key.starts(with: entity) else { break }
             // Where `KeyLayout.positions` finds the row, read in place.
             let p = table == .membershipsByUser ? Keys.readPosition(value) : Keys.readPosition(key, at: key.count - 8)
@@ -117,7 +118,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// Whether the n-th proxy's index holds `key` now or removed it since: true of every key it
     /// held at any snapshot, and found without reading the row.
     private func wasEverHeld(_ proxy: Int, _ key: UnsafeRawBufferPointer) throws -> Bool {
-        if try txn.get(live[ViewTable.proxy(proxy).slot], key) != nil { return true }
+        if try live[ViewTable.proxy(proxy).slot].get(Array(key), txn) != nil { return true }
         return try SnapshotRuns.contains(SnapshotLinks.prefix(.proxy(proxy), Array(key)), in: linkRuns, linkSlots, txn)
     }
 
@@ -127,11 +128,11 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     private func forEachProxyKey(_ proxy: Int, _ body: (_ key: [UInt8]) throws -> Bool) throws {
         guard at > 0 else { return }
         let tag = UInt8(ViewTable.proxy(proxy).slot)
-        let now = try MergedEntries([try txn.scan(live[ViewTable.proxy(proxy).slot], from: nil, to: nil, reverse: false)])
+        let now = try live[ViewTable.proxy(proxy).slot].scan(txn)
         let removed = try SnapshotRuns.entries(of: linkRuns, from: [tag], to: [tag + 1], linkSlots, txn)
         // Keys of rows created after the snapshot are passed over in place (a proxy in reverse
         // creation order starts with them); the map's bytes last as long as the transaction.
-        func next(_ entries: MergedEntries, dropping: Int) throws -> UnsafeRawBufferPointer? {
+        func next(_ entries: some OrderedEntries, dropping: Int) throws -> UnsafeRawBufferPointer? {
             while let (stored, _) = try entries.nextEntry() {
                 let key = UnsafeRawBufferPointer(rebasing: stored[dropping...])
                 if key.count >= 8, Keys.readPosition(key, at: key.count - 8) <= at { return key }
@@ -177,7 +178,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// name. Names are unique among the rows of one moment, so that row is the answer; nil
     /// (ask the snapshot's own rows) when the name now names nothing, or a later row.
     private func liveHint(_ table: BaseTable, _ key: [UInt8]) throws -> [UInt8]? {
-        guard table.rawValue < live.count, let value = try txn.get(live[table.rawValue], key),
+        guard table.rawValue < live.count, let value = try live[table.rawValue].get(key, txn),
               value.count == 8 else { return nil }
         let position = Keys.readPosition(value)
         let source = table.rowTable

@@ -1,0 +1,162 @@
+import LMDB
+
+/// One view table of a generation, in LMDB: its database, and for the tables that commands
+/// change at random keys and rarely read, a delta beside it.
+///
+/// A relation's index (keyed by the related entity) and a proxy's (keyed by its sort order) take
+/// a put or a delete on a random leaf for most commands. As the store grows, a batch of commands
+/// dirties most leaves of each, and so writes the whole tree again (tools/benchmark/RESULTS.md,
+/// 2026-12-07). Their changes go to the delta instead, a small tree, and move into the main
+/// database in key order once the delta holds an eighth as many entries as it: each leaf of the
+/// main tree is then written once per merge rather than once per batch.
+///
+/// A delta entry is the key with `[1] + value` (put) or `[0]` (removed). A read asks the delta
+/// first; a walk merges the two in key order, the delta's entry winning.
+struct ViewDatabase {
+    let main: Database
+    /// Changes not yet merged into `main`; nil for tables written in place.
+    let delta: Database?
+
+    /// The tables with a delta: the relations' indexes and the proxies'.
+    static func hasDelta(_ table: ViewTable) -> Bool {
+        switch table {
+        case .proxy: true
+        case .index(let t): Relation(t) != nil
+        case .rows: false
+        }
+    }
+
+    static let putTag: UInt8 = 1
+    static let removedTag: UInt8 = 0
+
+    /// The value a delta entry gives its key: nil when it removes the key.
+    static func value(ofChange change: UnsafeRawBufferPointer) throws(StoreError) -> UnsafeRawBufferPointer? {
+        switch change.first {
+        case putTag?: return UnsafeRawBufferPointer(rebasing: change[1...])
+        case removedTag? where change.count == 1: return nil
+        default: throw .corrupt("a view delta entry is neither a put nor a removal")
+        }
+    }
+
+    // MARK: Reading
+
+    /// The value of `key`, valid while the transaction lives.
+    func get(_ key: [UInt8], _ txn: some ReadableTransaction) throws -> UnsafeRawBufferPointer? {
+        if let delta, let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
+        return try txn.get(main, key)
+    }
+
+    func getBytes(_ key: [UInt8], _ txn: some ReadableTransaction) throws -> [UInt8]? {
+        try get(key, txn).map(Array.init)
+    }
+
+    /// The entries from `from` on (all: nil), in key order.
+    func scan(from: [UInt8]? = nil, _ txn: some ReadableTransaction) throws -> ViewEntries {
+        let changes = try delta.flatMap { try txn.entries($0) > 0 ? try txn.scan($0, from: from, to: nil, reverse: false) : nil }
+        return try ViewEntries(main: try txn.scan(main, from: from, to: nil, reverse: false), delta: changes)
+    }
+
+    /// How many entries the table holds: the main database's count, corrected by the delta's.
+    func entries(_ txn: some ReadableTransaction) throws -> Int {
+        var count = try txn.entries(main)
+        guard let delta, try txn.entries(delta) > 0 else { return count }
+        for (key, change) in try txn.scan(delta, from: nil, to: nil, reverse: false) {
+            let inMain = try txn.get(main, key) != nil
+            switch try Self.value(ofChange: change) {
+            case .some where !inMain: count += 1
+            case .none where inMain: count -= 1
+            default: break
+            }
+        }
+        return count
+    }
+
+    // MARK: Writing
+
+    func put(_ key: [UInt8], _ value: [UInt8], _ txn: WriteTransaction) throws {
+        guard let delta else { return try txn.put(main, key, value) }
+        var change = [Self.putTag]
+        change.append(contentsOf: value)
+        try txn.put(delta, key, change)
+    }
+
+    func delete(_ key: [UInt8], _ txn: WriteTransaction) throws {
+        guard let delta else { _ = try txn.delete(main, key); return }
+        try txn.put(delta, key, [Self.removedTag])
+    }
+
+    /// Empties the table.
+    func clear(_ txn: WriteTransaction) throws {
+        try txn.clear(main)
+        if let delta { try txn.clear(delta) }
+    }
+
+    /// Whether the delta holds enough to merge: an eighth of the main database, and at least
+    /// `floor` entries.
+    func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
+        guard let delta else { return false }
+        let pending = try txn.entries(delta)
+        let size = try txn.entries(main)
+        return pending > 0 && pending >= max(floor, size / 8)
+    }
+
+    /// Moves up to `limit` changes from the delta into the main database, in key order, so that
+    /// each leaf they land on is written once; true when the delta is then empty. The table's
+    /// contents do not change.
+    func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
+        guard let delta else { return true }
+        var changes: [(key: [UInt8], value: [UInt8]?)] = []
+        for (key, change) in try txn.scan(delta, from: nil, to: nil, reverse: false) {
+            if changes.count == limit { break }
+            changes.append((Array(key), try Self.value(ofChange: change).map(Array.init)))
+        }
+        for (key, value) in changes {
+            if let value { try txn.put(main, key, value) } else { _ = try txn.delete(main, key) }
+        }
+        if changes.count < limit {
+            try txn.clear(delta)
+            return true
+        }
+        for (key, _) in changes { _ = try txn.delete(delta, key) }
+        return try txn.entries(delta) == 0
+    }
+}
+
+/// The entries of a view table in key order: its main database's merged with its delta's
+/// changes (a change wins over the main entry of its key; a removal hides it).
+final class ViewEntries: OrderedEntries {
+    private let main: CursorSequence
+    private let delta: CursorSequence?
+    private var nextMain: Cursor.Entry?
+    private var nextChange: Cursor.Entry?
+
+    init(main: CursorSequence, delta: CursorSequence?) throws {
+        self.main = main
+        self.delta = delta
+        nextMain = try main.nextEntry()
+        nextChange = try delta?.nextEntry()
+    }
+
+    /// The next entry; its bytes last as long as the transaction.
+    func nextEntry() throws -> Cursor.Entry? {
+        while true {
+            guard let change = nextChange else {
+                guard let entry = nextMain else { return nil }
+                nextMain = try main.nextEntry()
+                return entry
+            }
+            if let entry = nextMain, entry.key.precedes(change.key) {
+                nextMain = try main.nextEntry()
+                return entry
+            }
+            if let entry = nextMain, entry.key.sameBytes(as: change.key) { nextMain = try main.nextEntry() }
+            nextChange = try delta!.nextEntry()
+            if let value = try ViewDatabase.value(ofChange: change.value) { return (change.key, value) }
+        }
+    }
+}
+
+/// Entries read in key order, their bytes valid while the transaction lives.
+protocol OrderedEntries {
+    func nextEntry() throws -> Cursor.Entry?
+}
