@@ -124,14 +124,14 @@ import Testing
         }
         script += [#"{"command":"DeleteUser","user":"u7@example.com"}"#, #"{"command":"DeleteGroup","group":"g1"}"#]
         let lines = script.map { CommandDecoder.decode(line: $0) }
-        func filled(viewDeltaFloor: Int) throws -> TempStore {
-            let t = try TempStore(viewDeltaFloor: viewDeltaFloor)
+        func filled(viewDeltaMergeFloor: Int) throws -> TempStore {
+            let t = try TempStore(viewDeltaMergeFloor: viewDeltaMergeFloor)
             for start in stride(from: 0, to: lines.count, by: 25) {
                 #expect(try t.store.execute(batch: Array(lines[start..<min(start + 25, lines.count)])).allSatisfy(\.isApplied))
             }
             return t
         }
-        let waiting = try filled(viewDeltaFloor: 1 << 30), merging = try filled(viewDeltaFloor: 2)
+        let waiting = try filled(viewDeltaMergeFloor: 1 << 30), merging = try filled(viewDeltaMergeFloor: 2)
         func pending(_ store: Store) throws -> Int {
             try store.env.read { txn in try store.viewTables(txn).compactMap(\.delta).reduce(0) { $0 + (try txn.entries($1)) } }
         }
@@ -151,7 +151,7 @@ import Testing
         // Damage in a delta: a change that is neither a put nor a removal, a removal of what the
         // fold holds, an entry the fold does not hold.
         func damaged(_ change: (ViewDatabase, WriteTransaction) throws -> Void) throws -> VerifyFault? {
-            let t = try filled(viewDeltaFloor: 1 << 30)
+            let t = try filled(viewDeltaMergeFloor: 1 << 30)
             try t.store.env.write { txn in try change(try t.store.viewTables(txn)[BaseTable.subscriptionsByUser.rawValue], txn) }
             return try t.store.verify().fault
         }

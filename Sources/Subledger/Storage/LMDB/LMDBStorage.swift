@@ -43,7 +43,8 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                 return try names.enumerated().map { slot, name in
                     ViewDatabase(main: try txn.openDatabase("g\(g).\(name)", flags: [], create: true),
                                  delta: ViewDatabase.hasDelta(ViewTable(slot: slot))
-                                     ? try txn.openDatabase("g\(g).\(name).delta", flags: [], create: true) : nil)
+                                     ? try txn.openDatabase("g\(g).\(name).delta", flags: [], create: true) : nil,
+                                 directBelow: options.viewDeltaThreshold)
                 }
             }
             return (log, generations)
@@ -92,7 +93,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     /// after it: a failure then stops the batch before it applies anything, never after it
     /// was acknowledged. A merge changes no table's contents, so a crash between them loses nothing.
     private func mergeDueDeltas() throws {
-        let floor = options.viewDeltaFloor
+        let floor = options.viewDeltaMergeFloor
         guard try env.read({ txn in try viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) } }) else { return }
         var merged = false
         while !merged {

@@ -8,7 +8,9 @@ import LMDB
 /// dirties most leaves of each, and so writes the whole tree again (tools/benchmark/RESULTS.md,
 /// 2026-12-07). Their changes go to the delta instead, a small tree, and move into the main
 /// database in key order once the delta holds an eighth as many entries as it: each leaf of the
-/// main tree is then written once per merge rather than once per batch.
+/// main tree is then written once per merge rather than once per batch. A table smaller than
+/// `directBelow` entries is written in place while its delta is empty: a batch that dirties
+/// every leaf of a small tree costs little, and each change would be written twice.
 ///
 /// A delta entry is the key with `[1] + value` (put) or `[0]` (removed). A read asks the delta
 /// first; a walk merges the two in key order, the delta's entry winning.
@@ -16,6 +18,8 @@ struct ViewDatabase {
     let main: Database
     /// Changes not yet merged into `main`; nil for tables written in place.
     let delta: Database?
+    /// The size from which changes go to the delta.
+    let directBelow: Int
 
     /// The tables with a delta: the relations' indexes and the proxies'.
     static func hasDelta(_ table: ViewTable) -> Bool {
@@ -74,15 +78,22 @@ struct ViewDatabase {
     // MARK: Writing
 
     func put(_ key: [UInt8], _ value: [UInt8], _ txn: WriteTransaction) throws {
-        guard let delta else { return try txn.put(main, key, value) }
+        guard let delta = try changesGo(txn) else { return try txn.put(main, key, value) }
         var change = [Self.putTag]
         change.append(contentsOf: value)
         try txn.put(delta, key, change)
     }
 
     func delete(_ key: [UInt8], _ txn: WriteTransaction) throws {
-        guard let delta else { _ = try txn.delete(main, key); return }
+        guard let delta = try changesGo(txn) else { _ = try txn.delete(main, key); return }
         try txn.put(delta, key, [Self.removedTag])
+    }
+
+    /// The delta, when a change goes there: it holds changes already (a key's newest change must
+    /// be there), or the table is large.
+    private func changesGo(_ txn: WriteTransaction) throws -> Database? {
+        guard let delta else { return nil }
+        return try txn.entries(delta) > 0 || txn.entries(main) >= directBelow ? delta : nil
     }
 
     /// Empties the table.
