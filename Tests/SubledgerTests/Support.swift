@@ -55,16 +55,16 @@ final class TempStore {
     /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.
     init(backend: Backend = .lmdb, proxies: [Proxy] = [],
          clock: @escaping @Sendable () -> Timestamp = { Timestamp(microseconds: 1_767_225_600_000_000) },
-         snapshotInterval: Int? = nil, viewDeltaMergeFloor: Int = 2) throws {
+         snapshotInterval: Int? = nil, deltaMergeFloor: Int = 2) throws {
         dir = TempStore.makeDirectory()
         self.backend = backend
         let ids = IDCounter()
         var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
-        // On LMDB, relation and proxy changes of large tables go to deltas, merged once they
-        // hold an eighth of their table: here every table's do, merged from 2 changes on, so
-        // that tests read views through deltas and merges throughout.
-        options.viewDeltaThreshold = 0
-        options.viewDeltaMergeFloor = viewDeltaMergeFloor
+        // On LMDB, the changes of a large stream index, relation or proxy go to deltas, merged
+        // once they hold an eighth of their table: here every table's do, merged from 2 changes
+        // on, so that tests read the log and views through deltas and merges throughout.
+        options.deltaThreshold = 0
+        options.deltaMergeFloor = deltaMergeFloor
         store = try backend.open(in: dir, options: options)
     }
 

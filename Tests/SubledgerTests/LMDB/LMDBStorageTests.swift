@@ -32,7 +32,9 @@ import Testing
         #expect(row?.area == "view users")
         let extra = try tampered { s, txn in try txn.put(try s.viewTables(txn)[BaseTable.groupsByName.rawValue].main, [0, 0x41], Keys.position(6)) }
         #expect(extra?.area == "view groups.name")
-        let stream = try tampered { s, txn in _ = try txn.delete(s.log.streams, EntityID("00000000-0000-4000-8000-000000000002")!.raw) }
+        let stream = try tampered { s, txn in
+            for db in [s.log.streams.main, s.log.streams.delta] { _ = try txn.delete(db, EntityID("00000000-0000-4000-8000-000000000002")!.raw) }
+        }
         #expect(stream == VerifyFault(position: 2, area: "stream index", message: "stream user-00000000-0000-4000-8000-000000000002 does not list this event"))
         let gap = try tampered { s, txn in _ = try txn.delete(s.log.events, Keys.position(4)) }
         #expect(gap?.position == 4 && gap?.area == "log")
@@ -109,7 +111,8 @@ import Testing
     /// byte once deltas are read over their tables, and so does a rebuild; verify reads through
     /// the deltas and finds damage in them.
     @Test func deltasReadAsTheirTablesAndMergesChangeNothing() throws {
-        // 60 users on 4 plans and in 3 groups; then cancels, plan changes, a user and a group leave.
+        // 60 users on 4 plans and in 3 groups; then cancels, plan changes, logins, a user and a
+        // group leave.
         var script = (0..<4).map { #"{"command":"CreatePlan","name":"p\#($0)","price_cents":\#($0 * 500)}"# }
             + (0..<3).map { #"{"command":"CreateGroup","name":"g\#($0)"}"# }
         for u in 0..<60 {
@@ -122,21 +125,38 @@ import Testing
             script.append(#"{"command":"ChangePlan","user":"u\#(u + 1)@example.com","plan":"p\#((u + 1) % 4)","to":"p\#((u + 2) % 4)"}"#)
             script.append(#"{"command":"LeaveGroup","user":"u\#(u + 2)@example.com","group":"g\#((u + 2) % 3)"}"#)
         }
+        script += (0..<60).map { #"{"command":"RecordLogin","user":"u\#($0)@example.com"}"# }
         script += [#"{"command":"DeleteUser","user":"u7@example.com"}"#, #"{"command":"DeleteGroup","group":"g1"}"#]
         let lines = script.map { CommandDecoder.decode(line: $0) }
-        func filled(viewDeltaMergeFloor: Int) throws -> TempStore {
-            let t = try TempStore(viewDeltaMergeFloor: viewDeltaMergeFloor)
+        func filled(deltaMergeFloor: Int) throws -> TempStore {
+            let t = try TempStore(deltaMergeFloor: deltaMergeFloor)
             for start in stride(from: 0, to: lines.count, by: 25) {
                 #expect(try t.store.execute(batch: Array(lines[start..<min(start + 25, lines.count)])).allSatisfy(\.isApplied))
             }
             return t
         }
-        let waiting = try filled(viewDeltaMergeFloor: 1 << 30), merging = try filled(viewDeltaMergeFloor: 2)
+        let waiting = try filled(deltaMergeFloor: 1 << 30), merging = try filled(deltaMergeFloor: 2)
         func pending(_ store: Store) throws -> Int {
             try store.env.read { txn in try store.viewTables(txn).compactMap(\.delta).reduce(0) { $0 + (try txn.entries($1)) } }
         }
+        func pendingPositions(_ store: Store) throws -> Int { try store.env.read { txn in try txn.entries(store.log.streams.delta) } }
         let held = try pending(waiting.store), merged = try pending(merging.store)
         #expect(held > 200 && merged < held, "\(held) changes wait in deltas, \(merged) with merges")
+        let positions = try pendingPositions(waiting.store), mergedPositions = try pendingPositions(merging.store)
+        #expect(positions == lines.count && mergedPositions < positions, "\(positions) positions wait, \(mergedPositions) with merges")
+        // Each stream reads the same through the two (`--stream`), and its version counts both.
+        for user in try waiting.store.rows(of: "users") {
+            guard case .id(let id)? = user["id"] else { continue }
+            let stream = StreamID(.user, id)
+            #expect(try waiting.store.events(stream: stream) == merging.store.events(stream: stream))
+            #expect(try waiting.store.events(stream: stream).count > 1)
+        }
+        let u0 = try waiting.store.rows(of: "users")[0]
+        guard case .id(let u0id)? = u0["id"] else { Issue.record("no id"); return }
+        let version = try waiting.store.events(stream: StreamID(.user, u0id)).count
+        #expect(throws: StoreError.wrongExpectedVersion(stream: StreamID(.user, u0id), expected: .exact(UInt32(version - 1)), actual: UInt32(version))) {
+            _ = try waiting.store.append(.userLoggedIn(user: u0id), expectedVersion: .exact(UInt32(version - 1)))
+        }
         #expect(try waiting.store.contentDigest() == merging.store.contentDigest())
         #expect(try IntegrityProperties.allViews(waiting.store) == IntegrityProperties.allViews(merging.store))
         #expect(try waiting.store.projections().map(\.rows) == merging.store.projections().map(\.rows))
@@ -151,7 +171,7 @@ import Testing
         // Damage in a delta: a change that is neither a put nor a removal, a removal of what the
         // fold holds, an entry the fold does not hold.
         func damaged(_ change: (ViewDatabase, WriteTransaction) throws -> Void) throws -> VerifyFault? {
-            let t = try filled(viewDeltaMergeFloor: 1 << 30)
+            let t = try filled(deltaMergeFloor: 1 << 30)
             try t.store.env.write { txn in try change(try t.store.viewTables(txn)[BaseTable.subscriptionsByUser.rawValue], txn) }
             return try t.store.verify().fault
         }
@@ -231,11 +251,13 @@ import Testing
         #expect(beyond?.area == "command index" && beyond?.position == 1_000)
         let ann = EntityID("00000000-0000-4000-8000-000000000001")!
         let wrongStream = try tampered { s, txn in
-            _ = try txn.delete(s.log.streams, EntityID("00000000-0000-4000-8000-000000000002")!.raw, value: Keys.position(2))
-            try txn.put(s.log.streams, ann.raw, Keys.position(2))
+            for db in [s.log.streams.main, s.log.streams.delta] {
+                _ = try txn.delete(db, EntityID("00000000-0000-4000-8000-000000000002")!.raw, value: Keys.position(2))
+            }
+            try txn.put(s.log.streams.main, ann.raw, Keys.position(2))
         }
         #expect(wrongStream?.area == "stream index" && wrongStream?.position == 2)
-        let stray = try tampered { s, txn in try txn.put(s.log.streams, ann.raw, Keys.position(12)) }
+        let stray = try tampered { s, txn in try txn.put(s.log.streams.delta, ann.raw, Keys.position(12)) }
         #expect(stray?.area == "stream index" && stray?.position == 12)
     }
 

@@ -43,7 +43,7 @@ extension LMDBLedgerTransaction: LogWriting, LedgerWriting where Txn == WriteTra
     func record(_ event: RecordedEvent, bytes: [UInt8]) throws {
         let key = Keys.position(event.position)
         try txn.put(log.events, key, bytes, flags: .append)
-        try txn.put(log.streams, event.stream.id.raw, key, flags: .appendDup)
+        try log.streams.add(event.stream.id, key, txn)
         if let commandID = event.commandID { try txn.put(log.commands, Array(commandID.utf8), key, flags: .noOverwrite) }
     }
 

@@ -36,7 +36,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
         let proxies = self.proxies
         (log, generations) = try env.write { txn in
-            let log = try LogTables(txn)
+            let log = try LogTables(txn, deltaThreshold: options.deltaThreshold)
             try log.checkFormat(txn)
             let generations = try (1...2).map { g in
                 let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy.\($0.name)" }
@@ -44,7 +44,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                     ViewDatabase(main: try txn.openDatabase("g\(g).\(name)", flags: [], create: true),
                                  delta: ViewDatabase.hasDelta(ViewTable(slot: slot))
                                      ? try txn.openDatabase("g\(g).\(name).delta", flags: [], create: true) : nil,
-                                 directBelow: options.viewDeltaThreshold)
+                                 directBelow: options.deltaThreshold)
                 }
             }
             return (log, generations)
@@ -88,17 +88,22 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         }
     }
 
-    /// Merges the deltas of the active views that have grown enough (`ViewDatabase`), in write
-    /// transactions of their own of at most 65,536 changes each, before a batch rather than
-    /// after it: a failure then stops the batch before it applies anything, never after it
-    /// was acknowledged. A merge changes no table's contents, so a crash between them loses nothing.
+    /// Merges the deltas of the stream index and the active views that have grown enough
+    /// (`StreamIndex`, `ViewDatabase`), in write transactions of their own of at most 65,536
+    /// entries each, before a batch rather than after it: a failure then stops the batch before
+    /// it applies anything, never after it was acknowledged. A merge changes no table's
+    /// contents, so a crash between them loses nothing.
     private func mergeDueDeltas() throws {
-        let floor = options.viewDeltaMergeFloor
-        guard try env.read({ txn in try viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) } }) else { return }
+        let floor = options.deltaMergeFloor
+        func due(_ txn: some ReadableTransaction) throws -> Bool {
+            try log.streams.isMergeDue(floor: floor, txn) || viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) }
+        }
+        guard try env.read({ try due($0) }) else { return }
         var merged = false
         while !merged {
             merged = try env.write { txn in
                 var done = true
+                if try log.streams.isMergeDue(floor: floor, txn) { done = try log.streams.merge(limit: 65_536, txn) }
                 for table in try viewTables(txn) where try table.isMergeDue(floor: floor, txn) {
                     done = try table.merge(limit: 65_536, txn) && done
                 }
@@ -211,7 +216,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                 all += withUnsafeBytes(of: UInt32(value.count)) { Array($0) } + Array(value)
             }
             let snapshots = try log.snapshotState(txn)
-            for db in [log.events, log.streams, log.commands, log.meta, log.projections, log.lastSeen, log.pendingSnapshot] {
+            for db in [log.events, log.commands, log.meta, log.projections, log.lastSeen, log.pendingSnapshot] {
                 for (key, value) in try txn.scan(db) {
                     if db == log.meta, key.sameBytes(as: LogTables.snapshotsKey), var state = snapshots {
                         state.runs = []
@@ -223,7 +228,10 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                 }
                 all.append(0xFF)
             }
-            // A view table with a delta counts as the entries the two make up.
+            // The stream index and a view table with a delta count as the entries the two make up.
+            let streams = try log.streams.scan(txn)
+            while let (key, value) = try streams.nextEntry() { add(key, value) }
+            all.append(0xFF)
             for table in try viewTables(txn) {
                 let entries = try table.scan(txn)
                 while let (key, value) = try entries.nextEntry() { add(key, value) }

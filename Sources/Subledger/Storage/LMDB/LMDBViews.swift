@@ -4,14 +4,14 @@ import LMDB
 final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     let txn: Txn
     let tables: [ViewDatabase]
-    let streams: Database
+    let streams: StreamIndex
     /// With `tracksChanges`, the rows written since `takeChangedRows`: what a snapshot records.
     private var changedRows: [Set<UInt64>]?
     /// With `tracksChanges`, the links of the entries relations and proxies removed since
     /// `takeLinks` (`SnapshotLinks`), stored as a run when the transaction ends.
     private var links: [[UInt8]]?
 
-    init(_ txn: Txn, tables: [ViewDatabase], streams: Database, tracksChanges: Bool = false) {
+    init(_ txn: Txn, tables: [ViewDatabase], streams: StreamIndex, tracksChanges: Bool = false) {
         self.txn = txn
         self.tables = tables
         self.streams = streams
@@ -68,8 +68,7 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
-        guard let first = try txn.get(streams, id.raw) else { return nil }
-        return Keys.readPosition(first)
+        try streams.creation(of: id, txn)
     }
 }
 

@@ -21,7 +21,7 @@ struct LogIndexCheck {
     /// Index entries past the head (a damaged head or index): few, kept aside.
     private var streamsPastHead: [UInt64: EntityID?] = [:]
     private var commandsPastHead: [UInt64: UInt64] = [:]
-    private var streamEntries: CursorSequence?
+    private var streamEntries: StreamEntries?
     private var commandEntries: CursorSequence?
     /// A fault found while reading an index (an entry that cannot be right wherever it points).
     private var fault: VerifyFault?
@@ -32,7 +32,7 @@ struct LogIndexCheck {
         logCommands.reserveCapacity(self.head)
         indexStreams = Array(repeating: nil, count: self.head)
         indexCommands = Array(repeating: 0, count: self.head)
-        streamEntries = try txn.scan(log.streams, from: nil, to: nil, reverse: false)
+        streamEntries = try log.streams.scan(txn)
         commandEntries = try txn.scan(log.commands, from: nil, to: nil, reverse: false)
     }
 

@@ -4,7 +4,8 @@ import LMDB
 ///
 /// - `log.events`: position (8 bytes, big-endian) → stored event, written with append.
 /// - `log.streams`: entity id → the positions of its stream's events (sorted duplicates), so
-///   the first is its creation, the count its version, and "an id ever used" one look-up.
+///   the first is its creation, the count its version, and "an id ever used" one look-up;
+///   `log.streams.delta`: those not merged into it yet (`StreamIndex`).
 /// - `log.commands`: `command_id` → the position its command appended.
 /// - `meta`: the head record, the format version.
 /// - `projections`: each projection's version and checkpoint.
@@ -16,7 +17,7 @@ import LMDB
 ///   a relation or a proxy (`SnapshotLinks`).
 struct LogTables {
     let events: Database
-    let streams: Database
+    let streams: StreamIndex
     let commands: Database
     let meta: Database
     let projections: Database
@@ -27,9 +28,11 @@ struct LogTables {
     /// The databases runs of links live in, by slot.
     let linkSlots: [Database]
 
-    init(_ txn: WriteTransaction) throws {
+    init(_ txn: WriteTransaction, deltaThreshold: Int) throws {
         events = try txn.openDatabase("log.events", flags: [], create: true)
-        streams = try txn.openDatabase("log.streams", flags: [.dupSort, .dupFixed], create: true)
+        streams = StreamIndex(main: try txn.openDatabase("log.streams", flags: [.dupSort, .dupFixed], create: true),
+                              delta: try txn.openDatabase("log.streams.delta", flags: [.dupSort, .dupFixed], create: true),
+                              directBelow: deltaThreshold)
         commands = try txn.openDatabase("log.commands", flags: [], create: true)
         meta = try txn.openDatabase("meta", flags: [], create: true)
         projections = try txn.openDatabase("projections", flags: [], create: true)
@@ -137,11 +140,11 @@ struct LogTables {
 
     /// The positions of an entity's stream, oldest first.
     func positions(of id: EntityID, _ txn: some ReadableTransaction) throws -> [UInt64] {
-        try txn.duplicates(streams, id.raw).map { Keys.readPosition($0) }
+        try streams.positions(of: id, txn)
     }
 
     func streamVersion(of id: EntityID, _ txn: some ReadableTransaction) throws -> UInt32 {
-        UInt32(try txn.duplicateCount(streams, id.raw))
+        try streams.version(of: id, txn)
     }
 
     func commandPosition(_ commandID: String, _ txn: some ReadableTransaction) throws -> UInt64? {

@@ -11,7 +11,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// The runs that may hold versions at `at`, newest first, and the databases of their slots.
     let runs: [SnapshotRun]
     let slots: [Database]
-    let streams: Database
+    let streams: StreamIndex
     /// The runs of links and the databases of their slots.
     let linkRuns: [SnapshotRun]
     let linkSlots: [Database]
@@ -30,7 +30,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
     /// is, their relations and proxies list most of the rows a snapshot's did.
     private let live: [ViewDatabase]
 
-    init(_ txn: Txn, runs: [SnapshotRun], slots: [Database], streams: Database, linkRuns: [SnapshotRun],
+    init(_ txn: Txn, runs: [SnapshotRun], slots: [Database], streams: StreamIndex, linkRuns: [SnapshotRun],
          linkSlots: [Database], at: UInt64, proxies: [Proxy], live: [ViewDatabase]) throws {
         self.txn = txn
         self.runs = runs
@@ -267,7 +267,7 @@ final class SnapshotViews<Txn: ReadableTransaction>: KeyValueViews {
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
         if let known = created[id] { return known }
-        let position = try txn.get(streams, id.raw).map { Keys.readPosition($0) }
+        let position = try streams.creation(of: id, txn)
         created[id] = .some(position)
         return position
     }

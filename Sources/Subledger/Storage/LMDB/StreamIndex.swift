@@ -1,0 +1,105 @@
+import LMDB
+
+/// The log's stream index: entity id → the positions of its stream's events, as sorted
+/// duplicates, so the first is its creation, the count its version, and "an id ever used" one
+/// look-up.
+///
+/// Most commands add a position under an old entity: a random leaf of a tree of every event.
+/// Like a view table's (`ViewDatabase`), a large index takes new positions in a delta, merged
+/// into `main` in key order once it holds an eighth as many. A merge moves a prefix of the
+/// delta in (id, position) order, and positions only grow, so each stream's positions in
+/// `main` all come before its positions in the delta.
+struct StreamIndex {
+    let main: Database
+    let delta: Database
+    /// The size from which positions go to the delta.
+    let directBelow: Int
+
+    /// The position of the event that created `id` (its stream's first), if any.
+    func creation(of id: EntityID, _ txn: some ReadableTransaction) throws -> UInt64? {
+        if let first = try txn.get(main, id.raw) { return Keys.readPosition(first) }
+        return try txn.get(delta, id.raw).map { Keys.readPosition($0) }
+    }
+
+    /// The positions of an entity's stream, oldest first.
+    func positions(of id: EntityID, _ txn: some ReadableTransaction) throws -> [UInt64] {
+        try txn.duplicates(main, id.raw).map { Keys.readPosition($0) } + txn.duplicates(delta, id.raw).map { Keys.readPosition($0) }
+    }
+
+    /// How many events the entity's stream holds.
+    func version(of id: EntityID, _ txn: some ReadableTransaction) throws -> UInt32 {
+        UInt32(try txn.duplicateCount(main, id.raw) + txn.duplicateCount(delta, id.raw))
+    }
+
+    /// Lists `position` (8 bytes) in the stream of `id`, after its other positions.
+    func add(_ id: EntityID, _ position: [UInt8], _ txn: WriteTransaction) throws {
+        let large = try txn.entries(delta) > 0 || txn.entries(main) >= directBelow
+        try txn.put(large ? delta : main, id.raw, position, flags: .appendDup)
+    }
+
+    /// Every (id, position) entry in key order, the delta's merged in.
+    func scan(_ txn: some ReadableTransaction) throws -> StreamEntries {
+        try StreamEntries(main: txn.scan(main, from: nil, to: nil, reverse: false),
+                          delta: txn.scan(delta, from: nil, to: nil, reverse: false))
+    }
+
+    /// As `ViewDatabase.isMergeDue`.
+    func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
+        let pending = try txn.entries(delta)
+        let size = try txn.entries(main)
+        return pending > 0 && pending >= max(floor, size / 8)
+    }
+
+    /// Moves up to `limit` entries of the delta into `main`, in key order; true when the delta
+    /// is then empty.
+    func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
+        var moved: [(id: [UInt8], position: [UInt8])] = []
+        for (key, value) in try txn.scan(delta, from: nil, to: nil, reverse: false) {
+            if moved.count == limit { break }
+            moved.append((Array(key), Array(value)))
+        }
+        // A plain put: a damaged index out of order is for verify to report, not a merge to refuse.
+        for (id, position) in moved { try txn.put(main, id, position) }
+        if moved.count < limit {
+            try txn.clear(delta)
+            return true
+        }
+        for (id, position) in moved { _ = try txn.delete(delta, id, value: position) }
+        return try txn.entries(delta) == 0
+    }
+
+    func clear(_ txn: WriteTransaction) throws {
+        try txn.clear(main)
+        try txn.clear(delta)
+    }
+}
+
+/// The entries of the stream index in (id, position) order: its main database's and its
+/// delta's.
+final class StreamEntries: OrderedEntries {
+    private let main: CursorSequence
+    private let delta: CursorSequence
+    private var nextMain: Cursor.Entry?
+    private var nextDelta: Cursor.Entry?
+
+    init(main: CursorSequence, delta: CursorSequence) throws {
+        self.main = main
+        self.delta = delta
+        nextMain = try main.nextEntry()
+        nextDelta = try delta.nextEntry()
+    }
+
+    func nextEntry() throws -> Cursor.Entry? {
+        guard let d = nextDelta else {
+            guard let m = nextMain else { return nil }
+            nextMain = try main.nextEntry()
+            return m
+        }
+        if let m = nextMain, m.key.precedes(d.key) || (m.key.sameBytes(as: d.key) && !d.value.precedes(m.value)) {
+            nextMain = try main.nextEntry()
+            return m
+        }
+        nextDelta = try delta.nextEntry()
+        return d
+    }
+}
