@@ -36,7 +36,10 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
         let proxies = self.proxies
         (log, generations) = try env.write { txn in
-            let log = try LogTables(txn, deltaThreshold: options.deltaThreshold)
+            // The stream index takes a position per event, about three times the changes a batch
+            // makes to the busiest view index: its delta pays from a larger tree (measured at 10^5
+            // and 10^6 events, tools/benchmark/RESULTS.md).
+            let log = try LogTables(txn, deltaThreshold: options.deltaThreshold * 4)
             try log.checkFormat(txn)
             let generations = try (1...2).map { g in
                 let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy.\($0.name)" }
