@@ -154,7 +154,13 @@ enum CommandStreams {
 /// Runs a property's body and records what it throws as a failure. swift-property-based 2.0.1
 /// drops an error thrown by the body (`try?` around it), so a bug that throws would pass.
 func failOnThrow(_ body: () throws -> Void) {
-    do { try body() } catch { Issue.record(error) }
+    do {
+        try body()
+    } catch {
+        // The property's own report names the input only: say what was thrown.
+        FileHandle.standardError.write(Data("property threw: \(error)\n".utf8))
+        Issue.record(error)
+    }
 }
 
 /// Runs lines through a real store and through the reference model, side by side.

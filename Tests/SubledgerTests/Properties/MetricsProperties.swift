@@ -129,8 +129,9 @@ import Testing
                 let copy = try TempStore()
                 try IntegrityProperties.importLines(try IntegrityProperties.exportLines(c.temp.store), into: copy.store)
                 var a: [MRRMovement] = [], b: [MRRMovement] = []
-                #expect(try c.temp.store.metrics(c.query) { a.append($0) } == copy.store.metrics(c.query) { b.append($0) })
-                #expect(a == b)
+                let rows = try c.temp.store.metrics(c.query) { a.append($0) }, copied = try copy.store.metrics(c.query) { b.append($0) }
+                #expect(rows == copied, "rows differ: \(rows) against \(copied)")
+                #expect(a == b, "movements differ: \(a) against \(b)")
             }
         }
     }

@@ -45,9 +45,7 @@ struct StreamIndex {
 
     /// As `ViewDatabase.isMergeDue`.
     func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
-        let pending = try txn.entries(delta)
-        let size = try txn.entries(main)
-        return pending > 0 && pending >= max(floor, size / 8)
+        ViewDatabase.isMergeDue(pending: try txn.entries(delta), size: try txn.entries(main), floor: floor)
     }
 
     /// Moves up to `limit` entries of the delta into `main`, in key order; true when the delta

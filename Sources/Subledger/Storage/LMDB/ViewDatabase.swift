@@ -103,12 +103,14 @@ struct ViewDatabase {
     }
 
     /// Whether the delta holds enough to merge: an eighth of the main database, and at least
-    /// `floor` entries.
+    /// `floor` entries. The stream index's merges follow the same rule.
     func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
         guard let delta else { return false }
-        let pending = try txn.entries(delta)
-        let size = try txn.entries(main)
-        return pending > 0 && pending >= max(floor, size / 8)
+        return Self.isMergeDue(pending: try txn.entries(delta), size: try txn.entries(main), floor: floor)
+    }
+
+    static func isMergeDue(pending: Int, size: Int, floor: Int) -> Bool {
+        pending > 0 && pending >= max(floor, size / 8)
     }
 
     /// Moves up to `limit` changes from the delta into the main database, in key order, so that
