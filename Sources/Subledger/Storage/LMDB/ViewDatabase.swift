@@ -46,7 +46,8 @@ struct ViewDatabase {
 
     /// The value of `key`, valid while the transaction lives.
     func get(_ key: [UInt8], _ txn: some ReadableTransaction) throws -> UnsafeRawBufferPointer? {
-        if let delta, let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
+        // A look-up in an empty delta (a small table's) costs more than asking its size.
+        if let delta, try txn.entries(delta) > 0, let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
         return try txn.get(main, key)
     }
 
