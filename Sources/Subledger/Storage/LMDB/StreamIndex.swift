@@ -57,9 +57,10 @@ struct StreamIndex {
     /// Moves up to `limit` entries of the delta into `main`, in key order; true when the delta
     /// is then empty.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
+        // As `ViewDatabase.merge`: a short read must not pass for the whole delta.
         var moved: [(id: [UInt8], position: [UInt8])] = []
-        for (key, value) in try txn.scan(delta, from: nil, to: nil, reverse: false) {
-            if moved.count == limit { break }
+        let pending = try txn.scan(delta, from: nil, to: nil, reverse: false)
+        while moved.count < limit, let (key, value) = try pending.nextEntry() {
             moved.append((Array(key), Array(value)))
         }
         // A plain put: a damaged index out of order is for verify to report, not a merge to refuse.

@@ -65,7 +65,8 @@ struct ViewDatabase {
     func entries(_ txn: some ReadableTransaction) throws -> Int {
         var count = try txn.entries(main)
         guard let delta, try txn.entries(delta) > 0 else { return count }
-        for (key, change) in try txn.scan(delta, from: nil, to: nil, reverse: false) {
+        let changes = try txn.scan(delta, from: nil, to: nil, reverse: false)
+        while let (key, change) = try changes.nextEntry() {
             let inMain = try txn.get(main, key) != nil
             switch try Self.value(ofChange: change) {
             case .some where !inMain: count += 1
@@ -119,9 +120,11 @@ struct ViewDatabase {
     /// contents do not change.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
         guard let delta else { return true }
+        // `nextEntry` throws where a `for … in` would end early: a short read must not pass for
+        // the whole delta, which is emptied below.
         var changes: [(key: [UInt8], value: [UInt8]?)] = []
-        for (key, change) in try txn.scan(delta, from: nil, to: nil, reverse: false) {
-            if changes.count == limit { break }
+        let pending = try txn.scan(delta, from: nil, to: nil, reverse: false)
+        while changes.count < limit, let (key, change) = try pending.nextEntry() {
             changes.append((Array(key), try Self.value(ofChange: change).map(Array.init)))
         }
         for (key, value) in changes {
