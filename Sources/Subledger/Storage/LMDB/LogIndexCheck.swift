@@ -21,7 +21,7 @@ struct LogIndexCheck {
     /// Index entries past the head (a damaged head or index): few, kept aside.
     private var streamsPastHead: [UInt64: EntityID?] = [:]
     private var commandsPastHead: [UInt64: UInt64] = [:]
-    private var streamEntries: StreamEntries?
+    private var streamEntries: MergedEntries?
     private var commandEntries: CursorSequence?
     /// A fault found while reading an index (an entry that cannot be right wherever it points).
     private var fault: VerifyFault?

@@ -39,72 +39,23 @@ struct StreamIndex {
 
     /// Lists `position` (8 bytes) in the stream of `id`, after its other positions.
     func add(_ id: EntityID, _ position: [UInt8], _ txn: WriteTransaction) throws {
-        let large = try txn.entries(delta) > 0 || txn.entries(main) >= directBelow
+        let large = try Deltas.takesChanges(delta, of: main, directBelow: directBelow, txn)
         try txn.put(large ? delta : main, id.raw, position, flags: .appendDup)
     }
 
-    /// Every (id, position) entry in key order, the delta's merged in.
-    func scan(_ txn: some ReadableTransaction) throws -> StreamEntries {
-        try StreamEntries(main: txn.scan(main, from: nil, to: nil, reverse: false),
-                          delta: txn.scan(delta, from: nil, to: nil, reverse: false))
+    /// Every (id, position) entry in key order, the delta's merged in: on a common id the tree's
+    /// entries come first, and they are its stream's earlier positions.
+    func scan(_ txn: some ReadableTransaction) throws -> MergedEntries {
+        try MergedEntries([txn.scan(main, from: nil, to: nil, reverse: false), txn.scan(delta, from: nil, to: nil, reverse: false)])
     }
 
-    /// As `ViewDatabase.isMergeDue`.
     func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
-        ViewDatabase.isMergeDue(pending: try txn.entries(delta), size: try txn.entries(main), floor: floor)
+        try Deltas.isMergeDue(delta, of: main, floor: floor, txn)
     }
 
-    /// Moves up to `limit` entries of the delta into `main`, in key order; true when the delta
-    /// is then empty.
+    /// Moves up to `limit` entries of the delta into `main` (`Deltas.merge`). A plain put: a
+    /// damaged index out of order is for verify to report, not a merge to refuse.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
-        // As `ViewDatabase.merge`: a short read must not pass for the whole delta.
-        var moved: [(id: [UInt8], position: [UInt8])] = []
-        let pending = try txn.scan(delta, from: nil, to: nil, reverse: false)
-        while moved.count < limit, let (key, value) = try pending.nextEntry() {
-            moved.append((Array(key), Array(value)))
-        }
-        // A plain put: a damaged index out of order is for verify to report, not a merge to refuse.
-        for (id, position) in moved { try txn.put(main, id, position) }
-        if moved.count < limit {
-            try txn.clear(delta)
-            return true
-        }
-        for (id, position) in moved { _ = try txn.delete(delta, id, value: position) }
-        return try txn.entries(delta) == 0
-    }
-
-    func clear(_ txn: WriteTransaction) throws {
-        try txn.clear(main)
-        try txn.clear(delta)
-    }
-}
-
-/// The entries of the stream index in (id, position) order: its main database's and its
-/// delta's.
-final class StreamEntries: OrderedEntries {
-    private let main: CursorSequence
-    private let delta: CursorSequence
-    private var nextMain: Cursor.Entry?
-    private var nextDelta: Cursor.Entry?
-
-    init(main: CursorSequence, delta: CursorSequence) throws {
-        self.main = main
-        self.delta = delta
-        nextMain = try main.nextEntry()
-        nextDelta = try delta.nextEntry()
-    }
-
-    func nextEntry() throws -> Cursor.Entry? {
-        guard let d = nextDelta else {
-            guard let m = nextMain else { return nil }
-            nextMain = try main.nextEntry()
-            return m
-        }
-        if let m = nextMain, m.key.precedes(d.key) || (m.key.sameBytes(as: d.key) && !d.value.precedes(m.value)) {
-            nextMain = try main.nextEntry()
-            return m
-        }
-        nextDelta = try delta.nextEntry()
-        return d
+        try Deltas.merge(delta, limit: limit, txn) { id, position in try txn.put(main, id, position) }
     }
 }

@@ -91,11 +91,10 @@ struct ViewDatabase {
         try txn.put(delta, key, [Self.removedTag])
     }
 
-    /// The delta, when a change goes there: it holds changes already (a key's newest change must
-    /// be there), or the table is large.
+    /// The delta, when a change goes there (`Deltas.takesChanges`).
     private func changesGo(_ txn: WriteTransaction) throws -> Database? {
-        guard let delta else { return nil }
-        return try txn.entries(delta) > 0 || txn.entries(main) >= directBelow ? delta : nil
+        guard let delta, try Deltas.takesChanges(delta, of: main, directBelow: directBelow, txn) else { return nil }
+        return delta
     }
 
     /// Empties the table.
@@ -104,37 +103,59 @@ struct ViewDatabase {
         if let delta { try txn.clear(delta) }
     }
 
-    /// Whether the delta holds enough to merge: an eighth of the main database, and at least
-    /// `floor` entries. The stream index's merges follow the same rule.
     func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
         guard let delta else { return false }
-        return Self.isMergeDue(pending: try txn.entries(delta), size: try txn.entries(main), floor: floor)
+        return try Deltas.isMergeDue(delta, of: main, floor: floor, txn)
     }
 
-    static func isMergeDue(pending: Int, size: Int, floor: Int) -> Bool {
-        pending > 0 && pending >= max(floor, size / 8)
-    }
-
-    /// Moves up to `limit` changes from the delta into the main database, in key order, so that
-    /// each leaf they land on is written once; true when the delta is then empty. The table's
-    /// contents do not change.
+    /// Moves up to `limit` changes from the delta into the main database (`Deltas.merge`); the
+    /// table's contents do not change.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
         guard let delta else { return true }
+        return try Deltas.merge(delta, limit: limit, txn) { key, change in
+            if let value = try change.withUnsafeBytes({ try Self.value(ofChange: $0).map(Array.init) }) {
+                try txn.put(main, key, value)
+            } else {
+                _ = try txn.delete(main, key)
+            }
+        }
+    }
+}
+
+/// What the deltas of view tables and of the stream index share: when a change goes to the
+/// delta, when the delta is merged, and how.
+enum Deltas {
+    /// Whether a change goes to `delta`: it holds changes already (a key's newest change must be
+    /// there), or `main` is large.
+    static func takesChanges(_ delta: Database, of main: Database, directBelow: Int, _ txn: WriteTransaction) throws -> Bool {
+        try txn.entries(delta) > 0 || txn.entries(main) >= directBelow
+    }
+
+    /// Whether `delta` holds enough to merge: an eighth of `main`, and at least `floor` entries.
+    static func isMergeDue(_ delta: Database, of main: Database, floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
+        let pending = try txn.entries(delta)
+        let size = try txn.entries(main)
+        return pending > 0 && pending >= max(floor, size / 8)
+    }
+
+    /// Hands up to `limit` entries of `delta` to `apply`, in key order, so that each leaf of the
+    /// tree they land on is written once, then removes them; true when the delta is then empty.
+    static func merge(_ delta: Database, limit: Int, _ txn: WriteTransaction,
+                      apply: (_ key: [UInt8], _ value: [UInt8]) throws -> Void) throws -> Bool {
         // `nextEntry` throws where a `for … in` would end early: a short read must not pass for
         // the whole delta, which is emptied below.
-        var changes: [(key: [UInt8], value: [UInt8]?)] = []
+        var moved: [(key: [UInt8], value: [UInt8])] = []
         let pending = try txn.scan(delta, from: nil, to: nil, reverse: false)
-        while changes.count < limit, let (key, change) = try pending.nextEntry() {
-            changes.append((Array(key), try Self.value(ofChange: change).map(Array.init)))
-        }
-        for (key, value) in changes {
-            if let value { try txn.put(main, key, value) } else { _ = try txn.delete(main, key) }
-        }
-        if changes.count < limit {
+        while moved.count < limit, let (key, value) = try pending.nextEntry() { moved.append((Array(key), Array(value))) }
+        for (key, value) in moved { try apply(key, value) }
+        if moved.count < limit {
             try txn.clear(delta)
             return true
         }
-        for (key, _) in changes { _ = try txn.delete(delta, key) }
+        let duplicates = delta.flags.contains(.dupSort)
+        for (key, value) in moved {
+            _ = duplicates ? try txn.delete(delta, key, value: value) : try txn.delete(delta, key)
+        }
         return try txn.entries(delta) == 0
     }
 }

@@ -158,7 +158,8 @@ enum SnapshotRuns {
     }
 }
 
-/// The entries of runs with no key in common, in key order: the smallest of their heads next.
+/// The entries of runs in key order: the smallest of their heads next, and on a key two runs
+/// share, the earlier run's entries first (the stream index's tree before its delta).
 final class MergedEntries: OrderedEntries {
     private let sequences: [CursorSequence]
     private var heads: [Cursor.Entry?]
