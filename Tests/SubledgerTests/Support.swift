@@ -49,7 +49,6 @@ final class TempStore {
     let dir: String
     let store: Store
     let backend: Backend
-    nonisolated(unsafe) static var counter = 0
 
     /// A store whose clock stands still at 2026-01-01T00:00:00Z and whose generated ids count up
     /// (`ffffffff-0000-4000-8000-<n>`), so that runs are reproducible.

@@ -24,10 +24,10 @@ import Testing
         let clean = try seeded()
         #expect(try clean.store.verify() == VerifyReport(events: 8, tables: 16, fault: nil))
         let row = try tampered { s, txn in
-            let tables = try s.viewTables(txn)
-            var bytes = try txn.getBytes(tables[BaseTable.users.rawValue].main, Keys.position(1))!
+            let users = try s.viewTables(txn)[BaseTable.users.rawValue]
+            var bytes = try users.getBytes(Keys.position(1), txn)!
             bytes[bytes.count - 1] ^= 1
-            try txn.put(tables[BaseTable.users.rawValue].main, Keys.position(1), bytes)
+            try users.put(Keys.position(1), bytes, txn)
         }
         #expect(row?.area == "view users")
         let extra = try tampered { s, txn in try txn.put(try s.viewTables(txn)[BaseTable.groupsByName.rawValue].main, [0, 0x41], Keys.position(6)) }
@@ -137,7 +137,7 @@ import Testing
         }
         let waiting = try filled(deltaMergeFloor: 1 << 30), merging = try filled(deltaMergeFloor: 2)
         func pending(_ store: Store) throws -> Int {
-            try store.env.read { txn in try store.viewTables(txn).compactMap(\.delta).reduce(0) { $0 + (try txn.entries($1)) } }
+            try store.env.read { txn in try store.viewTables(txn).map(\.delta).reduce(0) { $0 + (try txn.entries($1)) } }
         }
         func pendingPositions(_ store: Store) throws -> Int { try store.env.read { txn in try txn.entries(store.log.streams.delta) } }
         let held = try pending(waiting.store), merged = try pending(merging.store)
@@ -178,7 +178,7 @@ import Testing
         func firstKey(_ table: ViewDatabase, _ txn: WriteTransaction) throws -> [UInt8] {
             Array(try table.scan(txn).nextEntry()!.key)
         }
-        let tag = try damaged { table, txn in try txn.put(table.delta!, try firstKey(table, txn), [7]) }
+        let tag = try damaged { table, txn in try txn.put(table.delta, try firstKey(table, txn), [7]) }
         #expect(tag?.area == "view subscriptions.user" && tag?.message.contains("neither a put nor a removal") == true)
         let removed = try damaged { table, txn in try table.delete(try firstKey(table, txn), txn) }
         #expect(removed?.area == "view subscriptions.user" && removed?.message.contains("is missing") == true)
@@ -187,7 +187,7 @@ import Testing
     }
 
     /// A store of format 1 (no deltas) opens and is marked format 2; a newer one is refused.
-    @Test func formatOneIsUpgradedAndANewerFormatRefused() throws {
+    @Test func olderFormatsAreUpgradedAndANewerFormatRefused() throws {
         let t = try seeded()
         let path = t.store.path
         func setFormat(_ version: UInt32) throws {
@@ -201,10 +201,12 @@ import Testing
             return try store.env.read { txn in try txn.get(store.log.meta, LogTables.formatKey)!.loadUnaligned(as: UInt32.self).bigEndian }
         }
         t.store.close()
-        try setFormat(1)
-        #expect(try format() == 2)
-        try setFormat(3)
-        #expect(throws: StoreError.newerFormat(found: 3, supported: 2)) { _ = try Store.open(path: path) }
+        for older: UInt32 in [1, 2] {
+            try setFormat(older)
+            #expect(try format() == 3)
+        }
+        try setFormat(4)
+        #expect(throws: StoreError.newerFormat(found: 4, supported: 3)) { _ = try Store.open(path: path) }
     }
 
     /// Rebuild and verify size their tables by the stored counts of the log: counts damaged to

@@ -163,6 +163,17 @@ func failOnThrow(_ body: () throws -> Void) {
     }
 }
 
+/// `#expect` that also says what failed on stderr: while a property shrinks, the library
+/// suppresses the issues its body records, and the final run may pass where an earlier one
+/// failed (a flaky failure then shows only as "Issue recorded").
+func expectSaying(_ condition: Bool, _ message: @autoclosure () -> String,
+                  sourceLocation: SourceLocation = #_sourceLocation) {
+    guard !condition else { return }
+    let text = message()
+    FileHandle.standardError.write(Data("property failed at \(sourceLocation): \(text)\n".utf8))
+    Issue.record(Comment(rawValue: text), sourceLocation: sourceLocation)
+}
+
 /// Runs lines through a real store and through the reference model, side by side.
 struct Twin {
     let temp: TempStore

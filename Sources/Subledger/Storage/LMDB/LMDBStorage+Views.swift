@@ -33,15 +33,17 @@ extension LMDBStorage {
         }
     }
 
-    /// How many rows an unfiltered `view` holds now (an O(1) count of its LMDB table), to size
-    /// the result once: growing an array of 10^5 rows step by step copies it and faults in
-    /// fresh pages at every step. 0 when a filter makes the count meaningless.
+    /// About how many rows an unfiltered `view` holds now (an O(1) count of its LMDB table,
+    /// without the changes in its delta), to size the result once: growing an array of 10^5 rows
+    /// step by step copies it and faults in fresh pages at every step. 0 when a filter makes the
+    /// count meaningless.
     func expectedRows(_ view: String, filter: ViewFilter, _ tables: [ViewDatabase], _ txn: ReadTransaction) throws -> Int {
         guard filter.isEmpty, let table = BaseTable(rowsOf: view) else { return 0 }
         return try txn.entries(tables[table.rawValue].main)
     }
 
-    /// How many rows the table a read of `view` walks holds now (an O(1) count), unfiltered.
+    /// About how many rows the table a read of `view` walks holds now (an O(1) count, as
+    /// `expectedRows`), unfiltered: what the read's plan weighs, not a bound.
     func viewRows(_ view: String, _ tables: [ViewDatabase], _ txn: ReadTransaction) throws -> Int? {
         guard let table = rowTable(of: view) else { return nil }
         return try txn.entries(tables[table.rawValue].main)
@@ -67,7 +69,7 @@ extension LMDBStorage {
                 for name in ["users", "plans", "team_plans", "groups", "memberships", "subscriptions"] {
                     guard let table = BaseTable(rowsOf: name) else { continue }
                     out.append(ProjectionInfo(name: name, kind: name == "team_plans" ? .child : .base,
-                                              checkpoint: base?.checkpoint ?? 0, rows: try txn.entries(tables[table.rawValue].main),
+                                              checkpoint: base?.checkpoint ?? 0, rows: try tables[table.rawValue].entries(txn),
                                               version: BaseViews.version))
                 }
                 for (i, proxy) in proxies.enumerated() {

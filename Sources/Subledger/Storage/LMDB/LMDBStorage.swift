@@ -27,7 +27,8 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
         var envOptions = EnvironmentOptions()
         envOptions.mapSize = options.initialMapSize
-        // The log's and snapshots' 47, and per generation 23 and 4 per proxy of one's own.
+        // The log's and snapshots' 49; in each of two generations, 13 base tables and a delta
+        // each, and 2 per proxy: room for 38 proxies.
         envOptions.maxDatabases = 256
         env = try Environment.open(path: path, options: envOptions)
         pageRelease = Mutex(PageRelease(env))
@@ -43,10 +44,9 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             try log.checkFormat(txn)
             let generations = try (1...2).map { g in
                 let names = BaseTable.allCases.map(\.name) + proxies.map { "proxy.\($0.name)" }
-                return try names.enumerated().map { slot, name in
+                return try names.map { name in
                     ViewDatabase(main: try txn.openDatabase("g\(g).\(name)", flags: [], create: true),
-                                 delta: ViewDatabase.hasDelta(ViewTable(slot: slot))
-                                     ? try txn.openDatabase("g\(g).\(name).delta", flags: [], create: true) : nil,
+                                 delta: try txn.openDatabase("g\(g).\(name).delta", flags: [], create: true),
                                  directBelow: options.deltaThreshold)
                 }
             }

@@ -56,12 +56,12 @@ final class LMDBViews<Txn: ReadableTransaction>: KeyValueViews {
     }
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
-        guard let bytes = try txn.get(tables[table.rawValue].main, Keys.position(position)) else { return nil }
+        guard let bytes = try tables[table.rawValue].get(Keys.position(position), txn) else { return nil }
         return try R.decode(bytes)
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        let entries = try txn.scan(tables[table.rawValue].main, from: nil, to: nil, reverse: false)
+        let entries = try tables[table.rawValue].scan(txn)
         while let (key, value) = try entries.nextEntry() {
             if try !body(Keys.readPosition(key), try R.decode(value)) { return }
         }
@@ -87,7 +87,7 @@ extension LMDBViews: KeyValueViewWriting, ViewStateWriting where Txn == WriteTra
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
-        try txn.put(tables[table.rawValue].main, Keys.position(position), row.encoded)
+        try tables[table.rawValue].put(Keys.position(position), row.encoded, txn)
         changedRows?[table.rawValue].insert(position)
     }
 }

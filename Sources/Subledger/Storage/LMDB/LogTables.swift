@@ -57,12 +57,13 @@ struct LogTables {
         try txn.put(meta, LogTables.generationKey, [UInt8(g)])
     }
     static let formatKey = Array("format".utf8)
-    /// The store format this code writes and reads. 2: view tables may have deltas
-    /// (`ViewDatabase`), which a reader of format 1 would not see.
-    static let formatVersion: UInt32 = 2
+    /// The store format this code writes and reads. 2: relation and proxy indexes may have
+    /// deltas (`ViewDatabase`), which a reader of format 1 would not see; 3: every view table
+    /// may, rows included, which a reader of format 2 would not see.
+    static let formatVersion: UInt32 = 3
 
-    /// Writes the format version into a new store, and into a store of format 1 (whose deltas
-    /// are all empty: it reads the same); refuses a store of a newer format.
+    /// Writes the format version into a new store, and into a store of an older format (whose
+    /// new deltas are empty: it reads the same); refuses a store of a newer format.
     func checkFormat(_ txn: WriteTransaction) throws {
         if let stored = try txn.get(meta, LogTables.formatKey) {
             guard stored.count == 4 else { throw StoreError.corrupt("format record has \(stored.count) bytes") }

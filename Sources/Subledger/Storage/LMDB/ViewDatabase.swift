@@ -1,11 +1,11 @@
 import LMDB
 
-/// One view table of a generation, in LMDB: its database, and for the tables that commands
-/// change at random keys and rarely read, a delta beside it.
+/// One view table of a generation, in LMDB: its database, and a delta beside it that takes the
+/// table's changes once it is large.
 ///
-/// A relation's index (keyed by the related entity) and a proxy's (keyed by its sort order) take
-/// a put or a delete on a random leaf for most commands. As the store grows, a batch of commands
-/// dirties most leaves of each, and so writes the whole tree again (tools/benchmark/RESULTS.md,
+/// Most commands change a row, a relation's index (keyed by the related entity) or a proxy's
+/// (keyed by its sort order) at a random key. As the store grows, a batch of commands dirties
+/// most leaves of each such tree, and so writes the whole tree again (tools/benchmark/RESULTS.md,
 /// 2026-12-07). Their changes go to the delta instead, a small tree, and move into the main
 /// database in key order once the delta holds an eighth as many entries as it: each leaf of the
 /// main tree is then written once per merge rather than once per batch. A table smaller than
@@ -13,22 +13,14 @@ import LMDB
 /// every leaf of a small tree costs little, and each change would be written twice.
 ///
 /// A delta entry is the key with `[1] + value` (put) or `[0]` (removed). A read asks the delta
-/// first; a walk merges the two in key order, the delta's entry winning.
+/// first (a small tree, whose pages the batch keeps warm); a walk merges the two in key order,
+/// the delta's entry winning.
 struct ViewDatabase {
     let main: Database
-    /// Changes not yet merged into `main`; nil for tables written in place.
-    let delta: Database?
+    /// Changes not yet merged into `main`.
+    let delta: Database
     /// The size from which changes go to the delta.
     let directBelow: Int
-
-    /// The tables with a delta: the relations' indexes and the proxies'.
-    static func hasDelta(_ table: ViewTable) -> Bool {
-        switch table {
-        case .proxy: true
-        case .index(let t): Relation(t) != nil
-        case .rows: false
-        }
-    }
 
     static let putTag: UInt8 = 1
     static let removedTag: UInt8 = 0
@@ -47,7 +39,7 @@ struct ViewDatabase {
     /// The value of `key`, valid while the transaction lives.
     func get(_ key: [UInt8], _ txn: some ReadableTransaction) throws -> UnsafeRawBufferPointer? {
         // A look-up in an empty delta (a small table's) costs more than asking its size.
-        if let delta, try txn.entries(delta) > 0, let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
+        if try txn.entries(delta) > 0, let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
         return try txn.get(main, key)
     }
 
@@ -57,14 +49,14 @@ struct ViewDatabase {
 
     /// The entries from `from` on (all: nil), in key order.
     func scan(from: [UInt8]? = nil, _ txn: some ReadableTransaction) throws -> ViewEntries {
-        let changes = try delta.flatMap { try txn.entries($0) > 0 ? try txn.scan($0, from: from, to: nil, reverse: false) : nil }
+        let changes = try txn.entries(delta) > 0 ? try txn.scan(delta, from: from, to: nil, reverse: false) : nil
         return try ViewEntries(main: try txn.scan(main, from: from, to: nil, reverse: false), delta: changes)
     }
 
     /// How many entries the table holds: the main database's count, corrected by the delta's.
     func entries(_ txn: some ReadableTransaction) throws -> Int {
         var count = try txn.entries(main)
-        guard let delta, try txn.entries(delta) > 0 else { return count }
+        guard try txn.entries(delta) > 0 else { return count }
         let changes = try txn.scan(delta, from: nil, to: nil, reverse: false)
         while let (key, change) = try changes.nextEntry() {
             let inMain = try txn.get(main, key) != nil
@@ -93,26 +85,23 @@ struct ViewDatabase {
 
     /// The delta, when a change goes there (`Deltas.takesChanges`).
     private func changesGo(_ txn: WriteTransaction) throws -> Database? {
-        guard let delta, try Deltas.takesChanges(delta, of: main, directBelow: directBelow, txn) else { return nil }
-        return delta
+        try Deltas.takesChanges(delta, of: main, directBelow: directBelow, txn) ? delta : nil
     }
 
     /// Empties the table.
     func clear(_ txn: WriteTransaction) throws {
         try txn.clear(main)
-        if let delta { try txn.clear(delta) }
+        try txn.clear(delta)
     }
 
     func isMergeDue(floor: Int, _ txn: some ReadableTransaction) throws -> Bool {
-        guard let delta else { return false }
-        return try Deltas.isMergeDue(delta, of: main, floor: floor, txn)
+        try Deltas.isMergeDue(delta, of: main, floor: floor, txn)
     }
 
     /// Moves up to `limit` changes from the delta into the main database (`Deltas.merge`); the
     /// table's contents do not change.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
-        guard let delta else { return true }
-        return try Deltas.merge(delta, limit: limit, txn) { key, change in
+        try Deltas.merge(delta, limit: limit, txn) { key, change in
             if let value = try change.withUnsafeBytes({ try Self.value(ofChange: $0).map(Array.init) }) {
                 try txn.put(main, key, value)
             } else {
