@@ -59,11 +59,12 @@ final class TempStore {
         self.backend = backend
         let ids = IDCounter()
         var options = StoreOptions(proxies: proxies, clock: clock, newID: { ids.next() }, snapshotInterval: snapshotInterval)
-        // On LMDB, the changes of a large stream index, relation or proxy go to deltas, merged
-        // once they hold an eighth of their table: here every table's do, merged from 2 changes
-        // on, so that tests read the log and views through deltas and merges throughout.
+        // On LMDB, the changes of a large stream index or view table go to deltas, merged once
+        // they hold an eighth of their table: here every table's do, merged from 2 changes on,
+        // so that tests read the log and views through deltas and merges throughout.
         options.deltaThreshold = 0
         options.deltaMergeFloor = deltaMergeFloor
+        options.deltaMergeChunk = 3  // a merge of more than 3 changes takes several transactions
         store = try backend.open(in: dir, options: options)
     }
 

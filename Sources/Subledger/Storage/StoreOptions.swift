@@ -22,12 +22,13 @@ public struct StoreOptions: Sendable {
     /// (`StoreOptions.defaultSnapshotInterval` for a new store); another value drops the store's
     /// snapshots and takes them again at the new interval.
     public var snapshotInterval: Int?
-    /// On LMDB, the size from which the stream index and a relation's or proxy's table take their
-    /// changes in a delta, and the fewest changes a delta holds before they are merged
-    /// (`StreamIndex`, `ViewDatabase`). Tests lower them to read through deltas and merges in
-    /// small stores.
+    /// On LMDB, the size from which the stream index and a view table take their changes in a
+    /// delta, the fewest changes a delta holds before they are merged, and the most a merge
+    /// moves in one transaction (`StreamIndex`, `ViewDatabase`, `LMDBStorage.mergeDueDeltas`).
+    /// Tests lower them to read through deltas and merges in small stores.
     var deltaThreshold = 65_536
     var deltaMergeFloor = 8_192
+    var deltaMergeChunk = 8_192
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,

@@ -92,25 +92,33 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     }
 
     /// Merges the deltas of the stream index and the active views that have grown enough
-    /// (`StreamIndex`, `ViewDatabase`), in write transactions of their own of at most 65,536
-    /// entries each, before a batch rather than after it: a failure then stops the batch before
-    /// it applies anything, never after it was acknowledged. A merge changes no table's
-    /// contents, so a crash between them loses nothing.
+    /// (`StreamIndex`, `ViewDatabase`) before a batch rather than after it: a failure then stops
+    /// the batch before it applies anything, never after it was acknowledged. A merge changes no
+    /// table's contents, so a crash between its transactions loses nothing.
+    ///
+    /// A delta due is merged whole, so that every leaf it lands on takes an eighth of its
+    /// entries' worth of changes at once (a part taken from the front each time would sweep the
+    /// same low keys again and again). It is merged in write transactions of
+    /// `options.deltaMergeChunk` entries a table: LMDB's list of a transaction's dirty pages is a sorted array, whose
+    /// inserts grow with its length, and a transaction past its room spills pages to write them
+    /// twice (at 10^7 events, chunks of 65,536 took 6.2 s for two batches where 8,192 took
+    /// 3.6–4.2; tools/benchmark/RESULTS.md).
     private func mergeDueDeltas() throws {
-        let floor = options.deltaMergeFloor
+        let floor = options.deltaMergeFloor, chunk = options.deltaMergeChunk
         func due(_ txn: some ReadableTransaction) throws -> Bool {
             try log.streams.isMergeDue(floor: floor, txn) || viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) }
         }
         guard try env.read({ try due($0) }) else { return }
-        var merged = false
-        while !merged {
-            merged = try env.write { txn in
-                var done = true
-                if try log.streams.isMergeDue(floor: floor, txn) { done = try log.streams.merge(limit: 65_536, txn) }
-                for table in try viewTables(txn) where try table.isMergeDue(floor: floor, txn) {
-                    done = try table.merge(limit: 65_536, txn) && done
-                }
-                return done
+        // Which deltas to empty is decided once, under the write lock.
+        var merging: (streams: Bool, tables: [Int])?
+        while merging.map({ $0.streams || !$0.tables.isEmpty }) ?? true {
+            merging = try env.write { txn in
+                let tables = try viewTables(txn)
+                var m = try merging ?? (try log.streams.isMergeDue(floor: floor, txn),
+                                        tables.indices.filter { try tables[$0].isMergeDue(floor: floor, txn) })
+                if m.streams { m.streams = try !log.streams.merge(limit: chunk, txn) }
+                m.tables = try m.tables.filter { try !tables[$0].merge(limit: chunk, txn) }
+                return m
             }
         }
     }
