@@ -97,27 +97,33 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     /// table's contents, so a crash between its transactions loses nothing.
     ///
     /// A delta due is merged whole, so that every leaf it lands on takes an eighth of its
-    /// entries' worth of changes at once (a part taken from the front each time would sweep the
-    /// same low keys again and again). It is merged in write transactions of
-    /// `options.deltaMergeChunk` entries a table: LMDB's list of a transaction's dirty pages is a sorted array, whose
-    /// inserts grow with its length, and a transaction past its room spills pages to write them
-    /// twice (at 10^7 events, chunks of 65,536 took 6.2 s for two batches where 8,192 took
-    /// 3.6–4.2; tools/benchmark/RESULTS.md).
+    /// entries' worth of changes at once: a part taken from the front each time sweeps the same
+    /// low keys again and again (3×10^6 commands from empty wrote 14.1 GB that way, 9.5 GB
+    /// merging whole; tools/benchmark/RESULTS.md). It is merged in write transactions of
+    /// `options.deltaMergeChunk` entries a table: LMDB keeps a transaction's dirty pages in a
+    /// sorted array, whose inserts cost more the longer it is, and spills pages past its room.
     private func mergeDueDeltas() throws {
         let floor = options.deltaMergeFloor, chunk = options.deltaMergeChunk
         func due(_ txn: some ReadableTransaction) throws -> Bool {
             try log.streams.isMergeDue(floor: floor, txn) || viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) }
         }
         guard try env.read({ try due($0) }) else { return }
-        // Which deltas to empty is decided once, under the write lock.
-        var merging: (streams: Bool, tables: [Int])?
-        while merging.map({ $0.streams || !$0.tables.isEmpty }) ?? true {
+        // Which deltas to empty is decided once, under the write lock, and so is how many
+        // transactions it may take: other processes' batches between them must not keep it going.
+        var merging: (streams: Bool, tables: [Int], rounds: Int)?
+        while merging.map({ ($0.streams || !$0.tables.isEmpty) && $0.rounds > 0 }) ?? true {
             merging = try env.write { txn in
                 let tables = try viewTables(txn)
-                var m = try merging ?? (try log.streams.isMergeDue(floor: floor, txn),
-                                        tables.indices.filter { try tables[$0].isMergeDue(floor: floor, txn) })
+                var m = try merging ?? {
+                    let streams = try log.streams.isMergeDue(floor: floor, txn)
+                    let due = try tables.indices.filter { try tables[$0].isMergeDue(floor: floor, txn) }
+                    let largest = try due.map { try txn.entries(tables[$0].delta) }.max() ?? 0
+                    let pending = max(largest, streams ? try txn.entries(log.streams.delta) : 0)
+                    return (streams, due, 2 * (pending / max(chunk, 1) + 1))
+                }()
                 if m.streams { m.streams = try !log.streams.merge(limit: chunk, txn) }
                 m.tables = try m.tables.filter { try !tables[$0].merge(limit: chunk, txn) }
+                m.rounds -= 1
                 return m
             }
         }
