@@ -209,6 +209,17 @@ import Testing
         #expect(throws: StoreError.newerFormat(found: 4, supported: 3)) { _ = try Store.open(path: path) }
     }
 
+    /// Each proxy takes named databases of its own (a table and a delta in each generation):
+    /// a store declaring many of them opens, follows them all and verifies.
+    @Test func manyProxiesOpenAndFollow() throws {
+        let proxies = (0..<60).map { i in Proxy.subscriptions("active_\(i)") { sub, _ in sub.isActive } }
+        let t = try TempStore(backend: .lmdb, proxies: proxies)
+        #expect(try t.store.execute(batch: (RulesTests.setup + [#"{"command":"Subscribe","user":"bob@example.com","plan":"team"}"#])
+            .map { CommandDecoder.decode(line: $0) }).allSatisfy { $0.isApplied })
+        #expect(try t.store.rows(of: "active_59").count == 2)  // ann on pro, bob on team
+        #expect(try t.store.verify().fault == nil)
+    }
+
     /// Rebuild and verify size their tables by the stored counts of the log: counts damaged to
     /// claim 2^50 of everything reserve no more than the log holds, and both still work.
     @Test func damagedCountsSizeNothing() throws {

@@ -25,17 +25,17 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
     /// Opens (or, with `options.create`, creates) the store at `path`.
     init(path: String, options: StoreOptions) throws {
         if !options.create && !StoreFiles.exists(path) { throw StoreError.noStore(path: path) }
+        var seen = Set<String>()
+        let proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
         var envOptions = EnvironmentOptions()
         envOptions.mapSize = options.initialMapSize
         // The log's and snapshots' 49; in each of two generations, 13 base tables and a delta
-        // each, and 2 per proxy: room for 38 proxies.
-        envOptions.maxDatabases = 256
+        // each (52 in all), and 2 per proxy: room to spare, however many proxies are declared.
+        envOptions.maxDatabases = 256 + 4 * proxies.count
         env = try Environment.open(path: path, options: envOptions)
         pageRelease = Mutex(PageRelease(env))
         self.options = options
-        var seen = Set<String>()
-        proxies = (Proxy.builtIn + options.proxies).filter { seen.insert($0.name).inserted }
-        let proxies = self.proxies
+        self.proxies = proxies
         (log, generations) = try env.write { txn in
             // The stream index takes a position per event, about three times the changes a batch
             // makes to the busiest view index: its delta pays from a larger tree (measured at 10^5
