@@ -186,7 +186,8 @@ import Testing
         #expect(added?.area == "view subscriptions.user" && added?.message.contains("not in a fresh fold") == true)
     }
 
-    /// A store of format 1 (no deltas) opens and is marked format 2; a newer one is refused.
+    /// A store of an older format (format 1 had no deltas, format 2 none for rows and names)
+    /// opens and is marked format 3; a newer one is refused.
     @Test func olderFormatsAreUpgradedAndANewerFormatRefused() throws {
         let t = try seeded()
         let path = t.store.path

@@ -158,7 +158,7 @@ func failOnThrow(_ body: () throws -> Void) {
         try body()
     } catch {
         // The property's own report names the input only: say what was thrown.
-        FileHandle.standardError.write(Data("property threw: \(error)\n".utf8))
+        sayOnStderr("property threw: \(error)")
         Issue.record(error)
     }
 }
@@ -170,8 +170,13 @@ func expectSaying(_ condition: Bool, _ message: @autoclosure () -> String,
                   sourceLocation: SourceLocation = #_sourceLocation) {
     guard !condition else { return }
     let text = message()
-    FileHandle.standardError.write(Data("property failed at \(sourceLocation): \(text)\n".utf8))
+    sayOnStderr("property failed at \(sourceLocation): \(text)")
     Issue.record(Comment(rawValue: text), sourceLocation: sourceLocation)
+}
+
+/// A line on stderr, which the property library's suppression of issues does not reach.
+private func sayOnStderr(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 /// Runs lines through a real store and through the reference model, side by side.

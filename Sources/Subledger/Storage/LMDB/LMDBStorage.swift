@@ -108,25 +108,36 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             try log.streams.isMergeDue(floor: floor, txn) || viewTables(txn).contains { try $0.isMergeDue(floor: floor, txn) }
         }
         guard try env.read({ try due($0) }) else { return }
-        // Which deltas to empty is decided once, under the write lock, and so is how many
-        // transactions it may take: other processes' batches between them must not keep it going.
-        var merging: (streams: Bool, tables: [Int], rounds: Int)?
-        while merging.map({ ($0.streams || !$0.tables.isEmpty) && $0.rounds > 0 }) ?? true {
-            merging = try env.write { txn in
+        var merge: DeltaMerge?
+        repeat {
+            merge = try env.write { txn in
                 let tables = try viewTables(txn)
-                var m = try merging ?? {
-                    let streams = try log.streams.isMergeDue(floor: floor, txn)
-                    let due = try tables.indices.filter { try tables[$0].isMergeDue(floor: floor, txn) }
-                    let largest = try due.map { try txn.entries(tables[$0].delta) }.max() ?? 0
-                    let pending = max(largest, streams ? try txn.entries(log.streams.delta) : 0)
-                    return (streams, due, 2 * (pending / max(chunk, 1) + 1))
-                }()
+                var m = try merge ?? DeltaMerge(streams: log.streams, tables: tables, floor: floor, chunk: chunk, txn)
                 if m.streams { m.streams = try !log.streams.merge(limit: chunk, txn) }
                 m.tables = try m.tables.filter { try !tables[$0].merge(limit: chunk, txn) }
                 m.rounds -= 1
                 return m
             }
+        } while merge?.isDone == false
+    }
+
+    /// The deltas one `mergeDueDeltas` empties, decided in its first transaction, under the write
+    /// lock, and how many transactions it may take: other processes' batches between them must
+    /// not keep it going.
+    private struct DeltaMerge {
+        var streams: Bool
+        /// The due view tables, by slot.
+        var tables: [Int]
+        var rounds: Int
+
+        init(streams index: StreamIndex, tables views: [ViewDatabase], floor: Int, chunk: Int, _ txn: WriteTransaction) throws {
+            streams = try index.isMergeDue(floor: floor, txn)
+            tables = try views.indices.filter { try views[$0].isMergeDue(floor: floor, txn) }
+            let largest = try (tables.map { views[$0].delta } + (streams ? [index.delta] : [])).map { try txn.entries($0) }.max() ?? 0
+            rounds = 2 * (largest / max(chunk, 1) + 1)
         }
+
+        var isDone: Bool { (!streams && tables.isEmpty) || rounds <= 0 }
     }
 
     /// The command handler of a write transaction on the active views.

@@ -18,24 +18,21 @@ struct StreamIndex {
     /// The position of the event that created `id` (its stream's first), if any.
     func creation(of id: EntityID, _ txn: some ReadableTransaction) throws -> UInt64? {
         if let first = try txn.get(main, id.raw) { return Keys.readPosition(first) }
-        guard try inUse(txn) else { return nil }
+        guard try Deltas.holdsChanges(delta, txn) else { return nil }
         return try txn.get(delta, id.raw).map { Keys.readPosition($0) }
     }
 
     /// The positions of an entity's stream, oldest first.
     func positions(of id: EntityID, _ txn: some ReadableTransaction) throws -> [UInt64] {
         let merged = try txn.duplicates(main, id.raw).map { Keys.readPosition($0) }
-        guard try inUse(txn) else { return merged }
+        guard try Deltas.holdsChanges(delta, txn) else { return merged }
         return merged + (try txn.duplicates(delta, id.raw).map { Keys.readPosition($0) })
     }
 
     /// How many events the entity's stream holds.
     func version(of id: EntityID, _ txn: some ReadableTransaction) throws -> UInt32 {
-        UInt32(try txn.duplicateCount(main, id.raw) + (inUse(txn) ? txn.duplicateCount(delta, id.raw) : 0))
+        UInt32(try txn.duplicateCount(main, id.raw) + (Deltas.holdsChanges(delta, txn) ? txn.duplicateCount(delta, id.raw) : 0))
     }
-
-    /// Whether the delta holds anything: a look-up in an empty one costs a cursor for nothing.
-    private func inUse(_ txn: some ReadableTransaction) throws -> Bool { try txn.entries(delta) > 0 }
 
     /// Lists `position` (8 bytes) in the stream of `id`, after its other positions.
     func add(_ id: EntityID, _ position: [UInt8], _ txn: WriteTransaction) throws {

@@ -38,8 +38,7 @@ struct ViewDatabase {
 
     /// The value of `key`, valid while the transaction lives.
     func get(_ key: [UInt8], _ txn: some ReadableTransaction) throws -> UnsafeRawBufferPointer? {
-        // A look-up in an empty delta (a small table's) costs more than asking its size.
-        if try txn.entries(delta) > 0, let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
+        if try Deltas.holdsChanges(delta, txn), let change = try txn.get(delta, key) { return try Self.value(ofChange: change) }
         return try txn.get(main, key)
     }
 
@@ -49,14 +48,14 @@ struct ViewDatabase {
 
     /// The entries from `from` on (all: nil), in key order.
     func scan(from: [UInt8]? = nil, _ txn: some ReadableTransaction) throws -> ViewEntries {
-        let changes = try txn.entries(delta) > 0 ? try txn.scan(delta, from: from, to: nil, reverse: false) : nil
+        let changes = try Deltas.holdsChanges(delta, txn) ? try txn.scan(delta, from: from, to: nil, reverse: false) : nil
         return try ViewEntries(main: try txn.scan(main, from: from, to: nil, reverse: false), delta: changes)
     }
 
     /// How many entries the table holds: the main database's count, corrected by the delta's.
     func entries(_ txn: some ReadableTransaction) throws -> Int {
         var count = try txn.entries(main)
-        guard try txn.entries(delta) > 0 else { return count }
+        guard try Deltas.holdsChanges(delta, txn) else { return count }
         let changes = try txn.scan(delta, from: nil, to: nil, reverse: false)
         while let (key, change) = try changes.nextEntry() {
             let inMain = try txn.get(main, key) != nil
@@ -114,10 +113,16 @@ struct ViewDatabase {
 /// What the deltas of view tables and of the stream index share: when a change goes to the
 /// delta, when the delta is merged, and how.
 enum Deltas {
+    /// Whether `delta` holds anything: reads ask first, as a look-up in an empty delta (every
+    /// small table's) costs more than asking its size.
+    static func holdsChanges(_ delta: Database, _ txn: some ReadableTransaction) throws -> Bool {
+        try txn.entries(delta) > 0
+    }
+
     /// Whether a change goes to `delta`: it holds changes already (a key's newest change must be
     /// there), or `main` is large.
     static func takesChanges(_ delta: Database, of main: Database, directBelow: Int, _ txn: WriteTransaction) throws -> Bool {
-        try txn.entries(delta) > 0 || txn.entries(main) >= directBelow
+        try holdsChanges(delta, txn) || txn.entries(main) >= directBelow
     }
 
     /// Whether `delta` holds enough to merge: an eighth of `main`, and at least `floor` entries.
