@@ -19,11 +19,13 @@ struct CommandHandler<Txn: LedgerWriting> {
 
     /// Runs commands in order; items that failed to parse pass through as rejections, so
     /// outcomes line up with the input. A rejected command appends nothing and undoes nothing.
-    mutating func execute(_ batch: [Result<CommandEnvelope, Rejection>]) throws -> [Outcome] {
-        try batch.map { item in
+    /// `readAhead`, if any, is told which command it is on.
+    mutating func execute(_ batch: some Collection<Result<CommandEnvelope, Rejection>>, readAhead: ReadAhead? = nil) throws -> [Outcome] {
+        try batch.enumerated().map { (index, item) -> Outcome in
+            readAhead?.writerReached(index)
             switch item {
-            case .failure(let r): .rejected(r)
-            case .success(let command): try execute(command)
+            case .failure(let r): return .rejected(r)
+            case .success(let command): return try execute(command)
             }
         }
     }

@@ -29,6 +29,9 @@ public struct StoreOptions: Sendable {
     var deltaThreshold = 65_536
     var deltaMergeFloor = 8_192
     var deltaMergeChunk = 8_192
+    /// The fewest commands of a batch for which a thread reads ahead of the writer
+    /// (`ReadAhead`); tests lower it so that their small batches run beside one.
+    var readAheadFrom = ReadAhead.defaultMinimumBatch
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,

@@ -24,6 +24,8 @@ import Testing
     }
 
     /// Property 8: any split of a stream into batches (write transactions) gives the same log and views.
+    /// On LMDB the tests' batches of two or more commands also run beside a thread reading ahead of
+    /// the writer (`ReadAhead`), and batches of one without: it must change no byte either.
     @Test(arguments: Backend.all) func anySplitIntoBatchesGivesTheSameLogAndViews(_ backend: Backend) async {
         await propertyCheck(count: CommandStreams.cases / 2, input: CommandStreams.steps, Gen.int(in: 1...9).array(of: 1...4)) { steps, sizes in
             failOnThrow {

@@ -71,7 +71,15 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             do {
                 return try env.write(durable: durable) { txn in
                     var handler = try commandHandler(txn)
-                    let outcomes = try handler.execute(Array(part))
+                    let readAhead = ReadAhead.start(part, minimumBatch: options.readAheadFrom) { [self] body in
+                        _ = try env.readWithoutWaiting { txn in
+                            try body(LMDBViews(txn, tables: try viewTables(txn), streams: log.streams))
+                        }
+                    }
+                    let outcomes = try withExtendedLifetime(readAhead) {
+                        defer { readAhead?.stop() }
+                        return try handler.execute(part, readAhead: readAhead)
+                    }
                     try handler.finish()
                     return outcomes
                 }
