@@ -65,7 +65,8 @@ final class TempStore {
         options.deltaThreshold = 0
         options.deltaMergeFloor = deltaMergeFloor
         options.deltaMergeChunk = 3  // a merge of more than 3 changes takes several transactions
-        options.readAheadFrom = 2  // batches run beside a thread reading ahead of the writer
+        options.readAheadBatch = 2  // batches of two or more run beside a thread reading ahead of the writer
+        options.readAheadEvents = 0
         store = try backend.open(in: dir, options: options)
     }
 

@@ -29,9 +29,10 @@ public struct StoreOptions: Sendable {
     var deltaThreshold = 65_536
     var deltaMergeFloor = 8_192
     var deltaMergeChunk = 8_192
-    /// The fewest commands of a batch for which a thread reads ahead of the writer
-    /// (`ReadAhead`); tests lower it so that their small batches run beside one.
-    var readAheadFrom = ReadAhead.defaultMinimumBatch
+    /// On LMDB, the fewest commands of a batch, and events of the log, for which a thread reads
+    /// ahead of the writer (`ReadAhead`); tests lower them so that their batches run beside one.
+    var readAheadBatch = ReadAhead.defaultMinimumBatch
+    var readAheadEvents: UInt64 = 1 << 19
 
     public init(proxies: [Proxy] = [], initialMapSize: Int = 64 << 20,
                 clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, create: Bool = true,

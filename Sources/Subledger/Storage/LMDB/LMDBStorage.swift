@@ -71,7 +71,11 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             do {
                 return try env.write(durable: durable) { txn in
                     var handler = try commandHandler(txn)
-                    let readAhead = ReadAhead.start(part, minimumBatch: options.readAheadFrom) { [self] body in
+                    // On a small store the look-ups find their pages in the cache anyway, and the
+                    // second core is left to decoding the next batch (10^5 commands into an empty
+                    // store ran 9% slower beside a read-ahead; tools/benchmark/RESULTS.md).
+                    let large = try log.head(txn).position >= options.readAheadEvents
+                    let readAhead = !large ? nil : ReadAhead.start(part, minimumBatch: options.readAheadBatch) { [self] body in
                         _ = try env.readWithoutWaiting { txn in
                             try body(LMDBViews(txn, tables: try viewTables(txn), streams: log.streams))
                         }
