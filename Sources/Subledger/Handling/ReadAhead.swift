@@ -14,7 +14,7 @@ import Synchronization
 /// It reads a snapshot taken when the batch began and changes nothing: what it decides is thrown
 /// away, and any error it meets only ends it. It never runs behind the writer: it skips to the
 /// writer's command, and waits once it is `window` commands ahead.
-final class ReadAhead: @unchecked Sendable {
+final class ReadAhead: Sendable {
     /// The fewest commands a batch has for a read-ahead to pay for its thread.
     static let defaultMinimumBatch = 512
     /// How far ahead of the writer it reads, in commands: far enough to stay ahead, near enough

@@ -74,16 +74,14 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                     // On a small store the look-ups find their pages in the cache anyway, and the
                     // second core is left to decoding the next batch (10^5 commands into an empty
                     // store ran 9% slower beside a read-ahead; tools/benchmark/RESULTS.md).
-                    let large = try log.head(txn).position >= options.readAheadEvents
-                    let readAhead = !large ? nil : ReadAhead.start(part, minimumBatch: options.readAheadBatch) { [self] body in
+                    let small = try log.head(txn).position < options.readAheadEvents
+                    let readAhead = small ? nil : ReadAhead.start(part, minimumBatch: options.readAheadBatch) { [self] body in
                         _ = try env.readWithoutWaiting { txn in
                             try body(LMDBViews(txn, tables: try viewTables(txn), streams: log.streams))
                         }
                     }
-                    let outcomes = try withExtendedLifetime(readAhead) {
-                        defer { readAhead?.stop() }
-                        return try handler.execute(part, readAhead: readAhead)
-                    }
+                    defer { readAhead?.stop() }
+                    let outcomes = try handler.execute(part, readAhead: readAhead)
                     try handler.finish()
                     return outcomes
                 }
