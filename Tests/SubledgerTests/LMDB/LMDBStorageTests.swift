@@ -110,6 +110,49 @@ import Testing
     /// store that never merges and one that merges whenever it may hold the same views, byte for
     /// byte once deltas are read over their tables, and so does a rebuild; verify reads through
     /// the deltas and finds damage in them.
+    /// A merge in parts (`Deltas.merge` with a limit, one transaction each): each part moves the
+    /// delta's first changes into the table and removes exactly those, and between parts every
+    /// table and the stream index read as before.
+    @Test func aMergeInPartsMovesEachChangeOnceAndReadsTheSameBetweenParts() throws {
+        let t = try TempStore(deltaMergeFloor: 1 << 30)  // nothing merges by itself
+        var script = [#"{"command":"CreatePlan","name":"p"}"#, #"{"command":"CreateGroup","name":"g"}"#]
+        for u in 0..<20 {
+            script += [#"{"command":"RegisterUser","email":"u\#(u)@example.com"}"#,
+                       #"{"command":"Subscribe","user":"u\#(u)@example.com","plan":"p"}"#,
+                       #"{"command":"JoinGroup","user":"u\#(u)@example.com","group":"g"}"#]
+        }
+        script += (0..<20).map { #"{"command":"RecordLogin","user":"u\#($0)@example.com"}"# }
+        script += [#"{"command":"LeaveGroup","user":"u3@example.com","group":"g"}"#, #"{"command":"DeleteUser","user":"u5@example.com"}"#]
+        #expect(try t.store.execute(batch: script.map { CommandDecoder.decode(line: $0) }).allSatisfy(\.isApplied))
+        let store = t.store
+        func entries(_ sequence: some OrderedEntries) throws -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            while let (key, value) = try sequence.nextEntry() { out.append(Array(key) + [0xff] + Array(value)) }
+            return out
+        }
+        func contents() throws -> [[[UInt8]]] {
+            try store.env.read { txn in
+                try store.viewTables(txn).map { try entries($0.scan(txn)) } + [entries(store.log.streams.scan(txn))]
+            }
+        }
+        func pending() throws -> [Int] {
+            try store.env.read { txn in try (store.viewTables(txn).map(\.delta) + [store.log.streams.delta]).map { try txn.entries($0) } }
+        }
+        let before = try contents()
+        var left = try pending()
+        #expect(left.filter { $0 > 5 }.count >= 3, "several deltas need more than one part: \(left)")
+        while left.contains(where: { $0 > 0 }) {
+            try store.env.write { txn in
+                for table in try store.viewTables(txn) { _ = try table.merge(limit: 5, txn) }
+                _ = try store.log.streams.merge(limit: 5, txn)
+            }
+            let now = try pending()
+            #expect(now == left.map { max(0, $0 - 5) }, "each part moves 5 changes of each delta")
+            #expect(try contents() == before)
+            left = now
+        }
+    }
+
     @Test func deltasReadAsTheirTablesAndMergesChangeNothing() throws {
         // 60 users on 4 plans and in 3 groups; then cancels, plan changes, logins, a user and a
         // group leave.
