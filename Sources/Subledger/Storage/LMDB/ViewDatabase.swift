@@ -100,11 +100,11 @@ struct ViewDatabase {
     /// Moves up to `limit` changes from the delta into the main database (`Deltas.merge`); the
     /// table's contents do not change.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
-        try Deltas.merge(delta, into: main, limit: limit, txn) { table, key, change in
-            if let value = try Self.value(ofChange: change) {
-                try table.put(key, value)
-            } else if try table.seekExact(key) != nil {
-                try table.deleteCurrent()
+        try Deltas.merge(delta, limit: limit, txn) { key, change in
+            if let value = try change.withUnsafeBytes({ try Self.value(ofChange: $0).map(Array.init) }) {
+                try txn.put(main, key, value)
+            } else {
+                _ = try txn.delete(main, key)
             }
         }
     }
@@ -132,32 +132,25 @@ enum Deltas {
         return pending > 0 && pending >= max(floor, size / 8)
     }
 
-    /// Hands up to `limit` entries of `delta` to `apply`, in key order, with a cursor on `main`
-    /// that stays near the last key it wrote (each leaf of `main` they land on is written once,
-    /// and most keys need no descent from the root), then removes them; true when the delta is
-    /// then empty.
-    static func merge(_ delta: Database, into main: Database, limit: Int, _ txn: WriteTransaction,
-                      apply: (_ main: Cursor, _ key: UnsafeRawBufferPointer, _ change: UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
-        let changes = try txn.cursor(delta), table = try txn.cursor(main)
-        defer { changes.close(); table.close() }
-        // The delta does not change until the moved entries are removed, so the entries read stay
-        // valid while `apply` writes `main`.
-        var moved = 0
-        var next = try changes.first()
-        while moved < limit, let (key, change) = next {
-            try apply(table, key, change)
-            moved += 1
-            next = try changes.next()
-        }
-        guard next != nil else {
+    /// Hands up to `limit` entries of `delta` to `apply`, in key order, so that each leaf of the
+    /// tree they land on is written once, then removes them; true when the delta is then empty.
+    static func merge(_ delta: Database, limit: Int, _ txn: WriteTransaction,
+                      apply: (_ key: [UInt8], _ value: [UInt8]) throws -> Void) throws -> Bool {
+        // `nextEntry` throws where a `for … in` would end early: a short read must not pass for
+        // the whole delta, which is emptied below.
+        var moved: [(key: [UInt8], value: [UInt8])] = []
+        let pending = try txn.scan(delta, from: nil, to: nil, reverse: false)
+        while moved.count < limit, let (key, value) = try pending.nextEntry() { moved.append((Array(key), Array(value))) }
+        for (key, value) in moved { try apply(key, value) }
+        if moved.count < limit {
             try txn.clear(delta)
             return true
         }
-        for _ in 0..<moved {
-            guard try changes.first() != nil else { throw StoreError.corrupt("a view delta lost entries during its merge") }
-            try changes.deleteCurrent()
+        let duplicates = delta.flags.contains(.dupSort)
+        for (key, value) in moved {
+            _ = duplicates ? try txn.delete(delta, key, value: value) : try txn.delete(delta, key)
         }
-        return false
+        return try txn.entries(delta) == 0
     }
 }
 
