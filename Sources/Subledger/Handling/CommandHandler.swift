@@ -17,6 +17,9 @@ struct CommandHandler<Txn: LedgerWriting> {
         self.newID = newID
     }
 
+    /// The log's head: as the transaction found it, until a command appends.
+    var head: LogHead { appender.head }
+
     /// Runs commands in order; items that failed to parse pass through as rejections, so
     /// outcomes line up with the input. A rejected command appends nothing and undoes nothing.
     /// `readAhead`, if any, is told which command it is on.

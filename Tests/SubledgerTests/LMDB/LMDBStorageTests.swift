@@ -106,10 +106,6 @@ import Testing
         }, at: 8))
     }
 
-    /// The changes of relations and proxies wait in deltas (`ViewDatabase`) until merged. A
-    /// store that never merges and one that merges whenever it may hold the same views, byte for
-    /// byte once deltas are read over their tables, and so does a rebuild; verify reads through
-    /// the deltas and finds damage in them.
     /// A merge in parts (`Deltas.merge` with a limit, one transaction each): each part moves the
     /// delta's first changes into the table and removes exactly those, and between parts every
     /// table and the stream index read as before.
@@ -153,6 +149,10 @@ import Testing
         }
     }
 
+    /// The changes of every view table wait in deltas (`ViewDatabase`) until merged. A
+    /// store that never merges and one that merges whenever it may hold the same views, byte for
+    /// byte once deltas are read over their tables, and so does a rebuild; verify reads through
+    /// the deltas and finds damage in them.
     @Test func deltasReadAsTheirTablesAndMergesChangeNothing() throws {
         // 60 users on 4 plans and in 3 groups; then cancels, plan changes, logins, a user and a
         // group leave.

@@ -74,7 +74,7 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
                     // On a small store the look-ups find their pages in the cache anyway, and the
                     // second core is left to decoding the next batch (10^5 commands into an empty
                     // store ran 9% slower beside a read-ahead; tools/benchmark/RESULTS.md).
-                    let small = try log.head(txn).position < options.readAheadEvents
+                    let small = handler.head.position < options.readAheadEvents
                     let readAhead = small ? nil : ReadAhead.start(part, minimumBatch: options.readAheadBatch) { [self] body in
                         _ = try env.readWithoutWaiting { txn in
                             try body(LMDBViews(txn, tables: try viewTables(txn), streams: log.streams))
