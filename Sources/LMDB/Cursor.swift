@@ -78,6 +78,37 @@ public final class Cursor {
         if rc != MDB_SUCCESS { throw LMDBError(code: writer.failed(rc)) }
     }
 
+    /// Stores `value` under `key` in a database of a write transaction (in a `dupSort` one,
+    /// adds it to the key's values) and moves the cursor to it. Puts in key order through one
+    /// cursor find most keys on the leaf it stands on, where `WriteTransaction.put` descends
+    /// from the root for each.
+    ///
+    /// ```swift
+    /// let cursor = try txn.cursor(db)
+    /// for (key, value) in sortedChanges { try cursor.put(key, value) }
+    /// ```
+    public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(LMDBError) {
+        guard let handle, let writer = owner as? WriteTransaction else { throw .badTransaction }
+        var keyValue = MDB_val(key)
+        var dataValue = MDB_val(value)
+        let rc = mdb_cursor_put(handle, &keyValue, &dataValue, 0)
+        if rc != MDB_SUCCESS { throw LMDBError(code: writer.failed(rc)) }
+    }
+
+    /// Deletes the entry the cursor stands on (in a `dupSort` database, that one value), in a
+    /// write transaction. The entries read before it are no longer valid. Move the cursor, or
+    /// use another, before `put`: a put through a cursor right after a delete through it
+    /// stored keys out of place here (tools/benchmark/RESULTS.md, 2026-12-07).
+    ///
+    /// ```swift
+    /// while try cursor.first() != nil { try cursor.deleteCurrent() }
+    /// ```
+    public func deleteCurrent() throws(LMDBError) {
+        guard let handle, let writer = owner as? WriteTransaction else { throw .badTransaction }
+        let rc = mdb_cursor_del(handle, 0)
+        if rc != MDB_SUCCESS { throw LMDBError(code: writer.failed(rc)) }
+    }
+
     /// The first entry (for a `dupSort` key: its first value), or nil if the database is empty.
     ///
     /// ```swift

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import PropertyBased
 import Testing
 @testable import Subledger
 
@@ -146,6 +147,50 @@ import Testing
             #expect(now == left.map { max(0, $0 - 5) }, "each part moves 5 changes of each delta")
             #expect(try contents() == before)
             left = now
+        }
+    }
+
+    /// A merge leaves a table's main database holding exactly what a dictionary given the same
+    /// puts and removals holds: puts go through one cursor in key order with removals between
+    /// them (`MergeTarget`), in parts of any size, over a table of many leaves that split and
+    /// merge as values grow, shrink and go.
+    @Test func aMergeLeavesTheTableItsChangesDescribe() async {
+        let changes = Gen.int(in: 0...(1 << 40)).array(of: 1...3_000)
+        // The second number picks the part's size and the share of removals, in tenths.
+        await propertyCheck(count: 25, input: changes, Gen.int(in: 0...43_999)) { changes, config in
+            failOnThrow {
+                let limit = 1 + config % 4_000, removals = config / 4_000
+                let t = try TempStore(deltaMergeFloor: 1 << 30)
+                let env = t.store.env
+                let table = try env.read { try t.store.viewTables($0)[BaseTable.users.rawValue] }
+                func key(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(n).bigEndian) { Array($0) } }
+                func value(_ n: Int) -> [UInt8] { Array(repeating: UInt8(truncatingIfNeeded: n), count: 8 + n % 120) }
+                var model: [[UInt8]: [UInt8]] = [:]
+                try env.write { txn in
+                    try txn.clear(table.main)
+                    for n in stride(from: 0, to: 4_000, by: 2) {
+                        model[key(n)] = value(n)
+                        try txn.put(table.main, key(n), value(n))
+                    }
+                    for change in changes {
+                        let k = key(change % 4_001)
+                        if change % 10 < removals {
+                            model[k] = nil
+                            try table.delete(k, txn)
+                        } else {
+                            model[k] = value(change >> 12)
+                            try table.put(k, value(change >> 12), txn)
+                        }
+                    }
+                }
+                while try !env.write({ try table.merge(limit: limit, $0) }) {}
+                let stored = try env.read { txn in
+                    #expect(try txn.entries(table.delta) == 0)
+                    return try txn.scan(table.main, from: nil, to: nil, reverse: false).map { (Array($0.key), Array($0.value)) }
+                }
+                #expect(stored.map(\.0) == model.keys.sorted { $0.lexicographicallyPrecedes($1) })
+                #expect(stored.allSatisfy { model[$0.0] == $0.1 })
+            }
         }
     }
 

@@ -53,6 +53,6 @@ struct StreamIndex {
     /// Moves up to `limit` entries of the delta into `main` (`Deltas.merge`). A plain put: a
     /// damaged index out of order is for verify to report, not a merge to refuse.
     func merge(limit: Int, _ txn: WriteTransaction) throws -> Bool {
-        try Deltas.merge(delta, limit: limit, txn) { id, position in try txn.put(main, id, position) }
+        try Deltas.merge(delta, into: main, limit: limit, txn) { target, id, position in try target.put(id, position) }
     }
 }

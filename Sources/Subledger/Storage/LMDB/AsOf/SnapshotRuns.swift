@@ -15,9 +15,10 @@ struct SnapshotRun: Equatable {
 /// one table of links. Now a writer sorts the entries its transaction took and appends them as
 /// a run of their own;
 /// the newest two runs are merged, sequentially, while the newer holds at least half as many
-/// entries as the older. So runs shrink by more than half from oldest to newest, there are
-/// about log₂ of the entries of them, and each entry is rewritten as many times, a page at a
-/// time, never on a random leaf.
+/// entries as the older (a cascade of such merges is one pass over all its runs). So runs
+/// shrink by more than half from oldest to newest, there are about log₂ of the entries of
+/// them, and each entry is rewritten at most as many times, a page at a time, never on a
+/// random leaf.
 ///
 /// Runs hold consecutive ranges of snapshots. A row's version at a snapshot is in the newest
 /// run (of those not after the snapshot) that holds a version of it: one seek per run, newest
@@ -96,17 +97,23 @@ enum SnapshotRuns {
         defer { cursor.close() }
         try write(cursor)
         runs.append(SnapshotRun(slot: slot, through: through, count: UInt64(count)))
-        while runs.count >= 2 {
-            let newer = runs[runs.count - 1], older = runs[runs.count - 2]
+        // The newest runs the policy merges, pair by pair, are merged at once: a cascade of pairs
+        // rewrote the newest entries once per pair.
+        var merging = 1, merged = runs[runs.count - 1].count
+        while merging < runs.count {
+            let older = runs[runs.count - 1 - merging]
             // At most slots - 2 runs stay, so that the next one and a merge find a slot.
-            guard newer.count * 2 >= older.count || runs.count > databases.count - 2 else { break }
-            let into = try freeSlot(runs, databases.count)
-            try merge(databases[older.slot], databases[newer.slot], into: databases[into], txn)
-            try txn.clear(databases[older.slot])
-            try txn.clear(databases[newer.slot])
-            runs.removeLast(2)
-            runs.append(SnapshotRun(slot: into, through: newer.through, count: older.count + newer.count))
+            guard merged * 2 >= older.count || runs.count - merging + 1 > databases.count - 2 else { break }
+            merged += older.count
+            merging += 1
         }
+        guard merging >= 2 else { return }
+        let sources = Array(runs.suffix(merging))
+        let into = try freeSlot(runs, databases.count)
+        try merge(sources.map { databases[$0.slot] }, into: databases[into], txn)
+        for run in sources { try txn.clear(databases[run.slot]) }
+        runs.removeLast(merging)
+        runs.append(SnapshotRun(slot: into, through: through, count: merged))
     }
 
     private static func freeSlot(_ runs: [SnapshotRun], _ slots: Int) throws -> Int {
@@ -129,26 +136,15 @@ enum SnapshotRuns {
         try MergedEntries(runs.map { try txn.scan(databases[$0.slot], from: start, to: end, reverse: false) })
     }
 
-    /// Writes the entries of two runs into an empty database, in key order. No key is in both:
+    /// Writes the entries of `runs` into an empty database, in key order. No key is in two:
     /// snapshot entries of two runs belong to different snapshots, and a link is stored once.
-    private static func merge(_ a: Database, _ b: Database, into: Database, _ txn: WriteTransaction) throws {
-        let left = try txn.scan(a, from: nil, to: nil, reverse: false)
-        let right = try txn.scan(b, from: nil, to: nil, reverse: false)
+    private static func merge(_ runs: [Database], into: Database, _ txn: WriteTransaction) throws {
+        // The entries point into pages of the runs, which the merge does not change and LMDB
+        // does not spill while a cursor stands on them.
+        let entries = try MergedEntries(runs.map { try txn.scan($0, from: nil, to: nil, reverse: false) })
         let out = try txn.cursor(into)
         defer { out.close() }
-        var x = try left.nextEntry(), y = try right.nextEntry()
-        while x != nil || y != nil {
-            // The entries point into pages of the two runs, which the merge does not change and
-            // LMDB does not spill while a cursor stands on them.
-            if let l = x, y == nil || l.key.precedes(y!.key) {
-                try out.append(l.key, l.value)
-                x = try left.nextEntry()
-            } else {
-                try out.append(y!.key, y!.value)
-                y = try right.nextEntry()
-            }
-        }
-        if let error = left.error ?? right.error { throw error }
+        while let (key, value) = try entries.nextEntry() { try out.append(key, value) }
     }
 
     /// Empties every slot: the runs listed and any a store of another layout left.
