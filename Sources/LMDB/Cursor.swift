@@ -96,9 +96,7 @@ public final class Cursor {
     }
 
     /// Deletes the entry the cursor stands on (in a `dupSort` database, that one value), in a
-    /// write transaction. The entries read before it are no longer valid. Move the cursor, or
-    /// use another, before `put`: a put through a cursor right after a delete through it
-    /// stored keys out of place here (tools/benchmark/RESULTS.md, 2026-12-07).
+    /// write transaction. The entries read before it are no longer valid.
     ///
     /// ```swift
     /// while try cursor.first() != nil { try cursor.deleteCurrent() }

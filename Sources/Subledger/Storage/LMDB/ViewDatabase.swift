@@ -163,8 +163,9 @@ enum Deltas {
 
 /// Where a merge writes `main`, in key order. Puts go through one cursor, which finds most keys
 /// on the leaf it stands on where `WriteTransaction.put` descends from the root for each
-/// (merges were 16% of a late tenth of 10^7 commands). A removal closes it first: a put through
-/// a cursor after a delete through it stored keys out of place (tools/benchmark/RESULTS.md).
+/// (merges were 16% of a late tenth of 10^7 commands). Removals are few: each goes through
+/// `WriteTransaction.delete` with the cursor closed, so that no cursor of ours has to follow
+/// the tree as a delete rebalances it, and the next put opens a new one.
 struct MergeTarget {
     private let main: Database
     private let txn: WriteTransaction
