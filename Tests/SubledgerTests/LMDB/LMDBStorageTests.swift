@@ -163,7 +163,7 @@ import Testing
                 let t = try TempStore(deltaMergeFloor: 1 << 30)
                 let env = t.store.env
                 let table = try env.read { try t.store.viewTables($0)[BaseTable.users.rawValue] }
-                func key(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(n).bigEndian) { Array($0) } }
+                func key(_ n: Int) -> [UInt8] { Keys.position(UInt64(n)) }
                 func value(_ n: Int) -> [UInt8] { Array(repeating: UInt8(truncatingIfNeeded: n), count: 8 + n % 120) }
                 var model: [[UInt8]: [UInt8]] = [:]
                 try env.write { txn in

@@ -177,8 +177,9 @@ struct MergeTarget {
     }
 
     mutating func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-        if cursor == nil { cursor = try txn.cursor(main) }
-        try cursor!.put(key, value)
+        let cursor = try self.cursor ?? txn.cursor(main)
+        self.cursor = cursor
+        try cursor.put(key, value)
     }
 
     mutating func remove(_ key: UnsafeRawBufferPointer) throws {
