@@ -24,8 +24,8 @@ final class MemoryViews: KeyValueViewWriting {
     @exclusivity(unchecked) private var inOrder: [Bool]
     /// The slot of the rows at each position (-1: none).
     @exclusivity(unchecked) private var slotOf: [Int32] = []
-    /// Rows by table (`BaseTable.rawValue`; only row tables are filled) by slot; nil: deleted.
-    @exclusivity(unchecked) private var rows: [[CachedRow?]]
+    /// Rows by slot, a typed column per row table.
+    private let columns = RowColumns()
     @exclusivity(unchecked) private var entities = EntityIndex()
     /// By entity number: the position of the event that created it (0: none yet).
     @exclusivity(unchecked) private var created: [UInt64] = []
@@ -69,7 +69,6 @@ final class MemoryViews: KeyValueViewWriting {
         let tables = BaseTable.allCases.count, kinds = MemoryViews.kinds.count
         positions = Array(repeating: [], count: kinds)
         inOrder = Array(repeating: true, count: kinds)
-        rows = Array(repeating: [], count: tables)
         heads = Array(repeating: [], count: Relation.allCases.count)
         nodes = Array(repeating: [], count: Relation.allCases.count)
         proxyKeys = Array(repeating: [], count: tableCount - tables)
@@ -91,7 +90,7 @@ final class MemoryViews: KeyValueViewWriting {
         for (table, type) in creations {
             let kind = MemoryViews.kind(of: table)
             positions[kind].reserveCapacity(counts[type])
-            for t in MemoryViews.kinds[kind] { rows[t.rawValue].reserveCapacity(counts[type]) }
+            columns.reserve(MemoryViews.kinds[kind], counts[type])
         }
     }
 
@@ -142,34 +141,38 @@ final class MemoryViews: KeyValueViewWriting {
         if let last = positions[kind].last, last > p { inOrder[kind] = false }
         positions[kind].append(p)
         slotOf[i] = Int32(s)
-        for t in MemoryViews.kinds[kind] {
-            rows[t.rawValue].append(nil)
-            if tracksChanges { isChanged[t.rawValue].append(false) }
-        }
+        columns.appendSlot(MemoryViews.kinds[kind])
+        if tracksChanges { for t in MemoryViews.kinds[kind] { isChanged[t.rawValue].append(false) } }
         return s
     }
 
-    /// Calls `body` with each row of a row table and its position, in position order, until it
-    /// returns false.
-    private func forEachLiveRow(_ table: BaseTable, _ body: (_ position: UInt64, _ row: CachedRow) throws -> Bool) rethrows {
-        let kind = MemoryViews.kind(of: table), positions = positions[kind], rows = rows[table.rawValue]
+    /// Calls `body` with the position and slot of each row of a row table, in position order,
+    /// until it returns false.
+    private func forEachLiveSlot(_ table: BaseTable, _ body: (_ position: UInt64, _ slot: Int) throws -> Bool) rethrows {
+        let kind = MemoryViews.kind(of: table), positions = positions[kind]
         // A fold makes slots in position order; only rows put out of order need a sort.
         let order = inOrder[kind] ? nil : positions.indices.sorted { positions[$0] < positions[$1] }
         for i in positions.indices {
             let s = order?[i] ?? i
-            if let row = rows[s], try !body(positions[s], row) { return }
+            if columns.has(table, s), try !body(positions[s], s) { return }
         }
+    }
+
+    /// The stored bytes of the row in slot `s` of a row table, if there is one.
+    private func encoded(_ table: BaseTable, _ s: Int) -> [UInt8]? {
+        var w = BinaryWriter(capacity: 64)
+        return columns.encode(table, s, into: &w) ? w.bytes : nil
     }
 
     // MARK: Rows
 
     func row<R: StoredRow>(_ type: R.Type, _ table: BaseTable, at position: UInt64) throws -> R? {
         guard let s = slot(position, kind: MemoryViews.kind(of: table)) else { return nil }
-        return rows[table.rawValue][s].flatMap(R.init(cached:))
+        return columns.row(R.self, s)
     }
 
     func put<R: StoredRow>(_ table: BaseTable, at position: UInt64, _ row: R) throws {
-        replace(table, at: position, with: row.cached)
+        replace(table, at: position, with: row)
     }
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
@@ -181,12 +184,12 @@ final class MemoryViews: KeyValueViewWriting {
                 link(.index(index), key, Keys.position(p))
             }
         }
-        replace(table, at: p, with: new?.cached)
+        replace(table, at: p, with: new)
     }
 
     /// Puts `after` (nil: deletes the row) at position `p` of a row table. Deleting where no
     /// row ever was changes nothing.
-    private func replace(_ table: BaseTable, at p: UInt64, with after: CachedRow?) {
+    private func replace<R: StoredRow>(_ table: BaseTable, at p: UInt64, with after: R?) {
         let kind = MemoryViews.kind(of: table), t = table.rawValue
         let s: Int
         if let existing = slot(p, kind: kind) {
@@ -197,14 +200,14 @@ final class MemoryViews: KeyValueViewWriting {
         }
         switch table {
         case .memberships:
-            relink(.membershipsOfUser, p, t, s, after)
-            relink(.membershipsOfGroup, p, t, s, after)
+            relink(.membershipsOfUser, p, s, to: RowColumns.entity(.membershipsOfUser, of: after))
+            relink(.membershipsOfGroup, p, s, to: RowColumns.entity(.membershipsOfGroup, of: after))
         case .subscriptions:
-            relink(.subscriptionsOfUser, p, t, s, after)
-            relink(.subscriptionsOfPlan, p, t, s, after)
+            relink(.subscriptionsOfUser, p, s, to: RowColumns.entity(.subscriptionsOfUser, of: after))
+            relink(.subscriptionsOfPlan, p, s, to: RowColumns.entity(.subscriptionsOfPlan, of: after))
         default: break
         }
-        rows[t][s] = after
+        columns.set(after, s)
         if tracksChanges, !isChanged[t][s] {
             isChanged[t][s] = true
             changedSlots[t].append(Int32(s))
@@ -212,11 +215,23 @@ final class MemoryViews: KeyValueViewWriting {
         if !derived.isEmpty { derived.removeAll() }
     }
 
-    /// Lists row position `p` in `relation` under the entity `after` has, if the row in slot
-    /// `s` of table `t` (read in place, not copied) has another.
-    private func relink(_ relation: Relation, _ p: UInt64, _ t: Int, _ s: Int, _ after: CachedRow?) {
-        let to = relation.entity(of: after)
-        guard let to, rows[t].withUnsafeBufferPointer({ relation.entity(of: $0[s]) }) != to else { return }
+    /// The same for a row in any form (as a snapshot or `put` hands it over).
+    private func replace(_ table: BaseTable, at p: UInt64, with after: CachedRow?) {
+        switch table {
+        case .users: replace(table, at: p, with: after.flatMap(UserRow.init(cached:)))
+        case .plans: replace(table, at: p, with: after.flatMap(PlanRow.init(cached:)))
+        case .teamPlans: replace(table, at: p, with: after.flatMap(TeamPlanRow.init(cached:)))
+        case .groups: replace(table, at: p, with: after.flatMap(GroupRow.init(cached:)))
+        case .memberships: replace(table, at: p, with: after.flatMap(MembershipRow.init(cached:)))
+        case .subscriptions: replace(table, at: p, with: after.flatMap(SubscriptionRow.init(cached:)))
+        default: preconditionFailure("table \(table.name) holds no rows")
+        }
+    }
+
+    /// Lists row position `p` in `relation` under entity `to`, unless the row in slot `s` is
+    /// listed under it already.
+    private func relink(_ relation: Relation, _ p: UInt64, _ s: Int, to: EntityID?) {
+        guard let to, columns.entity(relation, s) != to else { return }
         let r = relation.rawValue, e = number(to)
         heads[r].grow(toHold: e, with: -1)
         precondition(nodes[r].count < Int(Int32.max), "a fold lists fewer than 2^31 related rows")
@@ -231,36 +246,33 @@ final class MemoryViews: KeyValueViewWriting {
 
     /// The rows related to `entity` now, each once, in position order: the listed ones whose
     /// row still names it.
-    private func related(_ relation: Relation, to entity: EntityID) -> [(position: UInt64, row: CachedRow)] {
+    private func related(_ relation: Relation, to entity: EntityID) -> [(position: UInt64, slot: Int)] {
         let r = relation.rawValue
         guard let e = entities.number(of: entity), e < heads[r].count else { return [] }
-        let table = relation.rows, kind = MemoryViews.kind(of: table)
-        var out: [(position: UInt64, row: CachedRow)] = []
+        let kind = MemoryViews.kind(of: relation.rows)
+        var out: [(position: UInt64, slot: Int)] = []
         var n = Int(heads[r][e])
         while n >= 0 {
             let node = nodes[r][n]
-            if let s = slot(node.position, kind: kind), rows[table.rawValue].withUnsafeBufferPointer({ relation.entity(of: $0[s]) }) == entity,
-               let row = rows[table.rawValue][s] {
-                out.append((node.position, row))
-            }
+            if let s = slot(node.position, kind: kind), columns.entity(relation, s) == entity { out.append((node.position, s)) }
             n = Int(node.next)
         }
         // A row that moved away and back is listed twice.
         guard out.count > 1 else { return out }
         out.sort { $0.position < $1.position }
-        var unique: [(position: UInt64, row: CachedRow)] = []
+        var unique: [(position: UInt64, slot: Int)] = []
         for related in out where related.position != unique.last?.position { unique.append(related) }
         return unique
     }
 
     func forEachRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, _ body: (UInt64, R) throws -> Bool) throws {
-        try forEachLiveRow(table) { p, row in try R(cached: row).map { try body(p, $0) } ?? true }
+        try forEachLiveSlot(table) { p, s in try columns.row(R.self, s).map { try body(p, $0) } ?? true }
     }
 
     /// Calls `body` with every row of a row table in position order.
     func forEachCachedRow(_ table: BaseTable, _ body: (UInt64, CachedRow) throws -> Void) throws {
-        try forEachLiveRow(table) { p, row in
-            try body(p, row)
+        try forEachLiveSlot(table) { p, s in
+            if let row = columns.cached(table, s) { try body(p, row) }
             return true
         }
     }
@@ -272,7 +284,7 @@ final class MemoryViews: KeyValueViewWriting {
     func get(_ table: ViewTable, _ key: [UInt8]) throws -> [UInt8]? {
         if case .rows(let t) = table {
             guard let s = slot(Keys.readPosition(key), kind: MemoryViews.kind(of: t)) else { return nil }
-            return rows[t.rawValue][s]?.encoded
+            return encoded(t, s)
         }
         let entries = try scan(table, prefix: key)
         return entries.first { $0.key == key }?.value
@@ -282,8 +294,8 @@ final class MemoryViews: KeyValueViewWriting {
         // The cascades' scans, by an entity: only that entity's rows.
         if case .index(let t) = table, let relation = Relation(t), prefix.count >= 16 {
             let id = prefix.withUnsafeBytes { EntityID(raw: $0) }
-            let entries = related(relation, to: id).compactMap { p, row in
-                KeyLayout.indexEntries(of: row, at: p).first { $0.table == t }
+            let entries = related(relation, to: id).compactMap { p, s in
+                columns.cached(relation.rows, s).flatMap { KeyLayout.indexEntries(of: $0, at: p).first { $0.table == t } }
             }.filter { $0.key.starts(with: prefix) }
             return entries.sorted { ViewKey($0.key) < ViewKey($1.key) }.map { ($0.key, $0.value) }
         }
@@ -294,7 +306,7 @@ final class MemoryViews: KeyValueViewWriting {
     }
 
     func forEach(_ table: ViewTable, _ body: (_ key: [UInt8]) throws -> Bool) throws {
-        if case .rows(let t) = table { return try forEachLiveRow(t) { p, _ in try body(Keys.position(p)) } }
+        if case .rows(let t) = table { return try forEachLiveSlot(t) { p, _ in try body(Keys.position(p)) } }
         for (key, _) in try scan(table, prefix: []) where try !body(key) { return }
     }
 
@@ -314,7 +326,7 @@ final class MemoryViews: KeyValueViewWriting {
     func delete(_ table: ViewTable, _ key: [UInt8]) throws {
         switch table {
         case .rows(let t):
-            replace(t, at: Keys.readPosition(key), with: nil)
+            replace(t, at: Keys.readPosition(key), with: nil as CachedRow?)
         case .index(let t): preconditionFailure("index table \(t.name) follows from the rows")
         case .proxy(let i):
             let s = proxySlot(key)
@@ -345,7 +357,7 @@ final class MemoryViews: KeyValueViewWriting {
             let slots = inOrder[kind] ? changed.sorted() : changed.sorted { positions[Int($0)] < positions[Int($1)] }
             for slot in slots {
                 let s = Int(slot)
-                out.append((BaseTable(rawValue: t)!, positions[s], rows[t][s]?.encoded))
+                out.append((BaseTable(rawValue: t)!, positions[s], encoded(BaseTable(rawValue: t)!, s)))
                 isChanged[t][s] = false
             }
             changedSlots[t].removeAll(keepingCapacity: true)
@@ -363,11 +375,11 @@ final class MemoryViews: KeyValueViewWriting {
             for case let key? in keys { out.append(key: key, value: []) }
             return out.sorted()
         }
-        let source = t.rowTable, rows = rows[source.rawValue], positions = positions[MemoryViews.kind(of: source)]
+        let source = t.rowTable, positions = positions[MemoryViews.kind(of: source)]
         if t.holdsRows {
-            var out = PackedTable.Builder(capacity: rows.count)
-            forEachLiveRow(t) { p, row in
-                out.append(position: p) { row.encode(into: &$0) }
+            var out = PackedTable.Builder(capacity: positions.count)
+            forEachLiveSlot(t) { p, s in
+                out.append(position: p) { _ = columns.encode(t, s, into: &$0) }
                 return true
             }
             return out.inOrder()
@@ -375,9 +387,9 @@ final class MemoryViews: KeyValueViewWriting {
         if let done = derived[t.rawValue] { return done }
         // One pass over the source rows derives each index table they stand for.
         let indexes = BaseTable.allCases.filter { !$0.holdsRows && $0.rowTable == source }
-        var tables = indexes.map { _ in PackedTable.Builder(capacity: rows.count) }
-        for (s, row) in rows.enumerated() {
-            guard let row else { continue }
+        var tables = indexes.map { _ in PackedTable.Builder(capacity: positions.count) }
+        for s in positions.indices {
+            guard let row = columns.cached(source, s) else { continue }
             KeyLayout.writeIndexEntries(of: row, at: positions[s]) { table, key, value in
                 if let i = indexes.firstIndex(of: table) { tables[i].append(key: key, value: value) }
             }
