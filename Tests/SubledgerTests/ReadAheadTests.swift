@@ -12,7 +12,7 @@ import Testing
 
     @Test func readsWithinItsWindowAheadOfTheWriterAndSkipsToIt() throws {
         let commands = (0..<200).map { CommandDecoder.decode(line: #"{"command":"RegisterUser","email":"\#(Self.email($0))"}"#) }
-        let state = RecordingState(MemoryViews(tableCount: ViewTable.count(proxies: 0)))
+        let state = RecordingState(MemoryViews(proxies: []))
         let ahead = try #require(ReadAhead.start(commands[...], minimumBatch: 1) { body in try body(state) })
         defer { ahead.stop() }
         let window = ReadAhead.window
@@ -31,7 +31,7 @@ import Testing
 
     @Test func aSmallBatchGetsNoThread() {
         let commands = [CommandDecoder.decode(line: #"{"command":"RegisterUser","email":"a@example.com"}"#)]
-        let state = RecordingState(MemoryViews(tableCount: ViewTable.count(proxies: 0)))
+        let state = RecordingState(MemoryViews(proxies: []))
         #expect(ReadAhead.start(commands[...], minimumBatch: 2) { body in try body(state) } == nil)
     }
 

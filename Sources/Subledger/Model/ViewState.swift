@@ -40,8 +40,10 @@ protocol ViewStateWriting: ViewState {
     /// Writes `new` at position `p` of a row table in place of `old` (nil: no row). The
     /// storage keeps whatever it derives from rows (unique names, relations) in step.
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws
-    /// Adds (or with `present` false removes) a key of the n-th proxy's ordered index.
-    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws
+    /// Adds (or with `present` false removes) the entry of the row at `position` in the n-th
+    /// proxy's ordered index. `key` makes the entry's key from the row as it is (or was, for a
+    /// removal): a storage that derives the keys of its entries from its rows need not call it.
+    func setProxyEntry(_ proxy: Int, position: UInt64, present: Bool, key: () -> [UInt8]) throws
 }
 
 /// A name that at most one live row holds.

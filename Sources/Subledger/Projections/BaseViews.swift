@@ -19,7 +19,10 @@ struct RowChanges {
 
     func follows(_ view: BaseView) -> Bool { followed & view.bit != 0 }
 
-    mutating func removeAll() { list.removeAll(keepingCapacity: true) }
+    mutating func removeAll() {
+        // Most events change no followed row, and clearing an empty list still cost a call.
+        if !list.isEmpty { list.removeAll(keepingCapacity: true) }
+    }
 
     mutating func append(_ view: BaseView, at position: UInt64, old: @autoclosure () -> AnyRow?, new: @autoclosure () -> AnyRow?) {
         guard follows(view) else { return }

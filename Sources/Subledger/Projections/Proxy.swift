@@ -10,29 +10,51 @@
 /// ```
 /// A proxy the store has not seen (new name or version) is back-filled when the store opens.
 public struct Proxy: Sendable {
-    public let name: String
-    public let version: Int
-    public let base: BaseView
-    let filter: @Sendable (AnyRow, ProxyLookup) throws -> Bool
-    let orderKey: @Sendable (AnyRow) -> [UInt8]
+    public var name: String { definition.name }
+    public var version: Int { definition.version }
+    public var base: BaseView { definition.base }
+    var filter: @Sendable (AnyRow, ProxyLookup) throws -> Bool { definition.filter }
+    var orderKey: @Sendable (AnyRow) -> [UInt8] { definition.orderKey }
     /// False when every row's sort key is empty: an index key is then the row's position alone.
-    let ordered: Bool
+    var ordered: Bool { definition.ordered }
     /// A condition on a subscription's plan alone (`subscriptions(_:onPlans:…)`). A plan's row never
     /// changes, so when a read names a plan that fails it, the proxy holds none of its rows.
-    let planCondition: (@Sendable (PlanRow) -> Bool)?
-    let derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)]
+    var planCondition: (@Sendable (PlanRow) -> Bool)? { definition.planCondition }
+    var derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)] { definition.derived }
+
+    /// The fields, held by reference: a fold copies a proxy for each row change it follows,
+    /// and a copy of six closures and a name was six retains and releases, not one.
+    private let definition: Definition
+
+    private final class Definition: Sendable {
+        let name: String
+        let version: Int
+        let base: BaseView
+        let filter: @Sendable (AnyRow, ProxyLookup) throws -> Bool
+        let orderKey: @Sendable (AnyRow) -> [UInt8]
+        let ordered: Bool
+        let planCondition: (@Sendable (PlanRow) -> Bool)?
+        let derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)]
+
+        init(name: String, version: Int, base: BaseView, filter: @escaping @Sendable (AnyRow, ProxyLookup) throws -> Bool,
+             orderKey: (@Sendable (AnyRow) -> [UInt8])?, planCondition: (@Sendable (PlanRow) -> Bool)?,
+             derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)]) {
+            self.name = name
+            self.version = version
+            self.base = base
+            self.filter = filter
+            self.orderKey = orderKey ?? { _ in [] }
+            ordered = orderKey != nil
+            self.planCondition = planCondition
+            self.derived = derived
+        }
+    }
 
     init(name: String, version: Int, base: BaseView, filter: @escaping @Sendable (AnyRow, ProxyLookup) throws -> Bool,
          orderKey: (@Sendable (AnyRow) -> [UInt8])? = nil, planCondition: (@Sendable (PlanRow) -> Bool)? = nil,
          derived: [(name: String, value: @Sendable (AnyRow, ProxyLookup) throws -> FieldValue)] = []) {
-        self.name = name
-        self.version = version
-        self.base = base
-        self.filter = filter
-        self.orderKey = orderKey ?? { _ in [] }
-        ordered = orderKey != nil
-        self.planCondition = planCondition
-        self.derived = derived
+        definition = Definition(name: name, version: version, base: base, filter: filter, orderKey: orderKey,
+                                planCondition: planCondition, derived: derived)
     }
 
     /// A proxy over `subscriptions`. `order` gives a sort key (see `SortKey`); rows with equal keys,
@@ -144,11 +166,11 @@ extension Proxy {
     /// Follows one change of its base view.
     func follow(_ change: RowChange, index: Int, _ s: some ViewStateWriting) throws {
         guard change.view == base else { return }
-        let lookup = ProxyLookup(reader: s)
+        let p = change.position
         // Delete whatever the old row indexed, even if a related row changed since it passed.
-        if let old = change.old { try s.setProxyEntry(index, key: indexKey(old, position: change.position), present: false) }
-        if let new = change.new, try filter(new, lookup) {
-            try s.setProxyEntry(index, key: indexKey(new, position: change.position), present: true)
+        if let old = change.old { try s.setProxyEntry(index, position: p, present: false) { indexKey(old, position: p) } }
+        if let new = change.new, try filter(new, ProxyLookup(reader: s)) {
+            try s.setProxyEntry(index, position: p, present: true) { indexKey(new, position: p) }
         }
     }
 }

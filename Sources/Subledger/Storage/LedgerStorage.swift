@@ -91,7 +91,7 @@ extension LedgerStorage {
                      progress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil,
                      versions: ((inout RowVersions) throws -> Void)? = nil) throws -> MemoryViews {
         var fold = ViewFold(proxies: proxies)
-        let views = MemoryViews(tableCount: fold.tableCount)
+        let views = MemoryViews(proxies: proxies)
         guard position > 0 else { return views }
         if let counts { views.reserve(for: counts) }
         let recorder = versions.map { _ in VersionRecorder(views) }

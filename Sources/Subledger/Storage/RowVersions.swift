@@ -68,8 +68,8 @@ final class VersionRecorder<Base: ViewStateWriting>: ViewStateWriting {
         try base.replaceRow(table, at: p, old: old, new: new)
     }
 
-    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws {
-        try base.setProxyEntry(proxy, key: key, present: present)
+    func setProxyEntry(_ proxy: Int, position: UInt64, present: Bool, key: () -> [UInt8]) throws {
+        try base.setProxyEntry(proxy, position: position, present: present, key: key)
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? { try base.creationPosition(of: id) }

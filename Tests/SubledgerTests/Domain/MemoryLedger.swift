@@ -9,7 +9,7 @@ final class MemoryLedger: LedgerWriting {
     private var commands: [String: UInt64] = [:]
     private var storedHead = LogHead.empty
     private var storedCounts = LogCounts()
-    let views = MemoryViews(tableCount: ViewTable.count(proxies: Proxy.builtIn.count))
+    let views = MemoryViews(proxies: Proxy.builtIn)
     var snapshotInterval: UInt64? { nil }
 
     private let ids = IDCounter()

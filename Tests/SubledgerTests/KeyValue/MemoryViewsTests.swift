@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func aRelationListsTheRowsRelatedNowOnceEach() throws {
-        let views = MemoryViews(tableCount: ViewTable.count(proxies: 0))
+        let views = MemoryViews(proxies: [])
         let (ann, bob, staff) = (EntityID.random(), EntityID.random(), EntityID.random())
         let m1 = membership(.random(), user: ann, group: staff), m2 = membership(.random(), user: ann, group: staff)
         try views.replaceRow(.memberships, at: 3, old: nil, new: m1)
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func rowsPutOutOfOrderAreListedInPositionOrder() throws {
-        let views = MemoryViews(tableCount: ViewTable.count(proxies: 0))
+        let views = MemoryViews(proxies: [])
         let (user, group) = (EntityID.random(), EntityID.random())
         for p: UInt64 in [40, 9, 25] { try views.put(.memberships, at: p, membership(.random(), user: user, group: group)) }
         try views.delete(.rows(.memberships), Keys.position(25))
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func aRowByIdIsFoundInItsEntitysTablesOnly() throws {
-        let views = MemoryViews(tableCount: ViewTable.count(proxies: 0))
+        let views = MemoryViews(proxies: [])
         let (team, ann) = (EntityID.random(), EntityID.random())
         let at = Timestamp(microseconds: 0)
         func created(_ data: EventData, at p: UInt64) {

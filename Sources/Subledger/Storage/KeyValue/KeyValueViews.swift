@@ -65,8 +65,8 @@ extension KeyValueViewWriting {
         if let new { try put(table, at: p, new) } else { try delete(.rows(table), Keys.position(p)) }
     }
 
-    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws {
-        if present { try put(.proxy(proxy), key, []) } else { try delete(.proxy(proxy), key) }
+    func setProxyEntry(_ proxy: Int, position: UInt64, present: Bool, key: () -> [UInt8]) throws {
+        if present { try put(.proxy(proxy), key(), []) } else { try delete(.proxy(proxy), key()) }
     }
 }
 

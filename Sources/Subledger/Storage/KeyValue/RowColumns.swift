@@ -89,6 +89,17 @@ final class RowColumns {
         }
     }
 
+    /// The row in slot `s` of a base view, as proxies see it.
+    func anyRow(_ view: BaseView, _ s: Int) -> AnyRow? {
+        switch view {
+        case .users: users[s].map(AnyRow.user)
+        case .plans: plans[s].map { AnyRow.plan($0, teamPlans[s]) }
+        case .groups: groups[s].map(AnyRow.group)
+        case .memberships: memberships[s].map(AnyRow.membership)
+        case .subscriptions: subscriptions[s].map(AnyRow.subscription)
+        }
+    }
+
     /// Writes the stored bytes of the row in slot `s` of `table`; false when there is none.
     func encode(_ table: BaseTable, _ s: Int, into w: inout BinaryWriter) -> Bool {
         func write(_ row: (some StoredRow)?) -> Bool {

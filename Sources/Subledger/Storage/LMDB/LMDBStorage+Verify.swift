@@ -24,7 +24,7 @@ extension LMDBStorage {
         var fold = ViewFold(proxies: proxies)
         // Snapshots marked stale by a writer with other proxies are taken again on open, not checked.
         let snapshots = try log.snapshotState(txn).flatMap { $0.version == SnapshotKeys.version && $0.proxies == proxiesSignature ? $0 : nil }
-        let folded = MemoryViews(tableCount: fold.tableCount, tracksChanges: snapshots != nil)
+        let folded = MemoryViews(proxies: proxies, tracksChanges: snapshots != nil)
         if let counts = log.sizingCounts(txn) { folded.reserve(for: counts) }
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
         var chain = ChainCheck()

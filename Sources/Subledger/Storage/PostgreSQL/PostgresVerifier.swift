@@ -17,7 +17,7 @@ struct PostgresVerifier {
             }
             let (head, _) = try PostgresLedgerTransaction.head(session, schema: s, lock: false)
             var fold = ViewFold(proxies: storage.proxies)
-            let folded = MemoryViews(tableCount: fold.tableCount)
+            let folded = MemoryViews(proxies: storage.proxies)
             let recorder = VersionRecorder(folded)
             var chain = ChainCheck()
             var expected: UInt64 = 1

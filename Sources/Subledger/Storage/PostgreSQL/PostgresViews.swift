@@ -287,8 +287,8 @@ final class PostgresViews: ViewStateWriting {
         }
     }
 
-    func setProxyEntry(_ proxy: Int, key: [UInt8], present: Bool) throws {
-        proxyChanges[proxy, default: [:]][key] = present
+    func setProxyEntry(_ proxy: Int, position: UInt64, present: Bool, key: () -> [UInt8]) throws {
+        proxyChanges[proxy, default: [:]][key()] = present
     }
 
     /// The entities and names a row's version names.

@@ -164,7 +164,7 @@ extension LMDBStorage {
         state.proxies = proxiesSignature
         let head = try log.head(txn).position
         var fold = ViewFold(proxies: proxies)
-        let views = MemoryViews(tableCount: fold.tableCount, tracksChanges: true)
+        let views = MemoryViews(proxies: proxies, tracksChanges: true)
         var taken: [(key: [UInt8], value: [UInt8])] = []
         try log.forEachEvent(from: 1, through: head, txn) { event in
             views.noteCreation(of: event)
