@@ -36,7 +36,8 @@ public enum EventCodec {
         var h = SHA256()
         previous.withUnsafeBytes { h.update(bufferPointer: $0) }
         body.withUnsafeBytes { h.update(bufferPointer: $0) }
-        return Array(h.finalize())
+        // Through its bytes: `Array(digest)` copied the digest as a sequence, byte by byte.
+        return h.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// Body followed by its chained hash; sets `event.hash`.

@@ -180,7 +180,8 @@ final class MemoryViews: KeyValueViewWriting {
     }
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
-        if tracksChanges, table == .memberships || table == .subscriptions {
+        // A new row removes no entry.
+        if tracksChanges, old != nil, table == .memberships || table == .subscriptions {
             // The relation entries a store on LMDB removes for this change (this one derives
             // them): all of the row at `p`, so linked by `p`. Other tables' indexes are not
             // linked, and most changes (a login, a rename) touch no index at all.
