@@ -347,21 +347,33 @@ final class MemoryViews: KeyValueViewWriting {
 
     // MARK: Writing out
 
-    /// The rows written since the last call (with `tracksChanges`), sorted by table and
-    /// position, with their stored bytes now (nil: deleted). Tracking starts afresh.
-    func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
-        var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+    /// Calls `body` with each row written since the last call (with `tracksChanges`), by table
+    /// and position, and its stored bytes now (nil: deleted), valid only during the call.
+    /// Tracking starts afresh.
+    func forEachChange(_ body: (_ table: BaseTable, _ position: UInt64, _ row: UnsafeRawBufferPointer?) -> Void) {
+        var w = BinaryWriter(capacity: 256)
         for (t, changed) in changedSlots.enumerated() where !changed.isEmpty {
-            let kind = MemoryViews.kind(of: BaseTable(rawValue: t)!), positions = positions[kind]
+            let table = BaseTable(rawValue: t)!, kind = MemoryViews.kind(of: table), positions = positions[kind]
             // Slots made in position order sort as their positions do.
             let slots = inOrder[kind] ? changed.sorted() : changed.sorted { positions[Int($0)] < positions[Int($1)] }
             for slot in slots {
                 let s = Int(slot)
-                out.append((BaseTable(rawValue: t)!, positions[s], encoded(BaseTable(rawValue: t)!, s)))
+                w.bytes.removeAll(keepingCapacity: true)
+                if columns.encode(table, s, into: &w) {
+                    w.bytes.withUnsafeBytes { body(table, positions[s], $0) }
+                } else {
+                    body(table, positions[s], nil)
+                }
                 isChanged[t][s] = false
             }
             changedSlots[t].removeAll(keepingCapacity: true)
         }
+    }
+
+    /// `forEachChange`, collected.
+    func takeChanges() -> [(table: BaseTable, position: UInt64, row: [UInt8]?)] {
+        var out: [(table: BaseTable, position: UInt64, row: [UInt8]?)] = []
+        forEachChange { out.append(($0, $1, $2.map { Array($0) })) }
         return out
     }
 

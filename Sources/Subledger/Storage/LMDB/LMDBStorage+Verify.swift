@@ -39,12 +39,16 @@ extension LMDBStorage {
                 folded.noteCreation(of: event)
                 try fold.apply(event, to: folded)
                 if let snapshots, event.position % snapshots.interval == 0 {
-                    let changes = folded.takeChanges()
-                    if event.position <= snapshots.checkpoint {
-                        var digest = SnapshotDigest()
-                        for (key, value) in SnapshotKeys.entries(changes, at: event.position) { digest.add(key, value) }
-                        expectedSnapshots[event.position] = digest
+                    // Each entry is written into the same two buffers and digested, not collected.
+                    var digest = SnapshotDigest(), key: [UInt8] = [], value: [UInt8] = []
+                    folded.forEachChange { table, position, row in
+                        key.removeAll(keepingCapacity: true)
+                        value.removeAll(keepingCapacity: true)
+                        SnapshotKeys.appendKey(table, position: position, at: event.position, to: &key)
+                        SnapshotKeys.appendValue(row, to: &value)
+                        digest.add(key, value)
                     }
+                    if event.position <= snapshots.checkpoint { expectedSnapshots[event.position] = digest }
                 }
             }
         }) { send -> VerifyReport? in

@@ -21,15 +21,26 @@ enum SnapshotKeys {
     static func key(_ table: BaseTable, position: UInt64, at snapshot: UInt64) -> [UInt8] {
         var k = [UInt8]()
         k.reserveCapacity(size)
-        k.append(UInt8(table.rawValue))
-        k += Keys.position(position)
-        k += Keys.position(~snapshot)
+        appendKey(table, position: position, at: snapshot, to: &k)
         return k
     }
 
+    static func appendKey(_ table: BaseTable, position: UInt64, at snapshot: UInt64, to k: inout [UInt8]) {
+        k.append(UInt8(table.rawValue))
+        k.appendBigEndian(position)
+        k.appendBigEndian(~snapshot)
+    }
+
     static func value(_ row: [UInt8]?) -> [UInt8] {
-        guard let row else { return [0] }
-        return [1] + row
+        var v = [UInt8]()
+        if let row { row.withUnsafeBytes { appendValue($0, to: &v) } } else { appendValue(nil, to: &v) }
+        return v
+    }
+
+    static func appendValue(_ row: UnsafeRawBufferPointer?, to v: inout [UInt8]) {
+        guard let row else { return v.append(0) }
+        v.append(1)
+        v.append(contentsOf: row)
     }
 
     /// The entries a snapshot stores for the rows its window changed (nil: deleted).
