@@ -194,6 +194,39 @@ import Testing
         }
     }
 
+    /// Verify compares a snapshot with a fresh fold's through `SnapshotDigest`: the digest of a
+    /// set of entries does not depend on their order, and changing one byte of one entry,
+    /// adding a zero byte to it or moving a byte from its key to its value changes it.
+    @Test func aSnapshotDigestSeesAnyChangeOfOneEntry() async {
+        let entries = Gen.int(in: 0...255).map { UInt8($0) }.array(of: 0...40).array(of: 1...30)
+        await propertyCheck(count: 200, input: entries, Gen.int(in: 0...(1 << 30))) { entries, pick in
+            // Each entry split into a key and a value at its middle, or one byte later at `shifted`.
+            func digest(_ entries: [[UInt8]], shifted: Int? = nil) -> SnapshotDigest {
+                var d = SnapshotDigest()
+                for (i, e) in entries.enumerated() {
+                    let split = e.count / 2 + (i == shifted ? 1 : 0)
+                    d.add(Array(e[..<split]), Array(e[split...]))
+                }
+                return d
+            }
+            let original = digest(entries)
+            let shuffled = entries.indices.sorted { ($0 * 7_919 + pick) % 1_009 < ($1 * 7_919 + pick) % 1_009 }.map { entries[$0] }
+            #expect(digest(shuffled) == original)
+            let i = pick % entries.count
+            var changed = entries
+            if changed[i].isEmpty {
+                changed[i] = [0]
+            } else {
+                changed[i][pick % changed[i].count] ^= UInt8(1 + pick % 255)
+            }
+            #expect(digest(changed) != original)
+            var longer = entries
+            longer[i].append(0)
+            #expect(digest(longer) != original)
+            if entries[i].count >= 2 { #expect(digest(entries, shifted: i) != original) }
+        }
+    }
+
     /// The changes of every view table wait in deltas (`ViewDatabase`) until merged. A
     /// store that never merges and one that merges whenever it may hold the same views, byte for
     /// byte once deltas are read over their tables, and so does a rebuild; verify reads through
