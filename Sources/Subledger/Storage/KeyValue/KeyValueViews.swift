@@ -147,6 +147,23 @@ enum KeyLayout {
         return out
     }
 
+    /// Calls `body` with each index entry that replacing `old` with `new` at `p` removes: those
+    /// of `old` under a key that `new` has not (what a store on LMDB deletes).
+    static func forEachRemovedEntry(old: CachedRow, new: CachedRow?, at p: UInt64, _ body: (BaseTable, [UInt8]) -> Void) {
+        if let new, sameIndexKeys(old, new) { return }
+        let kept = new.map { indexEntries(of: $0, at: p) } ?? []
+        for entry in indexEntries(of: old, at: p) where !kept.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
+            body(entry.table, entry.key)
+        }
+    }
+
+    /// Whether two versions of a row stand for index entries under the same keys; their values
+    /// may differ (a subscription's entry by user says whether it is active).
+    static func sameIndexKeys(_ a: CachedRow, _ b: CachedRow) -> Bool {
+        if case .subscription(let x) = a, case .subscription(let y) = b { return x.user == y.user && x.plan == y.plan }
+        return sameIndexEntries(a, b)
+    }
+
     /// Whether two versions of a row stand for the same index entries: the fields
     /// `indexEntries` reads are equal (most updates, a login or a rename, touch none).
     static func sameIndexEntries(_ a: CachedRow, _ b: CachedRow) -> Bool {

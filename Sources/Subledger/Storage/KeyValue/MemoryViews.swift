@@ -181,11 +181,11 @@ final class MemoryViews: KeyValueViewWriting {
 
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws {
         // A new row removes no entry.
-        if tracksChanges, old != nil, table == .memberships || table == .subscriptions {
+        if tracksChanges, let old, table == .memberships || table == .subscriptions {
             // The relation entries a store on LMDB removes for this change (this one derives
             // them): all of the row at `p`, so linked by `p`. Other tables' indexes are not
             // linked, and most changes (a login, a rename) touch no index at all.
-            for (index, key, value) in KeyLayout.indexWrites(old: old?.cached, new: new?.cached, at: p) where value == nil {
+            KeyLayout.forEachRemovedEntry(old: old.cached, new: new?.cached, at: p) { index, key in
                 link(.index(index), key, Keys.position(p))
             }
         }
