@@ -8,6 +8,12 @@ struct ChainCheck {
     private var streams = EntityIndex()
     private var known: [(kind: EntityKind, version: UInt32)] = []
 
+    /// A check whose stream table holds `streams` without growing (each growth rehashes it all).
+    init(reserving streams: Int = 0) {
+        self.streams.reserve(streams)
+        known.reserveCapacity(streams)
+    }
+
     /// A fault of the log: where, which area, and what is wrong.
     struct Fault: Error {
         let position: UInt64

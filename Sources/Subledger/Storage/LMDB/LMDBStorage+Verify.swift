@@ -25,9 +25,10 @@ extension LMDBStorage {
         // Snapshots marked stale by a writer with other proxies are taken again on open, not checked.
         let snapshots = try log.snapshotState(txn).flatMap { $0.version == SnapshotKeys.version && $0.proxies == proxiesSignature ? $0 : nil }
         let folded = MemoryViews(proxies: proxies, tracksChanges: snapshots != nil)
-        if let counts = log.sizingCounts(txn) { folded.reserve(for: counts) }
+        let counts = log.sizingCounts(txn)
+        if let counts { folded.reserve(for: counts) }
         var expectedSnapshots: [UInt64: SnapshotDigest] = [:]
-        var chain = ChainCheck()
+        var chain = ChainCheck(reserving: counts?.streams ?? 0)
         var indexes = try LogIndexCheck(head: head.position, log, txn)
         var release = PageRelease(env)
         var storedSnapshots = try snapshots.map { try StoredSnapshots($0, tables: fold.tableCount, log, txn) }
