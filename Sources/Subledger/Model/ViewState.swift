@@ -40,6 +40,10 @@ protocol ViewStateWriting: ViewState {
     /// Writes `new` at position `p` of a row table in place of `old` (nil: no row). The
     /// storage keeps whatever it derives from rows (unique names, relations) in step.
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws
+    /// Applies `change` to the live row of entity `id`, if there is one: what `replaceRow` of
+    /// the row and its changed copy does, and what the default does. A storage that derives
+    /// nothing from the old row may change it in place instead.
+    func updateRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ change: (inout R) -> Void) throws
     /// Adds (or with `present` false removes) the entry of the row at `position` in the n-th
     /// proxy's ordered index. `key` makes the entry's key from the row as it is (or was, for a
     /// removal): a storage that derives the keys of its entries from its rows need not call it.
@@ -60,6 +64,20 @@ enum UniqueName: Equatable {
         case .planName: .plans
         case .groupName: .groups
         }
+    }
+}
+
+extension ViewStateWriting {
+    func updateRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ change: (inout R) -> Void) throws {
+        try rewriteRow(type, table, id: id, change)
+    }
+
+    /// `updateRow` by reading the row and writing a changed copy back.
+    func rewriteRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ change: (inout R) -> Void) throws {
+        guard let (p, old) = try row(type, table, id: id) else { return }
+        var new = old
+        change(&new)
+        try replaceRow(table, at: p, old: old, new: new)
     }
 }
 

@@ -132,6 +132,8 @@ enum BaseViews {
 
     static func updateUser(_ id: EntityID, _ s: some ViewStateWriting, _ changes: inout RowChanges,
                            _ change: (inout UserRow) -> Void) throws {
+        // With no proxy to follow the change, the storage may make it in place.
+        guard changes.follows(.users) else { return try s.updateRow(UserRow.self, .users, id: id, change) }
         guard let (up, old) = try s.row(UserRow.self, .users, id: id) else { return }
         var row = old
         change(&row)
@@ -154,16 +156,18 @@ enum BaseViews {
     }
 
     static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
+        guard changes.follows(.plans) else { return try s.updateRow(TeamPlanRow.self, .teamPlans, id: plan) { $0.seatsUsed += delta } }
         guard let (pp, old) = try s.row(TeamPlanRow.self, .teamPlans, id: plan) else { return }
         var team = old
         team.seatsUsed += delta
         try s.replaceRow(.teamPlans, at: pp, old: old, new: team)
-        if changes.follows(.plans), let plan = try s.row(PlanRow.self, .plans, at: pp) {
+        if let plan = try s.row(PlanRow.self, .plans, at: pp) {
             changes.append(.plans, at: pp, old: .plan(plan, old), new: .plan(plan, team))
         }
     }
 
     static func adjustMembers(group: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
+        guard changes.follows(.groups) else { return try s.updateRow(GroupRow.self, .groups, id: group) { $0.memberCount += delta } }
         guard let (gp, old) = try s.row(GroupRow.self, .groups, id: group) else { return }
         var row = old
         row.memberCount += delta

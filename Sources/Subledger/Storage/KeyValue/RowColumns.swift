@@ -39,6 +39,25 @@ final class RowColumns {
         else { preconditionFailure("\(R.self) is not a row type") }
     }
 
+    /// Applies `change` to the row of type `R` in slot `s`, in place; false when there is none.
+    @inline(__always) func update<R: StoredRow>(_: R.Type, _ s: Int, _ change: (inout R) -> Void) -> Bool {
+        func apply<C>(_ column: inout [C?]) -> Bool {
+            column.withUnsafeMutableBufferPointer { b in
+                guard case .some = b[s] else { return false }
+                // `C` is `R` (the caller picked the column by `R`).
+                (b.baseAddress! + s).withMemoryRebound(to: R?.self, capacity: 1) { change(&$0.pointee!) }
+                return true
+            }
+        }
+        if R.self == UserRow.self { return apply(&users) }
+        if R.self == GroupRow.self { return apply(&groups) }
+        if R.self == TeamPlanRow.self { return apply(&teamPlans) }
+        if R.self == PlanRow.self { return apply(&plans) }
+        if R.self == MembershipRow.self { return apply(&memberships) }
+        if R.self == SubscriptionRow.self { return apply(&subscriptions) }
+        preconditionFailure("\(R.self) is not a row type")
+    }
+
     /// The entity the row in slot `s` is listed under in `relation`, read in place.
     @inline(__always) func entity(_ relation: Relation, _ s: Int) -> EntityID? {
         switch relation {
