@@ -7,14 +7,8 @@ import Synchronization
 ///
 /// The consumer's state is handed to it for the run and back when `run` returns: nothing else
 /// touches it meanwhile, which is what makes the unchecked sendability below sound.
-///
-/// Batches the consumer is done with are freed on the producer's thread, the next time it
-/// sends: the consumer is the slower stage (a fold), and freeing a batch of decoded events,
-/// each with its arrays and strings, took 15% of a rebuild's fold thread.
 final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     private let queue = Mutex<[Batch?]>([])
-    /// Batches consumed, left for the producer to free.
-    private let spent = Mutex<[Batch]>([])
     private let free: DispatchSemaphore
     private let ready = DispatchSemaphore(value: 0)
     /// The consumer's first error; once set, batches are dropped unconsumed.
@@ -93,10 +87,6 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
     }
 
     private func push(_ batch: Batch?, hasRoom: Bool = false) {
-        // Freed here, on the producer's thread, outside the lock.
-        var done: [Batch] = []
-        spent.withLock { swap(&$0, &done) }
-        done.removeAll()
         if batch != nil { pending.withLock { $0 += 1 } }
         if !hasRoom { free.wait() }
         queue.withLock { $0.append(batch) }
@@ -112,7 +102,6 @@ final class Pipeline<Batch: Sendable>: @unchecked Sendable {
             if failure.withLock({ $0 == nil }) {
                 do { try consume(batch) } catch { failure.withLock { $0 = error } }
             }
-            spent.withLock { $0.append(batch) }
             pending.withLock { $0 -= 1 }
             consumed.signal()
         }
