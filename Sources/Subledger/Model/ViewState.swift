@@ -40,9 +40,9 @@ protocol ViewStateWriting: ViewState {
     /// Writes `new` at position `p` of a row table in place of `old` (nil: no row). The
     /// storage keeps whatever it derives from rows (unique names, relations) in step.
     func replaceRow<R: StoredRow>(_ table: BaseTable, at p: UInt64, old: R?, new: R?) throws
-    /// Applies `change` to the live row of entity `id`, if there is one: what `replaceRow` of
-    /// the row and its changed copy does, and what the default does. A storage that derives
-    /// nothing from the old row may change it in place instead.
+    /// Applies `change` to the live row of entity `id`, if there is one. The default reads the
+    /// row and writes the changed copy back through `replaceRow`; a storage that derives
+    /// nothing from the old row may change it in place.
     func updateRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ change: (inout R) -> Void) throws
     /// Adds (or with `present` false removes) the entry of the row at `position` in the n-th
     /// proxy's ordered index. `key` makes the entry's key from the row as it is (or was, for a
