@@ -132,13 +132,21 @@ enum BaseViews {
 
     static func updateUser(_ id: EntityID, _ s: some ViewStateWriting, _ changes: inout RowChanges,
                            _ change: (inout UserRow) -> Void) throws {
-        // With no proxy to follow the change, the storage may make it in place.
-        guard changes.follows(.users) else { return try s.updateRow(UserRow.self, .users, id: id, change) }
-        guard let (up, old) = try s.row(UserRow.self, .users, id: id) else { return }
-        var row = old
-        change(&row)
-        try s.replaceRow(.users, at: up, old: old, new: row)
-        changes.append(.users, at: up, old: .user(old), new: .user(row))
+        try update(UserRow.self, .users, id: id, s, &changes, following: .users, shown: { .user($1) }, change)
+    }
+
+    /// Applies `change` to the live row of entity `id` in `table`. When a proxy follows `view`,
+    /// the change is handed to it as `shown` makes the row (nil: not at all); when none does,
+    /// the storage may make the change in place.
+    static func update<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ s: some ViewStateWriting,
+                                     _ changes: inout RowChanges, following view: BaseView,
+                                     shown: (_ position: UInt64, R) throws -> AnyRow?, _ change: (inout R) -> Void) throws {
+        guard changes.follows(view) else { return try s.updateRow(type, table, id: id, change) }
+        guard let (p, old) = try s.row(type, table, id: id) else { return }
+        var new = old
+        change(&new)
+        try s.replaceRow(table, at: p, old: old, new: new)
+        if let before = try shown(p, old), let after = try shown(p, new) { changes.append(view, at: p, old: before, new: after) }
     }
 
     static func removeMembership(at mp: UInt64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
@@ -156,22 +164,12 @@ enum BaseViews {
     }
 
     static func adjustSeats(plan: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
-        guard changes.follows(.plans) else { return try s.updateRow(TeamPlanRow.self, .teamPlans, id: plan) { $0.seatsUsed += delta } }
-        guard let (pp, old) = try s.row(TeamPlanRow.self, .teamPlans, id: plan) else { return }
-        var team = old
-        team.seatsUsed += delta
-        try s.replaceRow(.teamPlans, at: pp, old: old, new: team)
-        if let plan = try s.row(PlanRow.self, .plans, at: pp) {
-            changes.append(.plans, at: pp, old: .plan(plan, old), new: .plan(plan, team))
-        }
+        // A proxy over plans sees a team plan with its `plans` row.
+        try update(TeamPlanRow.self, .teamPlans, id: plan, s, &changes, following: .plans,
+                   shown: { p, team in try s.row(PlanRow.self, .plans, at: p).map { .plan($0, team) } }) { $0.seatsUsed += delta }
     }
 
     static func adjustMembers(group: EntityID, by delta: Int64, _ s: some ViewStateWriting, _ changes: inout RowChanges) throws {
-        guard changes.follows(.groups) else { return try s.updateRow(GroupRow.self, .groups, id: group) { $0.memberCount += delta } }
-        guard let (gp, old) = try s.row(GroupRow.self, .groups, id: group) else { return }
-        var row = old
-        row.memberCount += delta
-        try s.replaceRow(.groups, at: gp, old: old, new: row)
-        changes.append(.groups, at: gp, old: .group(old), new: .group(row))
+        try update(GroupRow.self, .groups, id: group, s, &changes, following: .groups, shown: { .group($1) }) { $0.memberCount += delta }
     }
 }

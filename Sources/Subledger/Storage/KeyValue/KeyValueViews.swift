@@ -151,10 +151,7 @@ enum KeyLayout {
     /// of `old` under a key that `new` has not (what a store on LMDB deletes).
     static func forEachRemovedEntry(old: CachedRow, new: CachedRow?, at p: UInt64, _ body: (BaseTable, [UInt8]) -> Void) {
         if let new, sameIndexKeys(old, new) { return }
-        let kept = new.map { indexEntries(of: $0, at: p) } ?? []
-        for entry in indexEntries(of: old, at: p) where !kept.contains(where: { $0.table == entry.table && $0.key == entry.key }) {
-            body(entry.table, entry.key)
-        }
+        for (table, key, value) in indexWrites(old: old, new: new, at: p) where value == nil { body(table, key) }
     }
 
     /// Whether two versions of a row stand for index entries under the same keys; their values
