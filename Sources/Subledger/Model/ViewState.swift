@@ -72,12 +72,15 @@ extension ViewStateWriting {
         try rewriteRow(type, table, id: id, change)
     }
 
-    /// `updateRow` by reading the row and writing a changed copy back.
-    func rewriteRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ change: (inout R) -> Void) throws {
-        guard let (p, old) = try row(type, table, id: id) else { return }
+    /// `updateRow` by reading the row and writing a changed copy back; returns both versions.
+    @discardableResult
+    func rewriteRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID,
+                                  _ change: (inout R) -> Void) throws -> (position: UInt64, old: R, new: R)? {
+        guard let (p, old) = try row(type, table, id: id) else { return nil }
         var new = old
         change(&new)
         try replaceRow(table, at: p, old: old, new: new)
+        return (p, old, new)
     }
 }
 

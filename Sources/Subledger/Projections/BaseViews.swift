@@ -142,10 +142,7 @@ enum BaseViews {
                                      _ changes: inout RowChanges, following view: BaseView,
                                      shown: (_ position: UInt64, R) throws -> AnyRow?, _ change: (inout R) -> Void) throws {
         guard changes.follows(view) else { return try s.updateRow(type, table, id: id, change) }
-        guard let (p, old) = try s.row(type, table, id: id) else { return }
-        var new = old
-        change(&new)
-        try s.replaceRow(table, at: p, old: old, new: new)
+        guard let (p, old, new) = try s.rewriteRow(type, table, id: id, change) else { return }
         if let before = try shown(p, old), let after = try shown(p, new) { changes.append(view, at: p, old: before, new: after) }
     }
 

@@ -230,7 +230,10 @@ final class MemoryViews: KeyValueViewWriting {
     /// its strings, a cache miss each at 10^6 rows. Rows with relations take the long way
     /// (their lists follow the old row).
     func updateRow<R: StoredRow>(_ type: R.Type, _ table: BaseTable, id: EntityID, _ change: (inout R) -> Void) throws {
-        guard table != .memberships, table != .subscriptions else { return try rewriteRow(type, table, id: id, change) }
+        guard table != .memberships, table != .subscriptions else {
+            try rewriteRow(type, table, id: id, change)
+            return
+        }
         guard let p = try creationPosition(of: id), let s = slot(p, kind: MemoryViews.kind(of: table)),
               columns.update(type, s, change) else { return }
         noteChange(table.rawValue, s)
