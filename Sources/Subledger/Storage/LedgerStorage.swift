@@ -96,8 +96,9 @@ extension LedgerStorage {
         if let counts { views.reserve(for: counts) }
         let recorder = versions.map { _ in VersionRecorder(views) }
         // Reading and decoding here, folding on a second core.
-        try Pipeline<[RecordedEvent]>.run(consume: { batch in
-            for event in batch {
+        try Pipeline<FoldBatch>.run(consume: { batch in
+            for (i, event) in batch.events.enumerated() {
+                views.prefetch(ahead: batch, of: i)
                 views.noteCreation(of: event)
                 if let recorder {
                     recorder.changing = event.position
@@ -113,7 +114,7 @@ extension LedgerStorage {
                 try events.checkGapless(from: next, through: position)
                 let first = events[0], last = events[events.count - 1]
                 next = last.position + 1
-                guard send(events) else { return false }
+                guard send(FoldBatch(events)) else { return false }
                 if last.position / 65_536 > (first.position - 1) / 65_536 { progress?(last.position, position) }
                 return true
             }

@@ -1,11 +1,14 @@
+import CPrefetch
+
 /// The views of a fold that starts from nothing and holds every table in memory: the whole-log
 /// folds of rebuild, verify and of taking every snapshot again.
 ///
 /// Its state is dense, so a fold's reads and writes are array indexing, not hashing:
 /// - each row gets a slot when first put, numbered per entity kind in creation order (plans
 ///   and their `team_plans` rows share one numbering), and `slotOf` maps a position to it;
-/// - entity ids are numbered by an `EntityIndex`, the one hash look-up per id an event names;
-///   by that number sit each entity's creation position and the heads of its relation lists;
+/// - entity ids are numbered by an `EntityIndex`, the one hash look-up per id an event names,
+///   which keeps each entity's creation position in the id's bucket; by that number sit the
+///   heads of its relation lists;
 /// - the four relations the cascades walk (a user's memberships and subscriptions, a group's
 ///   members, a plan's subscribers) are linked lists in one node array per relation. A list
 ///   may still hold positions whose row has since moved to another entity or gone (and a
@@ -24,13 +27,13 @@ final class MemoryViews: KeyValueViewWriting {
     @exclusivity(unchecked) private var positions: [[UInt64]]
     /// Whether each kind's slots were made in position order (a fold makes them so).
     @exclusivity(unchecked) private var inOrder: [Bool]
-    /// The slot of the rows at each position (-1: none).
+    /// The slot of the rows at each position, with their kind in its low bits (`tagged`;
+    /// -1: none), so that finding a row by position reads one entry.
     @exclusivity(unchecked) private var slotOf: [Int32] = []
     /// Rows by slot, a typed column per row table.
     private let columns = RowColumns()
-    @exclusivity(unchecked) private var entities = EntityIndex()
-    /// By entity number: the position of the event that created it (0: none yet).
-    @exclusivity(unchecked) private var created: [UInt64] = []
+    /// Entity numbers, each with the position of the event that created it (0: none yet).
+    @exclusivity(unchecked) private var entities = EntityIndex<UInt64>(initial: 0)
     /// By relation, by entity number: the newest node of its list (-1: none).
     @exclusivity(unchecked) private var heads: [[Int32]]
     /// By relation: every node of every list.
@@ -85,7 +88,6 @@ final class MemoryViews: KeyValueViewWriting {
     /// regrows a table (each regrowth copies or hashes every entry again).
     func reserve(for counts: LogCounts) {
         entities.reserve(counts.streams)
-        created.reserveCapacity(counts.streams)
         slotOf.reserveCapacity(counts.types.reduce(0, +) + 1)
         let creations: [(BaseTable, EventType)] = [
             (.users, .userRegistered), (.plans, .planCreated), (.groups, .groupCreated),
@@ -106,32 +108,63 @@ final class MemoryViews: KeyValueViewWriting {
     func sortedLinks() -> PackedTable { links.sorted(unique: true) }
 
     /// The number of entity `id`, numbering it if new.
-    private func number(_ id: EntityID) -> Int {
-        let e = entities.insert(id)
-        if e == created.count { created.append(0) }
-        return e
+    private func number(_ id: EntityID) -> Int { entities.insert(id) }
+
+    /// Loads what folding `batch.events[i]` and the events after it will read, in stages, so
+    /// that the misses into tables far larger than the caches overlap instead of following
+    /// each other: the index buckets of the ids an event names 8 events ahead, the slots of
+    /// their rows 4 ahead (the buckets are in cache by then), and the rows themselves 2 ahead.
+    func prefetch(ahead batch: FoldBatch, of i: Int) {
+        batch.named.withUnsafeBufferPointer { named in
+            let n = batch.events.count
+            func ids(_ event: Int, _ body: (EntityID) -> Void) {
+                for id in named[event * FoldBatch.idsPerEvent ..< (event + 1) * FoldBatch.idsPerEvent] where id.high | id.low != 0 { body(id) }
+            }
+            if i + 8 < n { ids(i + 8) { entities.prefetch($0) } }
+            if i + 4 < n {
+                ids(i + 4) { id in
+                    guard let p = entities.find(id)?.value, p != 0, p < UInt64(slotOf.count) else { return }
+                    slotOf.withUnsafeBufferPointer { subledger_prefetch($0.baseAddress! + Int(p)) }
+                }
+            }
+            if i + 2 < n {
+                ids(i + 2) { id in
+                    guard let p = entities.find(id)?.value, p != 0, p < UInt64(slotOf.count) else { return }
+                    let entry = slotOf[Int(p)]
+                    guard entry >= 0 else { return }
+                    let (s, kind) = MemoryViews.untagged(entry)
+                    columns.prefetch(MemoryViews.kinds[kind][0], s)
+                }
+            }
+        }
     }
 
     /// Records the creation of the entity an event creates: there is no log index to ask.
     func noteCreation(of event: RecordedEvent) {
         guard event.data.createsEntity else { return }
-        let e = number(event.stream.id)
-        if created[e] == 0 { created[e] = event.position }
+        let p = event.position
+        entities.update(event.stream.id) { created, _ in if created == 0 { created = p } }
     }
 
     func creationPosition(of id: EntityID) throws -> UInt64? {
-        guard let e = entities.number(of: id), created[e] != 0 else { return nil }
-        return created[e]
+        guard let created = entities.find(id)?.value, created != 0 else { return nil }
+        return created
     }
 
     // MARK: Slots
 
+    /// An entry of `slotOf`: slot `s` of the rows of `kind`, the kind in the low 3 bits.
+    @inline(__always) private static func tagged(_ s: Int, kind: Int) -> Int32 { Int32(s << 3 | kind) }
+
+    @inline(__always) private static func untagged(_ entry: Int32) -> (slot: Int, kind: Int) { (Int(entry) >> 3, Int(entry) & 7) }
+
     /// The slot of the rows of `kind` at position `p`, if any.
     @inline(__always) private func slot(_ p: UInt64, kind: Int) -> Int? {
         guard p < UInt64(slotOf.count) else { return nil }
-        let s = Int(slotOf[Int(p)])
-        guard s >= 0, s < positions[kind].count, positions[kind][s] == p else { return nil }
-        return s
+        let entry = slotOf[Int(p)]
+        guard entry >= 0 else { return nil }
+        let (s, k) = MemoryViews.untagged(entry)
+        return k == kind ? s : nil
     }
 
     /// A new slot for the rows of `kind` at position `p`, with room in each of its tables.
@@ -141,10 +174,10 @@ final class MemoryViews: KeyValueViewWriting {
         slotOf.grow(toHold: i, with: -1)
         precondition(slotOf[i] < 0, "position \(p) holds the rows of another entity")
         let s = positions[kind].count
-        precondition(s < Int(Int32.max), "a fold holds fewer than 2^31 rows of a kind")
+        precondition(s < 1 << 28, "a fold holds fewer than 2^28 rows of a kind")
         if let last = positions[kind].last, last > p { inOrder[kind] = false }
         positions[kind].append(p)
-        slotOf[i] = Int32(s)
+        slotOf[i] = MemoryViews.tagged(s, kind: kind)
         columns.appendSlot(MemoryViews.kinds[kind])
         if tracksChanges { for t in MemoryViews.kinds[kind] { isChanged[t.rawValue].append(false) } }
         return s
@@ -358,7 +391,7 @@ final class MemoryViews: KeyValueViewWriting {
     func setProxyEntry(_ proxy: Int, position p: UInt64, present: Bool, key: () -> [UInt8]) throws {
         // A proxy follows its base view, so the row was put before.
         guard p < UInt64(slotOf.count), slotOf[Int(p)] >= 0 else { preconditionFailure("a proxy lists a row at \(p), and there is none") }
-        let s = Int(slotOf[Int(p)])
+        let s = MemoryViews.untagged(slotOf[Int(p)]).slot
         inProxy[proxy].grow(toHold: s, with: false)
         if !present, tracksChanges, inProxy[proxy][s] { link(.proxy(proxy), key(), []) }
         inProxy[proxy][s] = present

@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The rows of a `MemoryViews`, by slot, one typed column per row table (nil: no row).
 ///
 /// A column of plain structs copies a membership or a subscription as a few words. A column
@@ -56,6 +58,18 @@ final class RowColumns {
         if R.self == MembershipRow.self { return apply(&memberships) }
         if R.self == SubscriptionRow.self { return apply(&subscriptions) }
         preconditionFailure("\(R.self) is not a row type")
+    }
+
+    /// Loads the cache line of slot `s` of `table`'s column, ahead of a read of it.
+    @inline(__always) func prefetch(_ table: BaseTable, _ s: Int) {
+        switch table {
+        case .users: users.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        case .plans: plans.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        case .groups: groups.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        case .memberships: memberships.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        case .subscriptions: subscriptions.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        default: break
+        }
     }
 
     /// The entity the row in slot `s` is listed under in `relation`, read in place.

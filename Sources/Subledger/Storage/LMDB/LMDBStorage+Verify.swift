@@ -35,8 +35,9 @@ extension LMDBStorage {
         let events = try txn.scan(log.events, from: nil, to: nil, reverse: false)
         var expected: UInt64 = 1
         // The fresh fold runs on a second core, behind the checks of the log on this one.
-        let logFault = try Pipeline<[RecordedEvent]>.run(consume: { batch in
-            for event in batch {
+        let logFault = try Pipeline<FoldBatch>.run(consume: { batch in
+            for (i, event) in batch.events.enumerated() {
+                folded.prefetch(ahead: batch, of: i)
                 folded.noteCreation(of: event)
                 try fold.apply(event, to: folded)
                 if let snapshots, event.position % snapshots.interval == 0 {
@@ -54,7 +55,8 @@ extension LMDBStorage {
             }
         }) { send -> VerifyReport? in
             // The indexes and the stored snapshots are read while the fold is busy with batches sent.
-            func sendWhenRoom(_ batch: [RecordedEvent]) throws -> Bool {
+            func sendWhenRoom(_ events: [RecordedEvent]) throws -> Bool {
+                let batch = FoldBatch(events)
                 while true {
                     if let sent = send.trySend(batch) { return sent }
                     if try !indexes.step(1024, &release), try !(storedSnapshots?.step(1024, &release) ?? false) { return send(batch) }
@@ -81,7 +83,7 @@ extension LMDBStorage {
                 expected += 1
             }
             if let error = events.error { throw error }
-            _ = send(batch)
+            _ = send(FoldBatch(batch))
             // While the fold finishes on the other core.
             if let f = try indexes.finish(log, txn, &release) { return fault(f.position, f.area, f.message) }
             while try storedSnapshots?.step(4096, &release) ?? false {}
