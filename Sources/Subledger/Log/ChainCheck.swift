@@ -3,7 +3,7 @@
 /// stream keeps one kind and counts its versions up from 1.
 struct ChainCheck {
     /// The hash the next record must chain onto.
-    private(set) var previous = EventCodec.genesisHash
+    private(set) var previous = ChainHash.zero
     /// Each stream's kind and last version, by its number in `streams`.
     private var streams = EntityIndex()
     private var known: [(kind: EntityKind, version: UInt32)] = []
@@ -31,10 +31,10 @@ struct ChainCheck {
             throw Fault(position: position, area: "log", message: "the event stored here says position \(event.position)")
         }
         let body = UnsafeRawBufferPointer(rebasing: stored[0..<(stored.count - EventCodec.hashSize)])
-        let computed = EventCodec.chainHash(previous: previous, body: body)
-        guard computed == event.hash else {
+        let computed = EventCodec.digest(previous: previous, body: body)
+        guard computed == event.chainHash else {
             throw Fault(position: position, area: "hash chain",
-                        message: "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed))")
+                        message: "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed.bytes))")
         }
         previous = computed
         let n = streams.insert(event.stream.id)

@@ -33,19 +33,23 @@ public enum EventCodec {
 
     /// SHA-256 of the previous hash followed by the body.
     public static func chainHash(previous: some ContiguousBytes, body: some ContiguousBytes) -> [UInt8] {
+        digest(previous: previous, body: body).bytes
+    }
+
+    /// `chainHash`, held inline.
+    static func digest(previous: some ContiguousBytes, body: some ContiguousBytes) -> ChainHash {
         var h = SHA256()
         previous.withUnsafeBytes { h.update(bufferPointer: $0) }
         body.withUnsafeBytes { h.update(bufferPointer: $0) }
-        // Through its bytes: `Array(digest)` copied the digest as a sequence, byte by byte.
-        return h.finalize().withUnsafeBytes { Array($0) }
+        return h.finalize().withUnsafeBytes { ChainHash($0) }
     }
 
     /// Body followed by its chained hash; sets `event.hash`.
     public static func seal(_ event: inout RecordedEvent, previousHash: [UInt8]) -> [UInt8] {
         var bytes = encodeBody(event)
-        let hash = chainHash(previous: previousHash, body: bytes)
-        event.hash = hash
-        bytes.append(contentsOf: hash)
+        let hash = digest(previous: previousHash, body: bytes)
+        event.chainHash = hash
+        hash.withUnsafeBytes { bytes.append(contentsOf: $0) }
         return bytes
     }
 
@@ -104,9 +108,9 @@ public enum EventCodec {
         guard data.stream == StreamID(kind, streamID) else {
             throw DecodingError(offset: 11, reason: "stream \(StreamID(kind, streamID)) does not match the event's entity")
         }
-        let hash = Array(UnsafeRawBufferPointer(rebasing: stored[bodyCount...]))
+        let hash = ChainHash(UnsafeRawBufferPointer(rebasing: stored[bodyCount...]))
         return RecordedEvent(position: position, stream: StreamID(kind, streamID), version: UInt32(version),
-                             eventID: eventID, at: at, recordedAt: recordedAt, commandID: commandID, data: data, hash: hash)
+                             eventID: eventID, at: at, recordedAt: recordedAt, commandID: commandID, data: data, chainHash: hash)
     }
 
     static func decodeData(type: EventType, schema: UInt8, _ r: inout BinaryReader) throws(DecodingError) -> EventData {

@@ -35,7 +35,7 @@ struct LogAppender<Log: LogWriting> {
         try checkImported(event)
         var sealed = event
         let bytes = EventCodec.seal(&sealed, previousHash: head.hash)
-        guard sealed.hash == event.hash else {
+        guard sealed.chainHash == event.chainHash else {
             throw ImportFault("hash \(hex(event.hash)) does not match the event's bytes and the previous hash (\(hex(sealed.hash)))")
         }
         try record(sealed, bytes: bytes)

@@ -13,9 +13,13 @@ public struct RecordedEvent: Equatable, Sendable {
     public var commandID: String?
     /// The data as stored (possibly an older schema); projectors read `data.upcast`.
     public var data: EventData
-    /// SHA-256 over the previous event's hash and this event's stored bytes.
-    public var hash: [UInt8]
+    /// SHA-256 over the previous event's hash and this event's stored bytes (32 zero bytes
+    /// before the event is sealed).
+    public var hash: [UInt8] { chainHash.bytes }
+    /// `hash`, held inline.
+    var chainHash: ChainHash
 
+    /// `hash` is 32 bytes, or empty for an event not sealed yet.
     public init(position: UInt64, stream: StreamID, version: UInt32, eventID: EntityID, at: Timestamp,
                 recordedAt: Timestamp, commandID: String?, data: EventData, hash: [UInt8] = []) {
         self.position = position
@@ -26,7 +30,21 @@ public struct RecordedEvent: Equatable, Sendable {
         self.recordedAt = recordedAt
         self.commandID = commandID
         self.data = data
-        self.hash = hash
+        precondition(hash.isEmpty || hash.count == EventCodec.hashSize, "an event's hash is 32 bytes")
+        self.chainHash = ChainHash(hash) ?? .zero
+    }
+
+    init(position: UInt64, stream: StreamID, version: UInt32, eventID: EntityID, at: Timestamp,
+         recordedAt: Timestamp, commandID: String?, data: EventData, chainHash: ChainHash) {
+        self.position = position
+        self.stream = stream
+        self.version = version
+        self.eventID = eventID
+        self.at = at
+        self.recordedAt = recordedAt
+        self.commandID = commandID
+        self.data = data
+        self.chainHash = chainHash
     }
 
     public var type: EventType { data.type }

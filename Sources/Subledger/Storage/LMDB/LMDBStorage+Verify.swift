@@ -93,7 +93,7 @@ extension LMDBStorage {
         guard report.events == head.position else {
             return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
         }
-        guard head.hash == chain.previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
+        guard head.hash == chain.previous.bytes else { return fault(head.position, "head", "the head record's hash is not the last event's") }
         progress?(head.position, head.position)
         // Every view table against the fresh fold, entry by entry: each table is packed here
         // (rows encoded, index entries derived and sorted) while the one before it is compared

@@ -56,7 +56,7 @@ struct PostgresVerifier {
             guard report.events == head.position else {
                 return fault(nil, "head", "the head record says position \(head.position), the log ends at \(report.events)")
             }
-            guard head.hash == chain.previous else { return fault(head.position, "head", "the head record's hash is not the last event's") }
+            guard head.hash == chain.previous.bytes else { return fault(head.position, "head", "the head record's hash is not the last event's") }
             progress?(head.position, head.position)
             // Every view table, row by row, against the fresh fold.
             for table in BaseTable.allCases where table.holdsRows {
