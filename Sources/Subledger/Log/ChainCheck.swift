@@ -4,14 +4,19 @@
 struct ChainCheck {
     /// The hash the next record must chain onto.
     private(set) var previous = ChainHash.zero
-    /// Each stream's kind and last version, by its number in `streams`.
-    private var streams = EntityIndex()
-    private var known: [(kind: EntityKind, version: UInt32)] = []
+    /// Each stream's kind and last version (0: a stream not seen before), kept in the stream
+    /// id's bucket: one miss per event into a table larger than the caches, not two.
+    private var streams = EntityIndex(initial: Stream(kind: 0, version: 0))
+
+    private struct Stream: BitwiseCopyable {
+        /// The `EntityKind`'s raw value (0: not seen yet).
+        var kind: UInt8
+        var version: UInt32
+    }
 
     /// A check whose stream table holds `streams` without growing (each growth rehashes it all).
     init(reserving streams: Int = 0) {
         self.streams.reserve(streams)
-        known.reserveCapacity(streams)
     }
 
     /// A fault of the log: where, which area, and what is wrong.
@@ -37,16 +42,19 @@ struct ChainCheck {
                         message: "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed.bytes))")
         }
         previous = computed
-        let n = streams.insert(event.stream.id)
-        if n == known.count { known.append((event.stream.kind, 0)) }
-        if known[n].kind != event.stream.kind {
-            throw Fault(position: position, area: "log", message: "id \(event.stream.id) is in stream \(known[n].kind)-… and \(event.stream)")
+        let stream = event.stream, version = event.version
+        let known = streams.update(stream.id) { known, _ in
+            let before = known
+            if known.kind == 0 { known.kind = stream.kind.rawValue }
+            if known.kind == stream.kind.rawValue, version == known.version + 1 { known.version = version }
+            return before
         }
-        guard event.version == known[n].version + 1 else {
-            throw Fault(position: position, area: "log",
-                        message: "stream \(event.stream) has version \(event.version), expected \(known[n].version + 1)")
+        if known.kind != 0, known.kind != stream.kind.rawValue, let kind = EntityKind(rawValue: known.kind) {
+            throw Fault(position: position, area: "log", message: "id \(stream.id) is in stream \(kind)-… and \(stream)")
         }
-        known[n].version = event.version
+        guard version == known.version + 1 else {
+            throw Fault(position: position, area: "log", message: "stream \(stream) has version \(version), expected \(known.version + 1)")
+        }
         return event
     }
 }
