@@ -22,16 +22,9 @@ public struct RecordedEvent: Equatable, Sendable {
     /// `hash` is 32 bytes, or empty for an event not sealed yet.
     public init(position: UInt64, stream: StreamID, version: UInt32, eventID: EntityID, at: Timestamp,
                 recordedAt: Timestamp, commandID: String?, data: EventData, hash: [UInt8] = []) {
-        self.position = position
-        self.stream = stream
-        self.version = version
-        self.eventID = eventID
-        self.at = at
-        self.recordedAt = recordedAt
-        self.commandID = commandID
-        self.data = data
         precondition(hash.isEmpty || hash.count == EventCodec.hashSize, "an event's hash is 32 bytes")
-        self.chainHash = ChainHash(hash) ?? .zero
+        self.init(position: position, stream: stream, version: version, eventID: eventID, at: at, recordedAt: recordedAt,
+                  commandID: commandID, data: data, chainHash: ChainHash(hash) ?? .zero)
     }
 
     init(position: UInt64, stream: StreamID, version: UInt32, eventID: EntityID, at: Timestamp,

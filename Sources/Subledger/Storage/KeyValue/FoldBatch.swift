@@ -2,26 +2,33 @@
 /// taken out on the thread that reads the log: the fold's thread then loads what it will read
 /// a few events ahead (`MemoryViews.prefetch`) without copying events to look into them.
 struct FoldBatch: Sendable {
-    let events: [RecordedEvent]
+    private(set) var events: [RecordedEvent] = []
     /// `idsPerEvent` ids per event: its stream's, then those its data names (zero: none).
-    let named: [EntityID]
+    private(set) var named: [EntityID] = []
 
     static let idsPerEvent = 3
 
+    init(capacity: Int = 0) {
+        events.reserveCapacity(capacity)
+        named.reserveCapacity(capacity * FoldBatch.idsPerEvent)
+    }
+
     init(_ events: [RecordedEvent]) {
-        self.events = events
+        self.init(capacity: events.count)
+        for event in events { append(event) }
+    }
+
+    var count: Int { events.count }
+
+    mutating func append(_ event: RecordedEvent) {
+        events.append(event)
+        named.append(event.stream.id)
         let none = EntityID(high: 0, low: 0)
-        var named: [EntityID] = []
-        named.reserveCapacity(events.count * FoldBatch.idsPerEvent)
-        for event in events {
-            named.append(event.stream.id)
-            switch event.data {
-            case .subscribed(_, let user, let plan): named += [user, plan]
-            case .planChanged(_, let from, let to): named += [from, to]
-            case .memberJoined(_, let user, let group), .memberLeft(_, let user, let group): named += [user, group]
-            default: named += [none, none]
-            }
+        switch event.data {
+        case .subscribed(_, let user, let plan): named.append(user); named.append(plan)
+        case .planChanged(_, let from, let to): named.append(from); named.append(to)
+        case .memberJoined(_, let user, let group), .memberLeft(_, let user, let group): named.append(user); named.append(group)
+        default: named.append(none); named.append(none)
         }
-        self.named = named
     }
 }

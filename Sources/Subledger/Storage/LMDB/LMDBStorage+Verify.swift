@@ -55,14 +55,13 @@ extension LMDBStorage {
             }
         }) { send -> VerifyReport? in
             // The indexes and the stored snapshots are read while the fold is busy with batches sent.
-            func sendWhenRoom(_ events: [RecordedEvent]) throws -> Bool {
-                let batch = FoldBatch(events)
+            func sendWhenRoom(_ batch: FoldBatch) throws -> Bool {
                 while true {
                     if let sent = send.trySend(batch) { return sent }
                     if try !indexes.step(1024, &release), try !(storedSnapshots?.step(1024, &release) ?? false) { return send(batch) }
                 }
             }
-            var batch: [RecordedEvent] = []
+            var batch = FoldBatch(capacity: 1024)
             while let (key, value) = try events.nextEntry() {
                 guard key.count == 8 else { return fault(nil, "log", "a key of \(key.count) bytes is not a position") }
                 let p = Keys.readPosition(key)
@@ -75,7 +74,7 @@ extension LMDBStorage {
                 batch.append(event)
                 if batch.count == 1024 {
                     guard try sendWhenRoom(batch) else { return nil }
-                    batch = []
+                    batch = FoldBatch(capacity: 1024)
                 }
                 report.events = p
                 try release.read()
@@ -83,7 +82,7 @@ extension LMDBStorage {
                 expected += 1
             }
             if let error = events.error { throw error }
-            _ = send(FoldBatch(batch))
+            _ = send(batch)
             // While the fold finishes on the other core.
             if let f = try indexes.finish(log, txn, &release) { return fault(f.position, f.area, f.message) }
             while try storedSnapshots?.step(4096, &release) ?? false {}
