@@ -59,6 +59,20 @@ import Testing
         #expect(truncated?.position == 3)
     }
 
+    /// A table whose record in LMDB's catalog has other flags (a damaged catalog, or a file
+    /// another program made) stops the open with one line that says so, in the store's words.
+    @Test func aTableWithOtherFlagsIsACorruptStoreOnOpen() throws {
+        let t = try seeded()
+        let path = t.store.path
+        try t.store.env.write { txn in
+            try txn.drop(try txn.openDatabase("g2.groups", create: false))
+            _ = try txn.openDatabase("g2.groups", flags: .dupSort, create: true)
+        }
+        t.store.close()
+        let error = #expect(throws: StoreError.self) { _ = try Store.open(path: path) }
+        #expect(error?.description == "corrupt store: a table in the file has other flags than subledger gives it: the file is damaged, or is not a subledger store")
+    }
+
     /// A log that ends below its head is damaged. Each fold that reads up to a position says so in
     /// one line, where a loop waiting for the missing events used to spin forever: the views'
     /// catch-up on open, as-of, rebuild, and the snapshots taken afresh.

@@ -36,7 +36,20 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
         pageRelease = Mutex(PageRelease(env))
         self.options = options
         self.proxies = proxies
-        (log, generations) = try env.write { txn in
+        do {
+            (log, generations) = try Self.openTables(env, proxies: proxies, options: options)
+        } catch LMDBError.incompatible {
+            // LMDB's catalog records each named table with its flags, and a store opens each
+            // table with the flags it made it with: other flags there are damage, or another
+            // program's file. LMDB's own words name neither.
+            throw StoreError.corrupt("a table in the file has other flags than subledger gives it: the file is damaged, or is not a subledger store")
+        }
+        try catchUpProjections()
+    }
+
+    /// Opens (creating where missing) the log's tables and both generations of view tables.
+    private static func openTables(_ env: Environment, proxies: [Proxy], options: StoreOptions) throws -> (LogTables, [[ViewDatabase]]) {
+        try env.write { txn in
             // The stream index takes a position per event, about three times the changes a batch
             // makes to the busiest view index: its delta pays from a larger tree (measured at 10^5
             // and 10^6 events, tools/benchmark/RESULTS.md).
@@ -52,7 +65,6 @@ final class LMDBStorage: LedgerStorage, @unchecked Sendable {
             }
             return (log, generations)
         }
-        try catchUpProjections()
     }
 
     var location: String { env.path }
