@@ -42,14 +42,13 @@ struct ChainCheck {
                         message: "stored hash \(hex(event.hash)) but the bytes and the previous hash give \(hex(computed.bytes))")
         }
         previous = computed
-        let stream = event.stream, version = event.version
+        let stream = event.stream, version = event.version, kind = stream.kind.rawValue
+        // The stream as it was; it moves on only when this record follows it.
         let known = streams.update(stream.id) { known, _ in
-            let before = known
-            if known.kind == 0 { known.kind = stream.kind.rawValue }
-            if known.kind == stream.kind.rawValue, version == known.version + 1 { known.version = version }
-            return before
+            defer { if known.kind == 0 || known.kind == kind, version == known.version + 1 { known = Stream(kind: kind, version: version) } }
+            return known
         }
-        if known.kind != 0, known.kind != stream.kind.rawValue, let kind = EntityKind(rawValue: known.kind) {
+        if known.kind != 0, known.kind != kind, let kind = EntityKind(rawValue: known.kind) {
             throw Fault(position: position, area: "log", message: "id \(stream.id) is in stream \(kind)-… and \(stream)")
         }
         guard version == known.version + 1 else {

@@ -97,9 +97,7 @@ extension LedgerStorage {
         let recorder = versions.map { _ in VersionRecorder(views) }
         // Reading and decoding here, folding on a second core.
         try Pipeline<FoldBatch>.run(consume: { batch in
-            for (i, event) in batch.events.enumerated() {
-                views.prefetch(ahead: batch, of: i)
-                views.noteCreation(of: event)
+            try views.forEachEvent(in: batch) { event in
                 if let recorder {
                     recorder.changing = event.position
                     try fold.apply(event, to: recorder)

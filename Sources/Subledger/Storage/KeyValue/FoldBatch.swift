@@ -13,15 +13,21 @@ struct FoldBatch: Sendable {
         named.reserveCapacity(capacity * FoldBatch.idsPerEvent)
     }
 
+    /// A batch of events read whole: they are shared, not copied again.
     init(_ events: [RecordedEvent]) {
-        self.init(capacity: events.count)
-        for event in events { append(event) }
+        self.events = events
+        named.reserveCapacity(events.count * FoldBatch.idsPerEvent)
+        for i in events.indices { noteIDs(events[i]) }
     }
 
     var count: Int { events.count }
 
     mutating func append(_ event: RecordedEvent) {
         events.append(event)
+        noteIDs(event)
+    }
+
+    private mutating func noteIDs(_ event: RecordedEvent) {
         named.append(event.stream.id)
         let none = EntityID(high: 0, low: 0)
         switch event.data {

@@ -107,14 +107,22 @@ final class MemoryViews: KeyValueViewWriting {
     /// The links of the entries removed so far (with `tracksChanges`), in key order, each once.
     func sortedLinks() -> PackedTable { links.sorted(unique: true) }
 
-    /// The number of entity `id`, numbering it if new.
-    private func number(_ id: EntityID) -> Int { entities.insert(id) }
+    /// Calls `body` with each event of `batch` in order, after noting the entity it creates
+    /// and loading ahead what the events after it will read: the one way a whole-log fold
+    /// feeds its events in.
+    func forEachEvent(in batch: FoldBatch, _ body: (RecordedEvent) throws -> Void) rethrows {
+        for (i, event) in batch.events.enumerated() {
+            prefetch(ahead: batch, of: i)
+            noteCreation(of: event)
+            try body(event)
+        }
+    }
 
     /// Loads what folding `batch.events[i]` and the events after it will read, in stages, so
     /// that the misses into tables far larger than the caches overlap instead of following
     /// each other: the index buckets of the ids an event names 8 events ahead, the slots of
     /// their rows 4 ahead (the buckets are in cache by then), and the rows themselves 2 ahead.
-    func prefetch(ahead batch: FoldBatch, of i: Int) {
+    private func prefetch(ahead batch: FoldBatch, of i: Int) {
         batch.named.withUnsafeBufferPointer { named in
             let n = batch.events.count
             func ids(_ event: Int, _ body: (EntityID) -> Void) {
@@ -123,14 +131,14 @@ final class MemoryViews: KeyValueViewWriting {
             if i + 8 < n { ids(i + 8) { entities.prefetch($0) } }
             if i + 4 < n {
                 ids(i + 4) { id in
-                    guard let p = entities.find(id)?.value, p != 0, p < UInt64(slotOf.count) else { return }
-                    slotOf.withUnsafeBufferPointer { subledger_prefetch($0.baseAddress! + Int(p)) }
+                    guard let p = createdAtSlotEntry(id) else { return }
+                    slotOf.withUnsafeBufferPointer { subledger_prefetch($0.baseAddress! + p) }
                 }
             }
             if i + 2 < n {
                 ids(i + 2) { id in
-                    guard let p = entities.find(id)?.value, p != 0, p < UInt64(slotOf.count) else { return }
-                    let entry = slotOf[Int(p)]
+                    guard let p = createdAtSlotEntry(id) else { return }
+                    let entry = slotOf[p]
                     guard entry >= 0 else { return }
                     let (s, kind) = MemoryViews.untagged(entry)
                     columns.prefetch(MemoryViews.kinds[kind][0], s)
@@ -146,9 +154,17 @@ final class MemoryViews: KeyValueViewWriting {
         entities.update(event.stream.id) { created, _ in if created == 0 { created = p } }
     }
 
-    func creationPosition(of id: EntityID) throws -> UInt64? {
+    func creationPosition(of id: EntityID) throws -> UInt64? { created(id) }
+
+    private func created(_ id: EntityID) -> UInt64? {
         guard let created = entities.find(id)?.value, created != 0 else { return nil }
         return created
+    }
+
+    /// The index in `slotOf` of the position that created `id`, if `slotOf` reaches it.
+    private func createdAtSlotEntry(_ id: EntityID) -> Int? {
+        guard let p = created(id), p < UInt64(slotOf.count) else { return nil }
+        return Int(p)
     }
 
     // MARK: Slots
@@ -289,7 +305,7 @@ final class MemoryViews: KeyValueViewWriting {
     /// listed under it already.
     private func relink(_ relation: Relation, _ p: UInt64, _ s: Int, to: EntityID?) {
         guard let to, columns.entity(relation, s) != to else { return }
-        let r = relation.rawValue, e = number(to)
+        let r = relation.rawValue, e = entities.insert(to)
         heads[r].grow(toHold: e, with: -1)
         precondition(nodes[r].count < Int(Int32.max), "a fold lists fewer than 2^31 related rows")
         nodes[r].append(Node(position: p, next: heads[r][e]))

@@ -62,12 +62,15 @@ final class RowColumns {
 
     /// Loads the cache line of slot `s` of `table`'s column, ahead of a read of it.
     @inline(__always) func prefetch(_ table: BaseTable, _ s: Int) {
+        func load<C>(_ column: inout [C]) {
+            column.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        }
         switch table {
-        case .users: users.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
-        case .plans: plans.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
-        case .groups: groups.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
-        case .memberships: memberships.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
-        case .subscriptions: subscriptions.withUnsafeBufferPointer { if s < $0.count { subledger_prefetch($0.baseAddress! + s) } }
+        case .users: load(&users)
+        case .plans: load(&plans)
+        case .groups: load(&groups)
+        case .memberships: load(&memberships)
+        case .subscriptions: load(&subscriptions)
         default: break
         }
     }

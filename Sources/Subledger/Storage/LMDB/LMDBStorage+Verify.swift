@@ -36,9 +36,7 @@ extension LMDBStorage {
         var expected: UInt64 = 1
         // The fresh fold runs on a second core, behind the checks of the log on this one.
         let logFault = try Pipeline<FoldBatch>.run(consume: { batch in
-            for (i, event) in batch.events.enumerated() {
-                folded.prefetch(ahead: batch, of: i)
-                folded.noteCreation(of: event)
+            try folded.forEachEvent(in: batch) { event in
                 try fold.apply(event, to: folded)
                 if let snapshots, event.position % snapshots.interval == 0 {
                     // Each entry is written into the same two buffers and digested, not collected.
